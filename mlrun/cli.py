@@ -1,0 +1,48 @@
+"""The `mlrun` command: `mlrun <command> [args]`.
+
+    mlrun train [group=option] [key=value] [-m]     # Hydra: compose conf/, train, write outputs/
+    mlrun eval checkpoint=PATH [split=test]          # score a saved model on its dataset
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS = {                                 # command → (module, one-line help)
+    "train": ("mlrun.cli_train", "compose a config from conf/ and train it (Hydra; --help lists the groups)"),
+    "eval": ("mlrun.evaluate", "evaluate a checkpoint on a split of its dataset: checkpoint=PATH [split=test]"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: mlrun <command> [args]", "", "commands:"]
+    lines += [f"  {name:<10} {text}" for name, (_, text) in COMMANDS.items()]
+    lines += ["", "mlrun <command> --help for details"]
+    return "\n".join(lines)
+
+
+def fail(prog: str, message: str, code: int = 2):
+    """Print one error line to stderr and exit non-zero."""
+    print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return
+    if argv[0] in ("-V", "--version"):
+        import mlrun
+
+        print(f"mlrun {mlrun.__version__}")
+        return
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        fail("mlrun", f"unknown command {command!r}; valid commands are {', '.join(COMMANDS)}")
+    importlib.import_module(COMMANDS[command][0]).main(rest)
+
+
+if __name__ == "__main__":
+    main()

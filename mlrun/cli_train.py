@@ -1,0 +1,69 @@
+"""`mlrun train`: the Hydra entry around `mlrun.train.train`.
+
+A bad value ends in one line on stderr and exit 2. In a single run the folder it had just created is removed
+(nothing in outputs/ looks like a result); in a sweep the job's folder keeps `error.txt`, the other jobs go on,
+and the command exits non-zero at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+FAILED_JOBS: list[str] = []      # run dirs of failed sweep jobs in this process
+
+
+def _task(cfg) -> float:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from mlrun.errors import UserError
+    from mlrun.train import train
+
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    try:
+        return train(cfg, run_dir)
+    except UserError as e:
+        line = " ".join(str(e).split())
+        if hc.mode == RunMode.MULTIRUN:
+            (run_dir / "error.txt").write_text(line + "\n")
+            logging.getLogger("mlrun").error("job %s failed: %s", hc.job.num, line)
+            FAILED_JOBS.append(str(run_dir))
+            return float("nan")
+        if not (run_dir / "checkpoints").exists():   # failed before training: leave no half-made run behind
+            logging.shutdown()
+            shutil.rmtree(run_dir, ignore_errors=True)
+        else:
+            (run_dir / "error.txt").write_text(line + "\n")
+        from mlrun.cli import fail
+
+        fail("mlrun train", line)
+
+
+def main(argv: list[str]) -> None:
+    import hydra
+
+    from mlrun.paths import config_dir
+    from mlrun.rundir import register_resolvers
+
+    register_resolvers()
+    if not any(a in ("-h", "--help", "--hydra-help", "--info", "-i", "--shell-completion", "-sc") for a in argv):
+        from mlrun.precheck import check_overrides
+
+        problem = check_overrides(config_dir(), [a for a in argv if not a.startswith("-")])
+        if problem:
+            from mlrun.cli import fail
+
+            fail("mlrun train", problem)
+    user_conf = Path.cwd() / "conf"            # ./conf/<group>/<option>.yaml adds options without editing mlrun
+    if user_conf.is_dir() and user_conf.resolve() != config_dir().resolve():
+        argv = [f"hydra.searchpath=[file://{user_conf.resolve()}]", *argv]
+    sys.argv = ["mlrun train", *argv]
+    hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
+    if FAILED_JOBS:
+        from mlrun.cli import fail
+
+        fail("mlrun train", f"{len(FAILED_JOBS)} sweep job(s) failed; see error.txt in {', '.join(FAILED_JOBS)}", 1)

@@ -1,0 +1,65 @@
+"""The data → model contract: tensors for each split plus a small spec that models are built from."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+TASKS = ("regression", "binary", "multiclass")
+DEFAULT_LOSS = {"regression": "mse", "binary": "bce", "multiclass": "cross_entropy"}
+DEFAULT_METRIC = {"regression": "r2", "binary": "acc", "multiclass": "acc"}
+
+
+@dataclass
+class DataSpec:
+    input_shape: tuple[int, ...]   # one example's feature shape, e.g. (64,) or (1, 28, 28)
+    n_outputs: int                 # model outputs: targets (regression), 1 (binary), classes (multiclass)
+    task: str                      # regression | binary | multiclass
+    name: str = ""                 # dataset option name, e.g. "digits"
+    loss: str = ""                 # default loss; "" = from the task
+    metric: str = ""               # monitored validation metric; "" = from the task
+    classes: list[str] = field(default_factory=list)  # class names (classification), in label order
+
+    def __post_init__(self):
+        self.input_shape = tuple(int(d) for d in self.input_shape)
+        self.loss = self.loss or DEFAULT_LOSS[self.task]
+        self.metric = self.metric or DEFAULT_METRIC[self.task]
+
+    @property
+    def n_features(self) -> int:
+        n = 1
+        for d in self.input_shape:
+            n *= d
+        return n
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["input_shape"] = list(self.input_shape)
+        return d
+
+
+@dataclass
+class Split:
+    x: torch.Tensor                # (N, *input_shape) float32
+    y: torch.Tensor                # (N, targets) float32 | (N,) float32 in {0,1} | (N,) int64 labels
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def to(self, device) -> "Split":
+        return Split(self.x.to(device), self.y.to(device))
+
+    def head(self, n: int) -> "Split":
+        return Split(self.x[:n], self.y[:n])
+
+
+@dataclass
+class Data:
+    train: Split
+    val: Split
+    test: Split
+    spec: DataSpec
+
+    def to(self, device) -> "Data":
+        return Data(self.train.to(device), self.val.to(device), self.test.to(device), self.spec)

@@ -1,0 +1,95 @@
+"""Seeded train/val/test splits (stratified for classification) and feature scaling from train only."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from mlrun.datasets.spec import Data, DataSpec, Split
+from mlrun.errors import UserError, choose
+
+
+def check_fractions(split: dict) -> tuple[float, float, float]:
+    try:
+        train, val, test = (float(split[k]) for k in ("train", "val", "test"))
+    except (KeyError, TypeError, ValueError):
+        raise UserError(f"dataset.split={split!r}: needs numbers train, val, test (fractions summing to ≤ 1)") from None
+    for key, f in (("train", train), ("val", val), ("test", test)):
+        if not 0.0 <= f <= 1.0:
+            raise UserError(f"dataset.split.{key}={f}: must be a fraction in [0, 1]")
+    if train <= 0:
+        raise UserError(f"dataset.split.train={train}: must be > 0")
+    if train + val + test > 1.0 + 1e-9:
+        raise UserError(f"dataset.split={{train: {train}, val: {val}, test: {test}}}: fractions sum to "
+                        f"{train + val + test:g} > 1")
+    return train, val, test
+
+
+def split_indices(y: np.ndarray, fractions: tuple[float, float, float], seed: int, stratify: bool):
+    """Index arrays (train, val, test). Stratified: each class is divided in the same proportions."""
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(y == c) for c in np.unique(y)] if stratify else [np.arange(len(y))]
+    parts = ([], [], [])
+    for idx in groups:
+        idx = rng.permutation(idx)
+        n_val = int(round(fractions[1] * len(idx)))
+        n_test = int(round(fractions[2] * len(idx)))
+        n_train = min(len(idx) - n_val - n_test, int(round(fractions[0] * len(idx))))
+        parts[0].append(idx[:n_train])
+        parts[1].append(idx[n_train:n_train + n_val])
+        parts[2].append(idx[n_train + n_val:n_train + n_val + n_test])
+    # shuffle across classes so the stored order carries no class blocks (matters for online GD)
+    return tuple(rng.permutation(np.concatenate(p)) for p in parts)
+
+
+SCALINGS = ("none", "standardize", "mean_normalize")
+
+
+def scale(train: np.ndarray, *others: np.ndarray, method: str):
+    """Scale every array with statistics of `train` only. Returns the scaled arrays, train first.
+
+    standardize: (x − mean) / std;  mean_normalize: (x − mean) / (max − min).  Constant columns divide by 1.
+    """
+    choose({s: s for s in SCALINGS}, "dataset.scaling", method)
+    if method == "none":
+        return (train, *others)
+    mean = train.mean(axis=0)
+    spread = train.std(axis=0) if method == "standardize" else train.max(axis=0) - train.min(axis=0)
+    spread = np.where(spread > 0, spread, 1.0)
+    return tuple(((a - mean) / spread) for a in (train, *others))
+
+
+def tabular(x: np.ndarray, y: np.ndarray, spec: DataSpec, split: dict, scaling: str, seed: int) -> Data:
+    """Split a table (N, D) into seeded train/val/test, fill missing values (NaN) with the train median of
+    their column, scale features from train, return tensors + spec."""
+    fractions = check_fractions(split)
+    stratify = spec.task != "regression"
+    tr, va, te = split_indices(y if stratify else np.zeros(len(y)), fractions, seed, stratify)
+    xs = impute_median(x[tr], x[va], x[te])
+    xs = scale(*xs, method=scaling)
+    return Data(*(Split(to_x(a), to_y(y[i], spec.task)) for a, i in zip(xs, (tr, va, te))), spec=spec)
+
+
+def impute_median(train: np.ndarray, *others: np.ndarray):
+    """Replace NaN by the train split's column median (a column with no train values gets 0)."""
+    if not any(np.isnan(a).any() for a in (train, *others)):
+        return (train, *others)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)   # all-NaN column: median NaN → 0 below
+        median = np.nan_to_num(np.nanmedian(train, axis=0))
+    return tuple(np.where(np.isnan(a), median, a) for a in (train, *others))
+
+
+def to_x(a: np.ndarray) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(a, dtype=np.float32))
+
+
+def to_y(y: np.ndarray, task: str) -> torch.Tensor:
+    if task == "multiclass":
+        return torch.as_tensor(np.asarray(y, dtype=np.int64))
+    if task == "binary":
+        return torch.as_tensor(np.asarray(y, dtype=np.float32))
+    y = np.asarray(y, dtype=np.float32)
+    return torch.as_tensor(y.reshape(len(y), -1))   # (N, targets)

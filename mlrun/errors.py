@@ -1,0 +1,45 @@
+"""User-facing errors: one line naming the key, the bad value and the valid choices."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A mistake the user can fix (bad value, missing file, missing GPU). Printed as one line, exit 2."""
+
+
+def check(ok: bool, key: str, value, allowed: str) -> None:
+    """Raise `UserError("key=value: allowed")` unless `ok`."""
+    if not ok:
+        raise UserError(f"{key}={value!r}: {allowed}")
+
+
+def number(key: str, value, low: float = float("-inf"), high: float = float("inf"), *,
+           low_open: bool = False, integer: bool = False) -> None:
+    """Fail unless `value` is a number (an int when `integer`) in [low, high] ((low, high] when `low_open`)."""
+    kind = int if integer else (int, float)
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    ok = ok and (value > low if low_open else value >= low) and value <= high
+    if not ok:
+        what = "an integer" if integer else "a number"
+        lo = f"> {low:g}" if low_open else f"≥ {low:g}"
+        rng = lo if high == float("inf") else f"in {'(' if low_open else '['}{low:g}, {high:g}]"
+        raise UserError(f"{key}={value!r}: must be {what} {rng}")
+
+
+def choose(table: dict, key: str, value):
+    """Look `value` up in `table`, or fail with the list of valid names."""
+    try:
+        return table[value]
+    except (KeyError, TypeError):
+        raise UserError(f"{key}={value!r}: valid choices are {', '.join(map(str, table))}") from None
+
+
+def find_user_error(exc: BaseException) -> UserError | None:
+    """The UserError behind `exc` (Hydra's instantiate wraps errors raised by targets), if any."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, UserError):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None

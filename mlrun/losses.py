@@ -1,0 +1,46 @@
+"""Loss functions by name, checked against the task. Each maps (outputs, targets) → a scalar mean loss.
+
+Shapes: regression outputs/targets (N, T); binary outputs (N, 1) logits, targets (N,) in {0, 1};
+multiclass outputs (N, C) logits, targets (N,) int64 labels.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from mlrun.datasets.spec import DataSpec
+from mlrun.errors import UserError
+
+
+def _binary_hinge(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return F.relu(1.0 - (2.0 * y - 1.0) * out[:, 0]).mean()    # labels {0,1} → {−1,+1}
+
+
+LOSSES = {
+    "regression": {
+        "mse": F.mse_loss,
+        "mae": F.l1_loss,
+        "huber": F.huber_loss,                                  # delta 1.0: quadratic within ±1, linear beyond
+    },
+    "binary": {
+        "bce": lambda out, y: F.binary_cross_entropy_with_logits(out[:, 0], y),
+        "cross_entropy": lambda out, y: F.binary_cross_entropy_with_logits(out[:, 0], y),  # = bce for one logit
+        "hinge": _binary_hinge,
+    },
+    "multiclass": {
+        "cross_entropy": F.cross_entropy,                       # softmax + negative log-likelihood
+        "hinge": F.multi_margin_loss,                           # Crammer–Singer-style multiclass margin, margin 1
+    },
+}
+ALL_LOSSES = ("mse", "mae", "huber", "cross_entropy", "bce", "hinge")
+
+
+def make_loss(name: str | None, spec: DataSpec):
+    """The loss called `name` for `spec.task` (None: the dataset's default loss)."""
+    name = name or spec.loss
+    table = LOSSES[spec.task]
+    if name not in table:
+        why = "unknown loss" if name not in ALL_LOSSES else f"does not fit task={spec.task} (dataset={spec.name})"
+        raise UserError(f"loss={name!r}: {why}; valid choices for this dataset are {', '.join(table)}")
+    return table[name]

@@ -1,0 +1,22 @@
+"""Evaluation metrics on device tensors (one host sync per call site, not per batch)."""
+
+from __future__ import annotations
+
+import torch
+
+METRICS = {"regression": ("r2", "rmse", "mae"), "binary": ("acc",), "multiclass": ("acc",)}
+# monitored metric → True when larger is better
+HIGHER_IS_BETTER = {"acc": True, "r2": True, "rmse": False, "mae": False, "loss": False}
+
+
+def task_metrics(out: torch.Tensor, y: torch.Tensor, task: str) -> dict[str, torch.Tensor]:
+    """Shapes as in mlrun.losses. Returns 0-d tensors: acc (classification) or r2, rmse, mae (regression)."""
+    if task == "binary":
+        return {"acc": ((out[:, 0] > 0) == (y > 0.5)).float().mean()}
+    if task == "multiclass":
+        return {"acc": (out.argmax(dim=1) == y).float().mean()}
+    err = out.float() - y
+    ss_res = err.pow(2).sum(0)
+    ss_tot = (y - y.mean(0)).pow(2).sum(0).clamp_min(torch.finfo(torch.float32).tiny)
+    return {"r2": (1 - ss_res / ss_tot).mean(),                 # averaged over targets, as scikit-learn
+            "rmse": err.pow(2).mean().sqrt(), "mae": err.abs().mean()}

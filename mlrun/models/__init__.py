@@ -1,0 +1,7 @@
+"""Model builders: `Model(spec, **options)`. `conf/model/*.yaml` targets these."""
+
+from mlrun.models.linear import Linear
+from mlrun.models.logistic import Logistic
+from mlrun.models.mlp import MLP
+
+__all__ = ["Linear", "Logistic", "MLP"]

@@ -1,0 +1,22 @@
+"""Logistic regression: one affine layer; sigmoid (binary, 1 logit) or softmax (multiclass, C logits) in the loss."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mlrun.datasets.spec import DataSpec
+from mlrun.errors import check
+
+
+class Logistic(nn.Module):
+    def __init__(self, spec: DataSpec):
+        """Logits for `spec.n_outputs` classes (1 for binary) from the flattened input."""
+        super().__init__()
+        check(spec.task in ("binary", "multiclass"), "model", "logistic",
+              f"needs a classification dataset; dataset={spec.name} is {spec.task} (use model=linear or model=mlp)")
+        self.flatten = nn.Flatten()
+        self.linear = nn.Linear(spec.n_features, spec.n_outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(self.flatten(x))

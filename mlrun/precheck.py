@@ -1,0 +1,70 @@
+"""Turn Hydra's multi-line composition errors into one line before the run starts.
+
+`mlrun train` composes the config once with the user's overrides (each value of a sweep in turn) before handing
+over to Hydra, so that a typo ends as `key=value: what is wrong; valid choices ...` with exit 2, and no run
+folder is created. Overrides of `hydra.*` are left to Hydra.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+
+def check_overrides(config_dir: Path, overrides: list[str]) -> str | None:
+    """None when every override composes, else one line describing the first that does not."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+
+    mine = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
+    try:
+        parsed = OverridesParser.create().parse_overrides(mine)
+    except HydraException as e:
+        return f"cannot parse overrides: {_one_line(e)}"
+    choices = []                               # per override: the single-value forms to try
+    for text, o in zip(mine, parsed):
+        if o.is_sweep_override():
+            key = o.get_key_element()
+            choices.append([f"{key}={v}" for v in o.sweep_string_iterator()])
+        else:
+            choices.append([text])
+    base = [c[0] for c in choices]
+    trials = [base] + [base[:i] + [v] + base[i + 1:] for i, c in enumerate(choices) for v in c[1:]]
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+            for trial in trials:
+                try:
+                    compose(config_name="config", overrides=trial)
+                except Exception as e:  # noqa: BLE001 - every composition failure becomes one line
+                    bad = _unknown_key(e)
+                    if bad:
+                        parent, _, leaf = bad.rpartition(".")
+                        cfg = compose(config_name="config", overrides=[t for t in trial if not _is_key(t, bad)])
+                        node = OmegaConf.select(cfg, parent) if parent else cfg
+                        keys = ", ".join(node.keys()) if hasattr(node, "keys") else "(none)"
+                        value = next((t.partition("=")[2] for t in trial if _is_key(t, bad)), "")
+                        return (f"{bad}={value}: unknown key; valid keys of {parent or 'the config'}: {keys} "
+                                f"(prefix + to add a key)")
+                    return _one_line(e)
+    finally:
+        GlobalHydra.instance().clear()
+    return None
+
+
+def _unknown_key(e: Exception) -> str | None:
+    text = f"{e} {e.__cause__}"
+    m = re.search(r"Could not override '([^']+)'", text)
+    return m.group(1) if m and "not in struct" in text else None
+
+
+def _is_key(override: str, key: str) -> bool:
+    return override.partition("=")[0].lstrip("+~") == key
+
+
+def _one_line(e: Exception) -> str:
+    text = str(e).split("Config search path:")[0]
+    return " ".join(text.split())

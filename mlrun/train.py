@@ -1,0 +1,153 @@
+"""`mlrun train`: build → fit → save.
+
+    mlrun train                                              # MLP on digits
+    mlrun train model=linear dataset=diabetes model.solver=lstsq
+    mlrun train -m optimizer=sgd,adam                        # one run dir per job
+
+`train(cfg, run_dir)` is separate from the Hydra entry (mlrun.cli) so tests can call it on a composed config.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sys
+import time
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+import mlrun
+from mlrun import checkpoints
+from mlrun.errors import UserError, find_user_error, number
+from mlrun.loop import evaluate, fit, make_step
+from mlrun.losses import make_loss
+from mlrun.metrics import HIGHER_IS_BETTER
+from mlrun.outputs import MetricsCSV, environment, epoch_line, progress, table, write_json
+
+log = logging.getLogger("mlrun")
+
+
+def build(node: DictConfig, key: str, *args, **runtime):
+    """instantiate(node, *args, **runtime), with errors raised by the target surfaced as one-line UserErrors.
+
+    Runtime objects go positionally (the spec, the parameters): keyword dataclasses would be merged as config.
+    """
+    try:
+        return instantiate(node, *args, **runtime, _convert_="all")
+    except Exception as e:  # noqa: BLE001 - instantiate wraps everything; keep the user's line, name the group
+        user = find_user_error(e)
+        if user is not None:
+            raise user from None
+        cause = e.__cause__ or e
+        raise UserError(f"{key}: cannot build {node.get('_target_', '?')} ({type(cause).__name__}: "
+                        f"{str(cause).splitlines()[0] if str(cause) else ''})") from None
+
+
+def build_optimizer(node: DictConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
+    number("optimizer.lr", node.get("lr"), 0, low_open=True)
+    for key in ("weight_decay", "eps"):
+        if node.get(key) is not None:
+            number(f"optimizer.{key}", node.get(key), 0)
+    for key in ("momentum", "alpha"):
+        if node.get(key) is not None:
+            number(f"optimizer.{key}", node.get(key), 0, 0.999999)
+    return build(node, "optimizer", model.parameters())
+
+
+def build_scheduler(trainer, optimizer, epochs: int):
+    if trainer.lr_schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=trainer.step_size, gamma=trainer.gamma)
+    if trainer.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    return None
+
+
+def train(cfg: DictConfig, run_dir: str | Path) -> float:
+    """Build every part from `cfg`, train, write outputs under `run_dir`; return the best monitored val metric."""
+    run_dir = Path(run_dir)
+    started = time.perf_counter()
+    # ---- build: every part is checked before any training starts
+    torch.manual_seed(cfg.seed)
+    device = build(cfg.device, "device")
+    trainer = build(cfg.trainer, "trainer")
+    data = build(cfg.dataset, "dataset", seed=cfg.seed)
+    spec = data.spec
+    model = build(cfg.model, "model", spec).to(device)
+    loss_fn = make_loss(cfg.get("loss"), spec)
+    optimizer = build_optimizer(cfg.optimizer, model)
+    if trainer.fast_dev_run:                       # one batch of each split
+        n = trainer.plan(len(data.train))[1]
+        data.train, data.val, data.test = data.train.head(n), data.val.head(n), data.test.head(n)
+    epochs, batch_size, shuffle = trainer.plan(len(data.train))
+    scheduler = build_scheduler(trainer, optimizer, epochs)
+    data = data.to(device)                         # once: every batch is a view of these tensors
+    net = torch.compile(model) if trainer.compile else model
+    step = make_step(net, loss_fn, optimizer, trainer.l2, trainer.clip_grad_norm, trainer.precision, device)
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    n_params = sum(p.numel() for p in model.parameters())
+    log.info("%s: %s on %s (%s, %d train / %d val / %d test), %d parameters, %s", run_dir, cfg.model._target_,
+             spec.name, spec.task, len(data.train), len(data.val), len(data.test), n_params, device)
+
+    # ---- fit
+    metric = spec.metric
+    csv = MetricsCSV(run_dir / "metrics.csv", ["epoch", "train_loss", "val_loss", f"val_{metric}", "lr",
+                                                "epoch_seconds", "samples_per_second"])
+    payload = {"config": OmegaConf.to_container(cfg, resolve=True), "spec": spec.to_dict(),
+               "mlrun_version": mlrun.__version__}
+
+    def save(name: str, record: dict) -> None:
+        checkpoints.save(run_dir / "checkpoints" / name, {
+            **payload, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "epoch": record["epoch"], "metrics": record})
+
+    steps = 0 if getattr(model, "closed_form", False) else epochs * -(-len(data.train) // batch_size)
+    best_record, best_state = None, None
+    with progress(steps, enabled=sys.stderr.isatty()) as bar:
+        if steps == 0:
+            records = _closed_form(model, data, loss_fn, spec, trainer)
+        else:
+            records = fit(net, step, data.train, data.val, loss_fn, spec.task, metric, epochs=epochs,
+                          batch_size=batch_size, shuffle=shuffle, patience=trainer.patience, scheduler=scheduler,
+                          optimizer=optimizer, generator=generator, eval_batch_size=trainer.eval_batch_size,
+                          progress=bar)
+        for record, improved in records:
+            csv.append(record)
+            log.info(epoch_line(record, epochs, improved))
+            save("last.pt", record)
+            if improved:
+                best_record, best_state = record, copy.deepcopy(model.state_dict())
+                save("best.pt", record)
+    if best_state is None:
+        raise UserError(f"training diverged: val_{metric} was NaN in every epoch; lower optimizer.lr "
+                        f"(now {cfg.optimizer.lr}) or set trainer.clip_grad_norm")
+
+    # ---- test the best epoch's weights, write the summary
+    model.load_state_dict(best_state)
+    test = evaluate(model, data.test, loss_fn, spec.task, trainer.eval_batch_size)
+    summary = {
+        **{f"test_{k}": v for k, v in test.items()},
+        "best_epoch": best_record["epoch"], f"best_val_{metric}": best_record[f"val_{metric}"],
+        "monitor": f"val_{metric}", "mode": "max" if HIGHER_IS_BETTER[metric] else "min",
+        "epochs_run": record["epoch"], "total_seconds": time.perf_counter() - started,
+        "samples_per_second": record["samples_per_second"], "n_params": n_params,
+        "dataset": spec.name, "model": cfg.model._target_, "spec": spec.to_dict(), **environment(device),
+    }
+    write_json(run_dir / "summary.json", summary)
+    log.info("done: %s\n%s", run_dir, table({k: v for k, v in summary.items() if k.startswith(("test_", "best_"))
+                                             or k in ("epochs_run", "total_seconds", "n_params", "device")}))
+    return best_record[f"val_{metric}"]
+
+
+def _closed_form(model, data, loss_fn, spec, trainer):
+    """The single 'epoch' of a closed-form solver: solve on train, score train and val."""
+    start = time.perf_counter()
+    model.fit_closed_form(data.train.x, data.train.y, trainer.l2)
+    seconds = time.perf_counter() - start
+    val = evaluate(model, data.val, loss_fn, spec.task, trainer.eval_batch_size)
+    train_loss = evaluate(model, data.train, loss_fn, spec.task, trainer.eval_batch_size)["loss"]
+    yield {"epoch": 1, "train_loss": train_loss, "val_loss": val["loss"], f"val_{spec.metric}": val[spec.metric],
+           "lr": float("nan"), "epoch_seconds": time.perf_counter() - start,
+           "samples_per_second": len(data.train) / max(seconds, 1e-9)}, True

@@ -1,0 +1,53 @@
+"""The training-loop settings (`conf/trainer/*.yaml`), checked before anything is built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlrun.errors import check, number
+
+SCHEDULES = ("none", "step", "cosine")
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass
+class Trainer:
+    epochs: int = 30              # passes over the train split
+    batch_size: int | str = 64    # examples per step: int ≥ 1 (1 = stochastic GD) or "full" (batch GD)
+    online: bool = False          # one pass in data order, one example per step (online GD)
+    shuffle: bool = True          # reshuffle the train split every epoch
+    lr_schedule: str = "none"     # none | step | cosine
+    step_size: int = 10           # epochs between lr drops (lr_schedule=step)
+    gamma: float = 0.1            # lr factor per drop (lr_schedule=step)
+    clip_grad_norm: float = 0.0   # max global gradient L2 norm; 0 = off
+    l2: float = 0.0               # explicit penalty l2·Σ‖W‖² over weight matrices, added to the loss
+    patience: int = 10            # epochs without val improvement before stopping; 0 = off
+    precision: str = "fp32"       # fp32 | bf16 | fp16 autocast (fp16 with a grad scaler on CUDA)
+    compile: bool = False         # torch.compile the model
+    fast_dev_run: bool = False    # one batch of train/val/test, then stop
+    eval_batch_size: int = 4096   # examples per forward pass in evaluation
+
+    def __post_init__(self):
+        number("trainer.epochs", self.epochs, 1, integer=True)
+        if self.batch_size != "full":
+            check(isinstance(self.batch_size, int) and not isinstance(self.batch_size, bool) and self.batch_size >= 1,
+                  "trainer.batch_size", self.batch_size, "must be an integer ≥ 1 or 'full'")
+        check(self.lr_schedule in SCHEDULES, "trainer.lr_schedule", self.lr_schedule,
+              f"valid choices are {', '.join(SCHEDULES)}")
+        number("trainer.step_size", self.step_size, 1, integer=True)
+        number("trainer.gamma", self.gamma, 0, 1, low_open=True)
+        number("trainer.clip_grad_norm", self.clip_grad_norm, 0)
+        number("trainer.l2", self.l2, 0)
+        number("trainer.patience", self.patience, 0, integer=True)
+        check(self.precision in PRECISIONS, "trainer.precision", self.precision,
+              f"valid choices are {', '.join(PRECISIONS)}")
+        number("trainer.eval_batch_size", self.eval_batch_size, 1, integer=True)
+        for key in ("online", "shuffle", "compile", "fast_dev_run"):
+            check(isinstance(getattr(self, key), bool), f"trainer.{key}", getattr(self, key), "must be true or false")
+
+    def plan(self, n_train: int) -> tuple[int, int, bool]:
+        """(epochs, batch size, shuffle) for a train split of `n_train` examples."""
+        if self.online:
+            return 1, 1, False
+        batch = n_train if self.batch_size == "full" else min(self.batch_size, max(n_train, 1))
+        return (1 if self.fast_dev_run else self.epochs), batch, self.shuffle
