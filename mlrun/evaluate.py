@@ -22,7 +22,7 @@ def evaluate_checkpoint(path: str, split: str = "test", overrides: list[str] = (
     from mlrun.errors import UserError, choose
     from mlrun.loop import evaluate
     from mlrun.losses import make_loss
-    from mlrun.train import build
+    from mlrun.train import build, network
 
     choose({s: s for s in SPLITS}, "split", split)
     payload = checkpoints.load(path)
@@ -53,7 +53,7 @@ def evaluate_checkpoint(path: str, split: str = "test", overrides: list[str] = (
     model.to(device)
     loss_fn = make_loss(cfg.get("loss"), data.spec)
     part = getattr(data, split).to(device)
-    scores = evaluate(model, part, loss_fn, data.spec.task)
+    scores = evaluate(network(model, data.to(device)), part, loss_fn, data.spec.task)
     return {f"{split}_{k}": v for k, v in scores.items()} | {"epoch": payload.get("epoch"), "n": len(part)}
 
 

@@ -17,15 +17,17 @@ import mlrun
 
 
 class MetricsCSV:
-    """metrics.csv, one row per epoch, flushed as it goes (a crashed run keeps its rows)."""
+    """metrics.csv, one row per epoch, flushed as it goes (a crashed run keeps its rows).
+    The columns are the first record's keys."""
 
-    def __init__(self, path: Path, fields: list[str]):
-        self.path, self.fields = Path(path), fields
-        with open(self.path, "w", newline="") as f:
-            csv.writer(f).writerow(fields)
+    def __init__(self, path: Path):
+        self.path, self.fields = Path(path), None
 
     def append(self, record: dict) -> None:
-        with open(self.path, "a", newline="") as f:
+        with open(self.path, "a" if self.fields else "w", newline="") as f:
+            if self.fields is None:
+                self.fields = list(record)
+                csv.writer(f).writerow(self.fields)
             csv.writer(f).writerow([_fmt(record.get(k)) for k in self.fields])
 
 

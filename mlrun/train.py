@@ -4,7 +4,13 @@
     mlrun train model=linear dataset=diabetes model.solver=lstsq
     mlrun train -m optimizer=sgd,adam                        # one run dir per job
 
-`train(cfg, run_dir)` is separate from the Hydra entry (mlrun.cli) so tests can call it on a composed config.
+`train(cfg, run_dir)` is separate from the Hydra entry (mlrun.cli_train) so tests can call it on a composed config.
+
+Extension points, so new model families plug in without touching the loop:
+  - `data.preprocess` (a module without parameters) runs on each batch in front of the model;
+  - a model whose `fit_direct` is not None trains itself (closed forms, ALS sweeps, PCA):
+    `model.fit_direct(data, trainer, loss_fn)` yields (record, improved) per epoch, like `mlrun.loop.fit`;
+  - a model with `epoch_metrics()` adds its numbers (e.g. solver function evaluations) to each epoch's record.
 """
 
 from __future__ import annotations
@@ -65,6 +71,11 @@ def build_scheduler(trainer, optimizer, epochs: int):
     return None
 
 
+def network(model: torch.nn.Module, data) -> torch.nn.Module:
+    """The module the loop calls: the dataset's on-device preprocessing (if any) in front of the model."""
+    return model if data.preprocess is None else torch.nn.Sequential(data.preprocess, model)
+
+
 def train(cfg: DictConfig, run_dir: str | Path) -> float:
     """Build every part from `cfg`, train, write outputs under `run_dir`; return the best monitored val metric."""
     run_dir = Path(run_dir)
@@ -84,7 +95,8 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
     epochs, batch_size, shuffle = trainer.plan(len(data.train))
     scheduler = build_scheduler(trainer, optimizer, epochs)
     data = data.to(device)                         # once: every batch is a view of these tensors
-    net = torch.compile(model) if trainer.compile else model
+    net = network(model, data)
+    net = torch.compile(net) if trainer.compile else net
     step = make_step(net, loss_fn, optimizer, trainer.l2, trainer.clip_grad_norm, trainer.precision, device)
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     n_params = sum(p.numel() for p in model.parameters())
@@ -93,8 +105,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
 
     # ---- fit
     metric = spec.metric
-    csv = MetricsCSV(run_dir / "metrics.csv", ["epoch", "train_loss", "val_loss", f"val_{metric}", "lr",
-                                                "epoch_seconds", "samples_per_second"])
+    csv = MetricsCSV(run_dir / "metrics.csv")
     payload = {"config": OmegaConf.to_container(cfg, resolve=True), "spec": spec.to_dict(),
                "mlrun_version": mlrun.__version__}
 
@@ -103,17 +114,19 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
             **payload, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "epoch": record["epoch"], "metrics": record})
 
-    steps = 0 if getattr(model, "closed_form", False) else epochs * -(-len(data.train) // batch_size)
+    direct = getattr(model, "fit_direct", None)
+    steps = 0 if direct else epochs * -(-len(data.train) // batch_size)
     best_record, best_state = None, None
     with progress(steps, enabled=sys.stderr.isatty()) as bar:
-        if steps == 0:
-            records = _closed_form(model, data, loss_fn, spec, trainer)
+        if direct:
+            records = direct(data, trainer, loss_fn)
         else:
             records = fit(net, step, data.train, data.val, loss_fn, spec.task, metric, epochs=epochs,
                           batch_size=batch_size, shuffle=shuffle, patience=trainer.patience, scheduler=scheduler,
                           optimizer=optimizer, generator=generator, eval_batch_size=trainer.eval_batch_size,
                           progress=bar)
         for record, improved in records:
+            record |= getattr(model, "epoch_metrics", dict)()
             csv.append(record)
             log.info(epoch_line(record, epochs, improved))
             save("last.pt", record)
@@ -126,7 +139,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
 
     # ---- test the best epoch's weights, write the summary
     model.load_state_dict(best_state)
-    test = evaluate(model, data.test, loss_fn, spec.task, trainer.eval_batch_size)
+    test = evaluate(network(model, data), data.test, loss_fn, spec.task, trainer.eval_batch_size)
     summary = {
         **{f"test_{k}": v for k, v in test.items()},
         "best_epoch": best_record["epoch"], f"best_val_{metric}": best_record[f"val_{metric}"],
@@ -139,15 +152,3 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
     log.info("done: %s\n%s", run_dir, table({k: v for k, v in summary.items() if k.startswith(("test_", "best_"))
                                              or k in ("epochs_run", "total_seconds", "n_params", "device")}))
     return best_record[f"val_{metric}"]
-
-
-def _closed_form(model, data, loss_fn, spec, trainer):
-    """The single 'epoch' of a closed-form solver: solve on train, score train and val."""
-    start = time.perf_counter()
-    model.fit_closed_form(data.train.x, data.train.y, trainer.l2)
-    seconds = time.perf_counter() - start
-    val = evaluate(model, data.val, loss_fn, spec.task, trainer.eval_batch_size)
-    train_loss = evaluate(model, data.train, loss_fn, spec.task, trainer.eval_batch_size)["loss"]
-    yield {"epoch": 1, "train_loss": train_loss, "val_loss": val["loss"], f"val_{spec.metric}": val[spec.metric],
-           "lr": float("nan"), "epoch_seconds": time.perf_counter() - start,
-           "samples_per_second": len(data.train) / max(seconds, 1e-9)}, True

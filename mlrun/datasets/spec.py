@@ -60,6 +60,10 @@ class Data:
     val: Split
     test: Split
     spec: DataSpec
+    # on-device batch preprocessing run in front of the model, e.g. uint8 images → normalised float, plus
+    # augmentation in train mode; no learned parameters (rebuilt from the config, not stored in checkpoints)
+    preprocess: torch.nn.Module | None = None
 
     def to(self, device) -> "Data":
-        return Data(self.train.to(device), self.val.to(device), self.test.to(device), self.spec)
+        pre = self.preprocess.to(device) if self.preprocess is not None else None
+        return Data(self.train.to(device), self.val.to(device), self.test.to(device), self.spec, pre)

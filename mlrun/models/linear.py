@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import time
+
 import torch
 from torch import nn
 
 from mlrun.datasets.spec import DataSpec
 from mlrun.errors import check, choose
+from mlrun.loop import evaluate
 
 SOLVERS = ("gradient", "lstsq")
 
@@ -18,12 +22,28 @@ class Linear(nn.Module):
         check(spec.task == "regression", "model", "linear",
               f"needs a regression dataset; dataset={spec.name} is {spec.task} (use model=logistic or model=mlp)")
         self.solver = choose({s: s for s in SOLVERS}, "model.solver", solver)
-        self.closed_form = self.solver == "lstsq"   # the trainer calls fit_closed_form instead of the loop
         self.flatten = nn.Flatten()
         self.linear = nn.Linear(spec.n_features, spec.n_outputs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear(self.flatten(x))
+
+    @property
+    def fit_direct(self):
+        """With solver=lstsq the trainer calls this instead of its gradient loop (see mlrun.train)."""
+        return self._solve_direct if self.solver == "lstsq" else None
+
+    def _solve_direct(self, data, trainer, loss_fn):
+        """One 'epoch': solve on train, score train and val; yields (record, improved) like mlrun.loop.fit."""
+        start = time.perf_counter()
+        self.fit_closed_form(data.train.x, data.train.y, trainer.l2)
+        seconds = time.perf_counter() - start
+        metric = data.spec.metric
+        val = evaluate(self, data.val, loss_fn, data.spec.task, trainer.eval_batch_size)
+        train_loss = evaluate(self, data.train, loss_fn, data.spec.task, trainer.eval_batch_size)["loss"]
+        yield {"epoch": 1, "train_loss": train_loss, "val_loss": val["loss"], f"val_{metric}": val[metric],
+               "lr": math.nan, "epoch_seconds": time.perf_counter() - start,
+               "samples_per_second": len(data.train) / max(seconds, 1e-9)}, True
 
     @torch.no_grad()
     def fit_closed_form(self, x: torch.Tensor, y: torch.Tensor, l2: float = 0.0) -> None:
