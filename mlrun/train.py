@@ -79,6 +79,7 @@ def network(model: torch.nn.Module, data) -> torch.nn.Module:
 def train(cfg: DictConfig, run_dir: str | Path) -> float:
     """Build every part from `cfg`, train, write outputs under `run_dir`; return the best monitored val metric."""
     run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     # ---- build: every part is checked before any training starts
     torch.manual_seed(cfg.seed)

@@ -34,9 +34,10 @@ def split_indices(y: np.ndarray, fractions: tuple[float, float, float], seed: in
     parts = ([], [], [])
     for idx in groups:
         idx = rng.permutation(idx)
-        n_val = int(round(fractions[1] * len(idx)))
-        n_test = int(round(fractions[2] * len(idx)))
-        n_train = min(len(idx) - n_val - n_test, int(round(fractions[0] * len(idx))))
+        n_train = int(round(fractions[0] * len(idx)))
+        n_val = min(int(round(fractions[1] * len(idx))), len(idx) - n_train)
+        rest = len(idx) - n_train - n_val          # fractions summing to 1: test takes every remaining row
+        n_test = rest if sum(fractions) > 1 - 1e-9 else min(int(round(fractions[2] * len(idx))), rest)
         parts[0].append(idx[:n_train])
         parts[1].append(idx[n_train:n_train + n_val])
         parts[2].append(idx[n_train + n_val:n_train + n_val + n_test])
@@ -92,4 +93,4 @@ def to_y(y: np.ndarray, task: str) -> torch.Tensor:
     if task == "binary":
         return torch.as_tensor(np.asarray(y, dtype=np.float32))
     y = np.asarray(y, dtype=np.float32)
-    return torch.as_tensor(y.reshape(len(y), -1))   # (N, targets)
+    return torch.as_tensor(y[:, None] if y.ndim == 1 else y)   # (N, targets)
