@@ -51,9 +51,11 @@ def main(argv: list[str]) -> None:
 
     register_resolvers()
     if not any(a in ("-h", "--help", "--hydra-help", "--info", "-i", "--shell-completion", "-sc") for a in argv):
+        from hydra._internal.utils import get_args_parser   # Hydra's own parser: flags vs overrides
+
         from mlrun.precheck import check_overrides
 
-        problem = check_overrides(config_dir(), [a for a in argv if not a.startswith("-")])
+        problem = check_overrides(config_dir(), get_args_parser().parse_args(argv).overrides)
         if problem:
             from mlrun.cli import fail
 
