@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 
 import torch
 from torch import nn
@@ -124,8 +125,10 @@ class _Layout:
     def matrix(self, values: torch.Tensor, start: int, stop: int) -> torch.Tensor:
         """Rows start..stop−1 as a sparse CSR matrix (stop − start, n_cols); `values` in rating order."""
         a, b = int(self.crow[start]), int(self.crow[stop])
-        return torch.sparse_csr_tensor(self.crow[start:stop + 1] - a, self.col[a:b], values[self.order][a:b],
-                                       (stop - start, self.shape[1]))
+        with warnings.catch_warnings():                               # "sparse CSR support is in beta"
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse_csr_tensor(self.crow[start:stop + 1] - a, self.col[a:b], values[self.order][a:b],
+                                           (stop - start, self.shape[1]), check_invariants=False)
 
 
 def solve_side(layout: _Layout, target: torch.Tensor, other: torch.Tensor, bias: torch.Tensor, reg: float,
