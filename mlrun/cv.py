@@ -42,6 +42,7 @@ def cross_validate(cfg: DictConfig, run_dir: str | Path) -> float:
             fold_cfg.trainer.cv_folds = 1
             fold_cfg.dataset.folds, fold_cfg.dataset.fold = folds, fold
         log.info("---- fold %d/%d", fold + 1, folds)
+        (run_dir / f"fold_{fold}").mkdir(parents=True, exist_ok=True)
         train(fold_cfg, run_dir / f"fold_{fold}")
         summary = json.loads((run_dir / f"fold_{fold}" / "summary.json").read_text())
         rows.append({"fold": fold, **{k: v for k, v in summary.items() if k.startswith(("test_", "best_val_"))},
