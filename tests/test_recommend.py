@@ -7,7 +7,7 @@ import json
 import pytest
 
 from mlrun.errors import UserError
-from mlrun.recommend import recommend
+from mlrun.recommend import main, recommend
 from mlrun.train import train
 from tests.conftest import make_cfg, mlrun_cli
 
@@ -40,15 +40,16 @@ def test_top_k_unrated_items_with_titles(run):
     assert scores == sorted(scores, reverse=True)
 
 
-def test_cli_prints_json_and_fails_in_one_line(run, tmp_path):
+def test_cli_prints_json_and_fails_in_one_line(run, tmp_path, capsys):
     run_dir, _ = run
     ok = mlrun_cli("recommend", f"checkpoint={run_dir}", "user=3", "k=3", "format=json", cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert len(json.loads(ok.stdout)) == 3
     bad = mlrun_cli("recommend", f"checkpoint={run_dir}", "user=999", cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "user='999': not in movielens_100k" in bad.stderr
-    missing = mlrun_cli("recommend", f"checkpoint={run_dir}", cwd=tmp_path)
-    assert missing.returncode == 2 and "user= is required" in missing.stderr
+    with pytest.raises(SystemExit) as exit_info:
+        main([f"checkpoint={run_dir}"])
+    assert exit_info.value.code == 2 and "user= is required" in capsys.readouterr().err
 
 
 def test_refuses_a_non_ratings_checkpoint(tmp_path):

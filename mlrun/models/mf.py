@@ -41,7 +41,7 @@ MAX_BLOCK = 2 ** 25          # elements of one block of stacked (K+1)×(K+1) mat
 
 
 class MF(nn.Module):
-    def __init__(self, spec: DataSpec, k: int = 10, reg: float = 10.0, init_scale: float = 0.1, clip: bool = True):
+    def __init__(self, spec: DataSpec, k: int = 5, reg: float = 10.0, init_scale: float = 0.1, clip: bool = True):
         """Factors and biases for the `spec.n_users` × `spec.n_items` train id maps (task=ratings only)."""
         super().__init__()
         check(spec.task == "ratings", "model", "mf", f"needs a ratings dataset (user, item → rating); "

@@ -90,9 +90,10 @@ def test_objective_decreases_monotonically_over_sweeps(update):
     assert values[-1] < 0.5 * values[0]
 
 
-def fit_als(data, k, reg, sweeps, update="seed"):
-    model = MF(data.spec, k=k, reg=reg).double()
-    als = ALS(model.parameters(), update=update)
+def fit_als(data, k, reg, sweeps, update="seed", dtype="float64"):
+    model = MF(data.spec, k=k, reg=reg)
+    model = model.double() if dtype == "float64" else model
+    als = ALS(model.parameters(), update=update, dtype=dtype)
     trainer = make_trainer(epochs=sweeps)
     records = [r for r, _ in als.fit_direct(model, data, trainer, torch.nn.functional.mse_loss)]
     return model, records
@@ -212,6 +213,7 @@ def test_both_paths_minimise_the_same_objective():
     assert abs(j_gd - j_als) < 0.01 * j_als
 
 
+@pytest.mark.slow        # ≈ 3 s with one torch thread, 31 s with two on the shared 2-core machine (contention)
 def test_movielens_100k_80_20_rmse():
     root = data_dir()
     if root is None or not (root / "ml-100k" / "u.data").is_file():
@@ -219,5 +221,5 @@ def test_movielens_100k_80_20_rmse():
     from mlrun.datasets import movielens_100k
 
     data = movielens_100k(root / "ml-100k", split={"train": 0.8, "val": 0.0, "test": 0.2}, seed=0)
-    model, _ = fit_als(data, k=5, reg=10.0, sweeps=15)
-    assert rmse(model, data.test) <= 0.93
+    model, _ = fit_als(data, k=5, reg=10.0, sweeps=10, dtype="float32")
+    assert rmse(model, data.test) <= 0.93                      # measured 0.914 (issue: ≤ 0.93)
