@@ -30,7 +30,7 @@ def recommend(path: str, user: str, k: int = 10, overrides: list[str] = ()) -> l
     cfg = OmegaConf.create(payload["config"])
     for item in overrides:
         key, _, value = item.partition("=")
-        if OmegaConf.select(cfg, key) is None and key not in cfg:
+        if OmegaConf.select(cfg, key, default=KeyError) is KeyError:
             raise UserError(f"{key}={value!r}: not a key of the checkpoint's config")
         OmegaConf.update(cfg, key, OmegaConf.select(OmegaConf.from_dotlist([item]), key), merge=False)
     if payload["spec"].get("task") != "ratings":

@@ -53,7 +53,7 @@ class MF(nn.Module):
         low, high = spec.rating_range if len(spec.rating_range) == 2 else (-math.inf, math.inf)
         self.reg, self.clip, self.n_train = float(reg), clip, max(spec.n_train, 1)
         self.n_users, self.n_items, self.k = spec.n_users, spec.n_items, k
-        self.register_buffer("rating_range", torch.tensor([low, high]))
+        self.low, self.high = float(low), float(high)                          # the rating scale, for clipping
         self.mu = nn.Parameter(torch.tensor(0.5 * (low + high) if math.isfinite(low + high) else 0.0))
         self.user_bias = nn.Parameter(torch.zeros(spec.n_users))                  # b
         self.item_bias = nn.Parameter(torch.zeros(spec.n_items))                  # c
@@ -71,7 +71,7 @@ class MF(nn.Module):
         out = (self.mu + torch.where(seen_u, self.user_bias[u], zero) + torch.where(seen_i, self.item_bias[i], zero)
                + torch.where(seen_u & seen_i, dot, zero))
         if self.clip and not self.training:
-            out = out.clamp(self.rating_range[0].item(), self.rating_range[1].item())
+            out = out.clamp(self.low, self.high)
         return out
 
     def penalty(self) -> torch.Tensor:
