@@ -37,7 +37,7 @@ def test_fold_test_parts_partition_the_ratings():
                         for (u, i), r in zip(s.x.tolist(), s.y.tolist())}
     tests = [raw(d, d.test) for d in parts]
     assert sum(len(t) for t in tests) == len(everything.train)
-    # every test rating of every fold is known by raw ids when its user and item also appear in that fold's train
+    # the test parts are disjoint (compared by raw ids, None when unseen in that fold, and the continuous rating)
     assert all(not (a & b) for i, a in enumerate(tests) for b in tests[i + 1:])
 
 

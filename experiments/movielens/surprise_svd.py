@@ -1,7 +1,8 @@
 """Surprise's SVD and SVD++ on ml-100k with 5-fold CV, timed; run in a separate venv with scikit-surprise.
 
     python3 -m venv /tmp/surprise-venv && /tmp/surprise-venv/bin/pip install "numpy<2" scikit-surprise
-    OMP_NUM_THREADS=1 /tmp/surprise-venv/bin/python experiments/movielens/surprise_svd.py /work/shared/data/ml-100k [svdpp]
+    OMP_NUM_THREADS=1 /tmp/surprise-venv/bin/python experiments/movielens/surprise_svd.py \
+        /work/shared/data/ml-100k [svdpp]
 
 Reads u.data directly (no download). Prints the RMSE of each fold, mean ± std (numpy std, ddof=0) and the
 seconds (wall and process CPU) to fit and test all folds (data loading excluded).

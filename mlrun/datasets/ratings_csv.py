@@ -37,7 +37,8 @@ def ratings_csv(path: str, split: dict, test_path: str | None = None, sep: str =
     n, val = len(ratings), float(split.get("val", 0.0))
     return ratings_data(np.concatenate([users, t_users]), np.concatenate([items, t_items]),
                         np.concatenate([ratings, t_ratings]), name="ratings_csv",
-                        split={"train": 1.0 - val, "val": val, "test": 0.0}, seed=seed, fixed_test=np.arange(n, n + len(t_ratings)))
+                        split={"train": 1.0 - val, "val": val, "test": 0.0}, seed=seed,
+                        fixed_test=np.arange(n, n + len(t_ratings)))
 
 
 def _file(path: str, key: str) -> Path:
