@@ -21,8 +21,9 @@ Step = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def make_step(model, loss_fn, optimizer, l2: float = 0.0, clip_grad_norm: float = 0.0,
-              precision: str = "fp32", device: torch.device = torch.device("cpu")) -> Step:
-    """One optimisation step on a batch; returns the batch's data loss (0-d, on device, detached)."""
+              precision: str = "fp32", device: torch.device = torch.device("cpu"), penalty=None) -> Step:
+    """One optimisation step on a batch; returns the batch's data loss (0-d, on device, detached).
+    `penalty`: a function () → 0-d tensor added to the objective (e.g. mlrun.models.MF.penalty), not to the loss."""
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else contextlib.nullcontext
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16" and device.type == "cuda")
@@ -32,6 +33,8 @@ def make_step(model, loss_fn, optimizer, l2: float = 0.0, clip_grad_norm: float 
         with autocast():
             loss = loss_fn(model(xb), yb)
         objective = loss + l2 * sum(w.pow(2).sum() for w in weights) if l2 else loss
+        if penalty is not None:
+            objective = objective + penalty()
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(objective).backward()
         if clip_grad_norm:

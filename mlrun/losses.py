@@ -1,7 +1,7 @@
 """Loss functions by name, checked against the task. Each maps (outputs, targets) → a scalar mean loss.
 
 Shapes: regression outputs/targets (N, T); binary outputs (N, 1) logits, targets (N,) in {0, 1};
-multiclass outputs (N, C) logits, targets (N,) int64 labels.
+multiclass outputs (N, C) logits, targets (N,) int64 labels; ratings outputs/targets (N,) ratings.
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ LOSSES = {
     "multiclass": {
         "cross_entropy": F.cross_entropy,                       # softmax + negative log-likelihood
         "hinge": F.multi_margin_loss,                           # Crammer–Singer-style multiclass margin, margin 1
+    },
+    "ratings": {
+        "mse": F.mse_loss,                                      # outputs (N,) predicted ratings, targets (N,)
     },
 }
 ALL_LOSSES = ("mse", "mae", "huber", "cross_entropy", "bce", "hinge")

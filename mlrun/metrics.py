@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import torch
 
-METRICS = {"regression": ("r2", "rmse", "mae"), "binary": ("acc",), "multiclass": ("acc",)}
+METRICS = {"regression": ("r2", "rmse", "mae"), "binary": ("acc",), "multiclass": ("acc",),
+           "ratings": ("rmse", "mae")}
 # monitored metric → True when larger is better
 HIGHER_IS_BETTER = {"acc": True, "r2": True, "rmse": False, "mae": False, "loss": False}
 
 
 def task_metrics(out: torch.Tensor, y: torch.Tensor, task: str) -> dict[str, torch.Tensor]:
-    """Shapes as in mlrun.losses. Returns 0-d tensors: acc (classification) or r2, rmse, mae (regression)."""
+    """Shapes as in mlrun.losses. Returns 0-d tensors: acc (classification), r2, rmse, mae (regression) or
+    rmse, mae (ratings)."""
     if task == "binary":
         return {"acc": ((out[:, 0] > 0) == (y > 0.5)).float().mean()}
     if task == "multiclass":
         return {"acc": (out.argmax(dim=1) == y).float().mean()}
+    if task == "ratings":                                       # out, y: (N,) predicted and true ratings
+        err = out.float() - y
+        return {"rmse": err.pow(2).mean().sqrt(), "mae": err.abs().mean()}
     err = out.float() - y
     ss_res = err.pow(2).sum(0)
     ss_tot = (y - y.mean(0)).pow(2).sum(0).clamp_min(torch.finfo(torch.float32).tiny)

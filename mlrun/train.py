@@ -10,12 +10,15 @@ Extension points, so new model families plug in without touching the loop:
   - `data.preprocess` (a module without parameters) runs on each batch in front of the model;
   - a model whose `fit_direct` is not None trains itself (closed forms, ALS sweeps, PCA):
     `model.fit_direct(data, trainer, loss_fn)` yields (record, improved) per epoch, like `mlrun.loop.fit`;
+    so does an optimizer with `fit_direct(model, data, trainer, loss_fn)` (optimizer=als for model=mf);
+  - a model with `penalty()` adds it to each step's objective (model=mf: λ/N ‖θ‖²);
   - a model with `epoch_metrics()` adds its numbers (e.g. solver function evaluations) to each epoch's record.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import sys
 import time
@@ -53,7 +56,8 @@ def build(node: DictConfig, key: str, *args, **runtime):
 
 
 def build_optimizer(node: DictConfig, model: torch.nn.Module) -> torch.optim.Optimizer:
-    number("optimizer.lr", node.get("lr"), 0, low_open=True)
+    if "lr" in node:                               # solvers such as optimizer=als have no learning rate
+        number("optimizer.lr", node.get("lr"), 0, low_open=True)
     for key in ("weight_decay", "eps"):
         if node.get(key) is not None:
             number(f"optimizer.{key}", node.get(key), 0)
@@ -80,6 +84,10 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
     """Build every part from `cfg`, train, write outputs under `run_dir`; return the best monitored val metric."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if cfg.trainer.get("cv_folds", 1) != 1:        # k-fold cross validation: one train() per fold (mlrun.cv)
+        from mlrun.cv import cross_validate
+
+        return cross_validate(cfg, run_dir)
     started = time.perf_counter()
     # ---- build: every part is checked before any training starts
     torch.manual_seed(cfg.seed)
@@ -98,7 +106,8 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
     data = data.to(device)                         # once: every batch is a view of these tensors
     net = network(model, data)
     net = torch.compile(net) if trainer.compile else net
-    step = make_step(net, loss_fn, optimizer, trainer.l2, trainer.clip_grad_norm, trainer.precision, device)
+    step = make_step(net, loss_fn, optimizer, trainer.l2, trainer.clip_grad_norm, trainer.precision, device,
+                     penalty=getattr(model, "penalty", None))
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("%s: %s on %s (%s, %d train / %d val / %d test), %d parameters, %s", run_dir, cfg.model._target_,
@@ -116,6 +125,8 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
             "epoch": record["epoch"], "metrics": record})
 
     direct = getattr(model, "fit_direct", None)
+    if direct is None and hasattr(optimizer, "fit_direct"):     # a solver (optimizer=als) trains the model itself
+        direct = functools.partial(optimizer.fit_direct, model)
     steps = 0 if direct else epochs * -(-len(data.train) // batch_size)
     best_record, best_state = None, None
     with progress(steps, enabled=sys.stderr.isatty()) as bar:
@@ -136,7 +147,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
                 save("best.pt", record)
     if best_state is None:
         raise UserError(f"training diverged: val_{metric} was NaN in every epoch; lower optimizer.lr "
-                        f"(now {cfg.optimizer.lr}) or set trainer.clip_grad_norm")
+                        f"(now {cfg.optimizer.get('lr')}) or set trainer.clip_grad_norm")
 
     # ---- test the best epoch's weights, write the summary
     model.load_state_dict(best_state)

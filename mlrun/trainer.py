@@ -26,6 +26,7 @@ class Trainer:
     compile: bool = False         # torch.compile the model
     fast_dev_run: bool = False    # one batch of train/val/test, then stop
     eval_batch_size: int = 4096   # examples per forward pass in evaluation
+    cv_folds: int = 1             # > 1: k-fold cross validation, one run per fold (datasets with a `folds` key)
 
     def __post_init__(self):
         number("trainer.epochs", self.epochs, 1, integer=True)
@@ -42,6 +43,7 @@ class Trainer:
         check(self.precision in PRECISIONS, "trainer.precision", self.precision,
               f"valid choices are {', '.join(PRECISIONS)}")
         number("trainer.eval_batch_size", self.eval_batch_size, 1, integer=True)
+        number("trainer.cv_folds", self.cv_folds, 1, integer=True)
         for key in ("online", "shuffle", "compile", "fast_dev_run"):
             check(isinstance(getattr(self, key), bool), f"trainer.{key}", getattr(self, key), "must be true or false")
 

@@ -6,20 +6,25 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-TASKS = ("regression", "binary", "multiclass")
-DEFAULT_LOSS = {"regression": "mse", "binary": "bce", "multiclass": "cross_entropy"}
-DEFAULT_METRIC = {"regression": "r2", "binary": "acc", "multiclass": "acc"}
+TASKS = ("regression", "binary", "multiclass", "ratings")
+DEFAULT_LOSS = {"regression": "mse", "binary": "bce", "multiclass": "cross_entropy", "ratings": "mse"}
+DEFAULT_METRIC = {"regression": "r2", "binary": "acc", "multiclass": "acc", "ratings": "rmse"}
 
 
 @dataclass
 class DataSpec:
     input_shape: tuple[int, ...]   # one example's feature shape, e.g. (64,) or (1, 28, 28)
     n_outputs: int                 # model outputs: targets (regression), 1 (binary), classes (multiclass)
-    task: str                      # regression | binary | multiclass
+    task: str                      # regression | binary | multiclass | ratings
     name: str = ""                 # dataset option name, e.g. "digits"
     loss: str = ""                 # default loss; "" = from the task
     metric: str = ""               # monitored validation metric; "" = from the task
     classes: list[str] = field(default_factory=list)  # class names (classification), in label order
+    # task=ratings (x = (user index, item index), y = rating): sizes of the id maps, train ratings, rating scale
+    n_users: int = 0               # users with a train rating (indices 0..n_users-1; -1 = unseen in train)
+    n_items: int = 0               # items with a train rating (indices 0..n_items-1; -1 = unseen in train)
+    n_train: int = 0               # train ratings (scales the gradient path's penalty, see mlrun.models.mf)
+    rating_range: list[float] = field(default_factory=list)   # [lowest, highest] rating in the file
 
     def __post_init__(self):
         self.input_shape = tuple(int(d) for d in self.input_shape)
@@ -41,8 +46,8 @@ class DataSpec:
 
 @dataclass
 class Split:
-    x: torch.Tensor                # (N, *input_shape) float32
-    y: torch.Tensor                # (N, targets) float32 | (N,) float32 in {0,1} | (N,) int64 labels
+    x: torch.Tensor                # (N, *input_shape) float32 | (N, 2) int64 (user, item) indices (ratings)
+    y: torch.Tensor                # (N, targets) float32 | (N,) float32 in {0,1} | (N,) int64 labels | (N,) ratings
 
     def __len__(self) -> int:
         return len(self.y)

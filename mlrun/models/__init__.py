@@ -2,6 +2,7 @@
 
 from mlrun.models.linear import Linear
 from mlrun.models.logistic import Logistic
+from mlrun.models.mf import ALS, MF
 from mlrun.models.mlp import MLP
 
-__all__ = ["Linear", "Logistic", "MLP"]
+__all__ = ["ALS", "Linear", "Logistic", "MF", "MLP"]

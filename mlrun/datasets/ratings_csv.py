@@ -1,0 +1,48 @@
+"""Any user/item/rating text file: separator, header, and the three columns by name or 0-based index; an
+optional separate test file (then the main file is split into train/val only).
+
+    mlrun train model=mf dataset=ratings_csv dataset.path=r.csv dataset.test_path=t.csv dataset.sep=,
+    mlrun train model=mf dataset=ratings_csv dataset.path=u.data dataset.sep='\t' dataset.header=false \\
+        dataset.user_col=0 dataset.item_col=1 dataset.rating_col=2
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mlrun.datasets._ratings import RatingsData, ratings_data, read_ratings
+from mlrun.errors import UserError
+
+
+def ratings_csv(path: str, split: dict, test_path: str | None = None, sep: str = ",", header: bool = True,
+                user_col: str | int = "userId", item_col: str | int = "movieId", rating_col: str | int = "rating",
+                leave_out: int = 0, folds: int = 1, fold: int = 0, seed: int = 0) -> RatingsData:
+    """Read `path`; with `test_path` its rows are the test split and `path` is divided into val (split.val of it)
+    and train (the rest)."""
+    sep = {"\\t": "\t", "tab": "\t"}.get(sep, sep)        # a typed backslash-t on the command line means a tab
+    columns = [user_col, item_col, rating_col]
+    users, items, ratings = read_ratings(_file(path, "dataset.path"), sep, columns, header, "dataset.path")
+    if not test_path:
+        return ratings_data(users, items, ratings, name="ratings_csv", split=split, leave_out=leave_out,
+                            folds=folds, fold=fold, seed=seed)
+    t_users, t_items, t_ratings = read_ratings(_file(test_path, "dataset.test_path"), sep, columns, header,
+                                               "dataset.test_path")
+    if users.dtype != t_users.dtype or items.dtype != t_items.dtype:       # numeric in one file, text in the other
+        users, t_users, items, t_items = (a.astype(str) for a in (users, t_users, items, t_items))
+    if folds > 1 or leave_out > 0:
+        raise UserError(f"dataset.test_path={test_path!r}: a separate test file fixes the test split; "
+                        f"leave_out and folds (trainer.cv_folds) need dataset.test_path=null")
+    n, val = len(ratings), float(split.get("val", 0.0))
+    return ratings_data(np.concatenate([users, t_users]), np.concatenate([items, t_items]),
+                        np.concatenate([ratings, t_ratings]), name="ratings_csv",
+                        split={"train": 1.0 - val, "val": val, "test": 0.0}, seed=seed,
+                        fixed_test=np.arange(n, n + len(t_ratings)))
+
+
+def _file(path: str, key: str) -> Path:
+    file = Path(str(path)).expanduser()
+    if not file.is_file():
+        raise UserError(f"{key}={str(path)!r}: file not found")
+    return file

@@ -1,0 +1,222 @@
+"""Biased matrix factorization for ratings, trained by vectorized ALS or by any torch optimizer.
+
+    mlrun train model=mf dataset=synthetic_ratings                          # gradient path (adam), offline
+    mlrun train model=mf optimizer=als dataset=movielens_100k model.k=10 model.reg=10
+    mlrun train model=mf optimizer=adam dataset=movielens_100k trainer.batch_size=1024 optimizer.lr=0.01
+
+Prediction r̂(u, i) = μ + b_u + c_i + p_u·q_i (K factors). Both paths minimise the same objective
+
+    J = Σ_Ω (r − r̂)² + λ (‖P‖² + ‖Q‖² + ‖b‖² + ‖c‖²)          λ = model.reg; μ is not penalised
+
+- optimizer=als (`ALS.fit_direct`): one epoch = one sweep of exact block minimisations: μ (the mean residual),
+  then every user at once, then every item at once. The per-user systems come from the sparse rating matrix:
+  Σ_j o_j o_jᵀ for o_j = [q_j, 1] is one sparse × dense product (users × items) @ (items × (K+1)²), and the K×K
+  (update=seed) or (K+1)×(K+1) (update=joint) systems are solved together by a batched Cholesky factorisation.
+  No Python loop over users or items (only over blocks of rows when the stacked matrices would not fit memory).
+- gradient path (the trainer's loop): each step minimises mean_batch (r − r̂)² + λ/N (‖P‖² + ‖Q‖² + ‖b‖² + ‖c‖²),
+  N = train ratings: its expectation over the shuffled batches is J/N, so both paths share the minimiser.
+  `penalty()` is the second term; the loop adds it to the objective (not to the reported loss).
+
+Cold start: the dataset maps users and items without a train rating to index −1; their factor terms are left
+out, so an unseen user gets μ + c_i, an unseen item μ + b_u, both unseen μ.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import torch
+from torch import nn
+
+from mlrun.datasets.spec import DataSpec
+from mlrun.errors import UserError, check, choose, number
+from mlrun.loop import evaluate
+from mlrun.metrics import HIGHER_IS_BETTER
+
+UPDATES = ("seed", "joint")
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+MAX_BLOCK = 2 ** 25          # elements of one block of stacked (K+1)×(K+1) matrices (256 MiB in float64)
+
+
+class MF(nn.Module):
+    def __init__(self, spec: DataSpec, k: int = 5, reg: float = 10.0, init_scale: float = 0.1, clip: bool = True):
+        """Factors and biases for the `spec.n_users` × `spec.n_items` train id maps (task=ratings only)."""
+        super().__init__()
+        check(spec.task == "ratings", "model", "mf", f"needs a ratings dataset (user, item → rating); "
+              f"dataset={spec.name} is {spec.task} (try dataset=synthetic_ratings or dataset=movielens_100k)")
+        number("model.k", k, 1, integer=True)
+        number("model.reg", reg, 0)
+        number("model.init_scale", init_scale, 0)
+        check(isinstance(clip, bool), "model.clip", clip, "must be true or false")
+        low, high = spec.rating_range if len(spec.rating_range) == 2 else (-math.inf, math.inf)
+        self.reg, self.clip, self.n_train = float(reg), clip, max(spec.n_train, 1)
+        self.n_users, self.n_items, self.k = spec.n_users, spec.n_items, k
+        self.low, self.high = float(low), float(high)                          # the rating scale, for clipping
+        self.mu = nn.Parameter(torch.tensor(0.5 * (low + high) if math.isfinite(low + high) else 0.0))
+        self.user_bias = nn.Parameter(torch.zeros(spec.n_users))                  # b
+        self.item_bias = nn.Parameter(torch.zeros(spec.n_items))                  # c
+        self.user_factors = nn.Parameter(init_scale * torch.randn(spec.n_users, k))   # P (n_users, K)
+        self.item_factors = nn.Parameter(init_scale * torch.randn(spec.n_items, k))   # Q (n_items, K)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (N, 2) int64 (user, item) indices, −1 = unseen in train → (N,) predicted ratings (clipped to the
+        rating range in eval mode when `clip`; training sees the raw values)."""
+        user, item = x[:, 0], x[:, 1]
+        seen_u, seen_i = user >= 0, item >= 0
+        u, i = user.clamp_min(0), item.clamp_min(0)
+        zero = self.mu.new_zeros(())
+        dot = (self.user_factors[u] * self.item_factors[i]).sum(1)
+        out = (self.mu + torch.where(seen_u, self.user_bias[u], zero) + torch.where(seen_i, self.item_bias[i], zero)
+               + torch.where(seen_u & seen_i, dot, zero))
+        if self.clip and not self.training:
+            out = out.clamp(self.low, self.high)
+        return out
+
+    def penalty(self) -> torch.Tensor:
+        """λ/N ‖θ‖² over P, Q, b, c: added to each step's mean squared error so the steps minimise J/N."""
+        return self.reg / self.n_train * sum(p.pow(2).sum() for p in self.penalised())
+
+    def penalised(self) -> tuple[torch.Tensor, ...]:
+        return self.user_factors, self.item_factors, self.user_bias, self.item_bias
+
+    @torch.no_grad()
+    def scores(self, user: int) -> torch.Tensor:
+        """Unclipped predictions of one train user (index ≥ 0, or −1 for a cold user) for every item: (n_items,)."""
+        if user < 0:
+            return self.mu + self.item_bias
+        return self.mu + self.user_bias[user] + self.item_bias + self.item_factors @ self.user_factors[user]
+
+    @torch.no_grad()
+    def objective(self, users: torch.Tensor, items: torch.Tensor, ratings: torch.Tensor) -> float:
+        """J on the given (train) ratings, all indices ≥ 0, in float64."""
+        return objective(self.params(torch.float64), users, items, ratings.double(), self.reg)
+
+    def params(self, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+        """(μ, b, c, P, Q) as detached copies in `dtype`."""
+        return tuple(p.detach().to(dtype).clone() for p in
+                     (self.mu, self.user_bias, self.item_bias, self.user_factors, self.item_factors))
+
+    @torch.no_grad()
+    def set_params(self, mu, user_bias, item_bias, user_factors, item_factors) -> None:
+        for p, v in zip((self.mu, self.user_bias, self.item_bias, self.user_factors, self.item_factors),
+                        (mu, user_bias, item_bias, user_factors, item_factors)):
+            p.copy_(v)
+
+
+def objective(params, users, items, ratings, reg: float) -> float:
+    """J = Σ (r − μ − b_u − c_i − p_u·q_i)² + λ (‖P‖² + ‖Q‖² + ‖b‖² + ‖c‖²) for (μ, b, c, P, Q) = params."""
+    mu, b, c, p, q = params
+    err = ratings - mu - b[users] - c[items] - (p[users] * q[items]).sum(1)
+    return float(err.pow(2).sum() + reg * sum(t.pow(2).sum() for t in (p, q, b, c)))
+
+
+class _Layout:
+    """The train ratings as a CSR matrix with one row per user (or per item); built once per fit."""
+
+    def __init__(self, rows: torch.Tensor, cols: torch.Tensor, n_rows: int, n_cols: int):
+        self.order = torch.argsort(rows, stable=True)                  # rating order → CSR order
+        self.col = cols[self.order]
+        self.count = torch.bincount(rows, minlength=n_rows)           # ratings per row (|Ψ_u|)
+        self.crow = torch.cat([self.count.new_zeros(1), self.count.cumsum(0)])
+        self.rows, self.cols, self.shape = rows, cols, (n_rows, n_cols)
+
+    def matrix(self, values: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        """Rows start..stop−1 as a sparse CSR matrix (stop − start, n_cols); `values` in rating order."""
+        a, b = int(self.crow[start]), int(self.crow[stop])
+        with warnings.catch_warnings():                               # "sparse CSR support is in beta"
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse_csr_tensor(self.crow[start:stop + 1] - a, self.col[a:b], values[self.order][a:b],
+                                           (stop - start, self.shape[1]), check_invariants=False)
+
+
+def solve_side(layout: _Layout, target: torch.Tensor, other: torch.Tensor, bias: torch.Tensor, reg: float,
+               update: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """New (factors, biases) of every row (user) given the other side's factors `other` (n_cols, K).
+
+    target: per rating, r − μ − (other side's bias) (rating order); bias: this side's current biases (update=seed).
+    With o_j = [q_j, 1], G_u = Σ_{j∈Ψ_u} o_j o_jᵀ and h_u = Σ_{j∈Ψ_u} target_uj o_j (one sparse product each):
+      seed:  p_u = (Σ q qᵀ + λI)⁻¹ Σ (r − μ − b_u − c_j) q_j,  then  b_u = Σ (r − μ − c_j − p_u·q_j) / (|Ψ_u| + λ)
+      joint: [p_u, b_u] = (G_u + λI)⁻¹ h_u   (the exact minimiser of J over both at once)
+    """
+    n_rows, k = layout.shape[0], other.shape[1]
+    o = torch.cat([other, other.new_ones(len(other), 1)], 1)                     # (n_cols, K+1)
+    outer = (o[:, :, None] * o[:, None, :]).reshape(len(o), -1)                 # (n_cols, (K+1)²)
+    ones = target.new_ones(len(target))
+    eye = reg * torch.eye(k + 1, dtype=o.dtype, device=o.device)
+    factors, biases = other.new_empty(n_rows, k), other.new_empty(n_rows)
+    block = max(1, MAX_BLOCK // (k + 1) ** 2)
+    for start in range(0, n_rows, block):                                       # one block for ml-100k
+        stop = min(start + block, n_rows)
+        gram = (layout.matrix(ones, start, stop) @ outer).reshape(-1, k + 1, k + 1)   # (rows, K+1, K+1)
+        rhs = layout.matrix(target, start, stop) @ o                           # (rows, K+1)
+        if update == "joint":
+            x = torch.cholesky_solve(rhs[..., None], torch.linalg.cholesky(gram + eye))[..., 0]
+            factors[start:stop], biases[start:stop] = x[:, :k], x[:, k]
+        else:
+            qq, q_sum, n = gram[:, :k, :k], gram[:, :k, k], gram[:, k, k]      # Σ q qᵀ, Σ q_j, |Ψ_u|
+            b = bias[start:stop]
+            p = torch.cholesky_solve((rhs[:, :k] - b[:, None] * q_sum)[..., None],
+                                     torch.linalg.cholesky(qq + eye[:k, :k]))[..., 0]
+            factors[start:stop] = p
+            biases[start:stop] = (rhs[:, k] - (p * q_sum).sum(1)) / (n + reg)
+    return factors, biases
+
+
+def als_sweep(params, by_user: _Layout, by_item: _Layout, ratings: torch.Tensor, reg: float, update: str):
+    """One sweep: μ, then all users, then all items; each an exact minimisation of J over that block."""
+    mu, b, c, p, q = params
+    users, items = by_user.rows, by_user.cols
+    mu = (ratings - b[users] - c[items] - (p[users] * q[items]).sum(1)).mean()
+    p, b = solve_side(by_user, ratings - mu - c[items], q, b, reg, update)
+    q, c = solve_side(by_item, ratings - mu - b[users], p, c, reg, update)
+    return mu, b, c, p, q
+
+
+class ALS(torch.optim.Optimizer):
+    """`optimizer=als`: alternating least squares for model=mf. It has no gradient step; the trainer calls
+    `fit_direct(model, data, trainer, loss_fn)`, one sweep per epoch (trainer.epochs sweeps, trainer.patience
+    applies). A torch Optimizer only so that checkpoints and schedulers treat it like any other (lr is NaN)."""
+
+    def __init__(self, params, update: str = "seed", dtype: str = "float64"):
+        super().__init__(params, {"lr": math.nan})
+        self.update = choose({u: u for u in UPDATES}, "optimizer.update", update)
+        self.dtype = choose(DTYPES, "optimizer.dtype", dtype)
+
+    def step(self, closure=None):
+        raise UserError("optimizer=als has no gradient step: it trains model=mf by closed-form sweeps")
+
+    def fit_direct(self, model: MF, data, trainer, loss_fn):
+        """Yield (record, improved) per sweep like mlrun.loop.fit; record adds `objective` (J after the sweep)."""
+        check(isinstance(model, MF), "optimizer", "als", f"solves model=mf only, not {type(model).__name__}; "
+              f"use a gradient optimizer such as optimizer=adam")
+        check(model.reg > 0, "model.reg", model.reg, "must be > 0 with optimizer=als (λI keeps every system solvable)")
+        users, items = data.train.x[:, 0], data.train.x[:, 1]
+        ratings = data.train.y.to(self.dtype)
+        by_user = _Layout(users, items, model.n_users, model.n_items)
+        by_item = _Layout(items, users, model.n_items, model.n_users)
+        params = model.params(self.dtype)
+        metric, task = data.spec.metric, data.spec.task
+        higher, best, since_best = HIGHER_IS_BETTER[metric], None, 0
+        epochs = 1 if trainer.fast_dev_run else trainer.epochs
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            params = als_sweep(params, by_user, by_item, ratings, model.reg, self.update)
+            model.set_params(*params)
+            if users.is_cuda:
+                torch.cuda.synchronize()
+            seconds = time.perf_counter() - start
+            j = objective(params, users, items, ratings, model.reg)
+            scores = evaluate(model, data.val, loss_fn, task, trainer.eval_batch_size)
+            train_loss = evaluate(model, data.train, loss_fn, task, trainer.eval_batch_size)["loss"]
+            value = scores[metric]
+            improved = len(data.val) == 0 or (not math.isnan(value) and (
+                best is None or (value > best if higher else value < best)))
+            best, since_best = (value, 0) if improved else (best, since_best + 1)
+            yield {"epoch": epoch, "train_loss": train_loss, "val_loss": scores["loss"], f"val_{metric}": value,
+                   "lr": math.nan, "epoch_seconds": time.perf_counter() - start,
+                   "samples_per_second": len(ratings) / max(seconds, 1e-9), "objective": j,
+                   "sweep_seconds": seconds}, improved
+            if trainer.patience and since_best >= trainer.patience:
+                break
