@@ -6,9 +6,14 @@ from mlrun.datasets.california_housing import california_housing
 from mlrun.datasets.classification import classification
 from mlrun.datasets.diabetes import diabetes
 from mlrun.datasets.digits import digits
+from mlrun.datasets.fashion_mnist import fashion_mnist
+from mlrun.datasets.idx import idx
 from mlrun.datasets.iris import iris
+from mlrun.datasets.mnist import mnist
 from mlrun.datasets.regression import regression
 from mlrun.datasets.spec import Data, DataSpec, Split
+from mlrun.datasets.svhn import svhn
 
 __all__ = ["Data", "DataSpec", "Split", "blobs", "breast_cancer", "california_housing", "classification",
-           "diabetes", "digits", "iris", "regression"]
+           "diabetes", "digits", "iris", "regression",
+           "fashion_mnist", "idx", "mnist", "svhn"]
