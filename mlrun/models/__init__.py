@@ -1,7 +1,8 @@
 """Model builders: `Model(spec, **options)`. `conf/model/*.yaml` targets these."""
 
+from mlrun.models.cnn import CNN
 from mlrun.models.linear import Linear
 from mlrun.models.logistic import Logistic
 from mlrun.models.mlp import MLP
 
-__all__ = ["Linear", "Logistic", "MLP"]
+__all__ = ["Linear", "Logistic", "MLP", "CNN"]
