@@ -118,7 +118,10 @@ def image_data(name: str, train: tuple[np.ndarray, np.ndarray], test: tuple[np.n
         tr, va, te = split_indices(y, check_fractions(CARVE if split is None else split), seed, stratify=True)
         parts = [(x, y, tr), (x, y, va), (x, y, te)]
     else:
-        tr, va, _ = split_indices(y, (1.0 - val_fraction, val_fraction, 0.0), seed, stratify=True)
+        va = split_indices(y, (val_fraction, 0.0, 0.0), seed, stratify=True)[0]   # round(v·n) of each class
+        rest = np.ones(len(y), dtype=bool)
+        rest[va] = False
+        tr = np.random.default_rng(seed).permutation(np.flatnonzero(rest))      # every other example trains
         parts = [(x, y, tr), (x, y, va), (test[0], test[1], np.arange(len(test[1])))]
         if test[0].shape[1:] != x.shape[1:]:
             raise UserError(f"dataset={name}: test images are {'×'.join(map(str, test[0].shape[1:]))}, train images "

@@ -52,6 +52,20 @@ def read_idx(path: str | Path) -> np.ndarray:
     return np.frombuffer(raw, dtype, count=count, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
+def write_idx(path: str | Path, array) -> Path:
+    """Write `array` as an IDX file, gzipped when the name ends in .gz: the inverse of `read_idx`
+    (e.g. to convert a dataset for `dataset=idx`, or to make test files)."""
+    a = np.asarray(array)
+    codes = {(np.dtype(t).kind, np.dtype(t).itemsize): code for code, t in IDX_TYPES.items()}
+    if (a.dtype.kind, a.dtype.itemsize) not in codes or a.ndim < 1:
+        raise ValueError(f"IDX stores uint8, int8, int16, int32, float32, float64 arrays of ≥ 1 dims, not {a.dtype}")
+    raw = bytes([0, 0, codes[a.dtype.kind, a.dtype.itemsize], a.ndim]) + struct.pack(f">{a.ndim}I", *a.shape)
+    raw += a.astype(a.dtype.newbyteorder(">")).tobytes()
+    path = Path(path)
+    path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
+    return path
+
+
 def _read_bytes(file: Path) -> bytes:
     try:
         raw = file.read_bytes()
