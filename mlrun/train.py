@@ -35,6 +35,7 @@ from mlrun.loop import evaluate, fit, make_step
 from mlrun.losses import make_loss
 from mlrun.metrics import HIGHER_IS_BETTER
 from mlrun.outputs import MetricsCSV, environment, epoch_line, progress, table, write_json
+from mlrun.references import reference_for
 
 log = logging.getLogger("mlrun")
 
@@ -159,6 +160,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
         "epochs_run": record["epoch"], "total_seconds": time.perf_counter() - started,
         "samples_per_second": record["samples_per_second"], "n_params": n_params,
         "dataset": spec.name, "model": cfg.model._target_, "spec": spec.to_dict(), **environment(device),
+        "reference": reference_for(cfg, spec, test),      # closest published result (mlrun/references.yaml)
     }
     write_json(run_dir / "summary.json", summary)
     log.info("done: %s\n%s", run_dir, table({k: v for k, v in summary.items() if k.startswith(("test_", "best_"))

@@ -6,14 +6,18 @@ from mlrun.datasets.california_housing import california_housing
 from mlrun.datasets.classification import classification
 from mlrun.datasets.diabetes import diabetes
 from mlrun.datasets.digits import digits
+from mlrun.datasets.fashion_mnist import fashion_mnist
+from mlrun.datasets.idx import idx
 from mlrun.datasets.iris import iris
-from mlrun.datasets.movielens_1m import movielens_1m
+from mlrun.datasets.mnist import mnist
 from mlrun.datasets.movielens_100k import movielens_100k
+from mlrun.datasets.movielens_1m import movielens_1m
 from mlrun.datasets.ratings_csv import ratings_csv
 from mlrun.datasets.regression import regression
 from mlrun.datasets.spec import Data, DataSpec, Split
+from mlrun.datasets.svhn import svhn
 from mlrun.datasets.synthetic_ratings import synthetic_ratings
 
-__all__ = ["Data", "DataSpec", "Split", "blobs", "breast_cancer", "california_housing", "classification",
-           "diabetes", "digits", "iris", "movielens_100k", "movielens_1m", "ratings_csv", "regression",
-           "synthetic_ratings"]
+__all__ = ["blobs", "breast_cancer", "california_housing", "classification", "Data", "DataSpec", "diabetes",
+           "digits", "fashion_mnist", "idx", "iris", "mnist", "movielens_100k", "movielens_1m", "ratings_csv",
+           "regression", "Split", "svhn", "synthetic_ratings"]
