@@ -29,8 +29,9 @@ def make_cfg(*overrides: str, shrink: bool = True):
     """The real composed config with `overrides` (after the test shrink)."""
     register_resolvers()
     GlobalHydra.instance().clear()
+    real = [f"data_root={data_dir()}"] if data_dir() else []      # real files when this machine has them
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return compose(config_name="config", overrides=[*(SMALL if shrink else []), *overrides])
+        return compose(config_name="config", overrides=[*real, *(SMALL if shrink else []), *overrides])
 
 
 @pytest.fixture
@@ -40,7 +41,8 @@ def cfg():
 
 def mlrun_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     """Run `python -m mlrun ARGS` in `cwd` (the same entry as the installed `mlrun` command)."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    real = {"MLRUN_DATA_DIR": str(data_dir())} if data_dir() else {}
+    full_env = {**os.environ, **real, "PYTHONUNBUFFERED": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "mlrun", *args], cwd=cwd, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
 
