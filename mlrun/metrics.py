@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
-METRICS = {"regression": ("r2", "rmse", "mae"), "binary": ("acc",), "multiclass": ("acc",)}
+METRICS = {"regression": ("r2", "rmse", "mae"), "binary": ("acc",), "multiclass": ("acc",), "unsupervised": ("recon_error",)}
 # monitored metric → True when larger is better
-HIGHER_IS_BETTER = {"acc": True, "r2": True, "rmse": False, "mae": False, "loss": False}
+HIGHER_IS_BETTER = {"acc": True, "r2": True, "rmse": False, "mae": False, "loss": False,
+                    "recon_error": False}     # recon_error: mean ‖x − x̂‖² per example (unsupervised)
 
 
 def task_metrics(out: torch.Tensor, y: torch.Tensor, task: str) -> dict[str, torch.Tensor]:
@@ -15,6 +16,8 @@ def task_metrics(out: torch.Tensor, y: torch.Tensor, task: str) -> dict[str, tor
         return {"acc": ((out[:, 0] > 0) == (y > 0.5)).float().mean()}
     if task == "multiclass":
         return {"acc": (out.argmax(dim=1) == y).float().mean()}
+    if task == "unsupervised":                                  # out: per-example ‖x − x̂‖² (N, 1)
+        return {"recon_error": out.float().mean()}
     err = out.float() - y
     ss_res = err.pow(2).sum(0)
     ss_tot = (y - y.mean(0)).pow(2).sum(0).clamp_min(torch.finfo(torch.float32).tiny)

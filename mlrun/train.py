@@ -31,6 +31,7 @@ from mlrun.errors import UserError, find_user_error, number
 from mlrun.loop import evaluate, fit, make_step
 from mlrun.losses import make_loss
 from mlrun.metrics import HIGHER_IS_BETTER
+from mlrun.models.pca import maybe_project, without_pca
 from mlrun.outputs import MetricsCSV, environment, epoch_line, progress, table, write_json
 
 log = logging.getLogger("mlrun")
@@ -84,7 +85,8 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
     torch.manual_seed(cfg.seed)
     device = build(cfg.device, "device")
     trainer = build(cfg.trainer, "trainer")
-    data = build(cfg.dataset, "dataset", seed=cfg.seed)
+    data = build(without_pca(cfg.dataset), "dataset", seed=cfg.seed)
+    data = maybe_project(data, cfg.dataset.get("pca_components"))     # dataset.pca_components=k: PCA scores
     spec = data.spec
     model = build(cfg.model, "model", spec).to(device)
     loss_fn = make_loss(cfg.get("loss"), spec)
@@ -148,6 +150,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
         "samples_per_second": record["samples_per_second"], "n_params": n_params,
         "dataset": spec.name, "model": cfg.model._target_, "spec": spec.to_dict(), **environment(device),
     }
+    summary |= getattr(model, "summary_metrics", dict)()    # model extras, e.g. PCA eigenvalues
     write_json(run_dir / "summary.json", summary)
     log.info("done: %s\n%s", run_dir, table({k: v for k, v in summary.items() if k.startswith(("test_", "best_"))
                                              or k in ("epochs_run", "total_seconds", "n_params", "device")}))

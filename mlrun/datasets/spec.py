@@ -6,16 +6,16 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-TASKS = ("regression", "binary", "multiclass")
-DEFAULT_LOSS = {"regression": "mse", "binary": "bce", "multiclass": "cross_entropy"}
-DEFAULT_METRIC = {"regression": "r2", "binary": "acc", "multiclass": "acc"}
+TASKS = ("regression", "binary", "multiclass", "unsupervised")
+DEFAULT_LOSS = {"regression": "mse", "binary": "bce", "multiclass": "cross_entropy", "unsupervised": "reconstruction"}
+DEFAULT_METRIC = {"regression": "r2", "binary": "acc", "multiclass": "acc", "unsupervised": "recon_error"}
 
 
 @dataclass
 class DataSpec:
     input_shape: tuple[int, ...]   # one example's feature shape, e.g. (64,) or (1, 28, 28)
     n_outputs: int                 # model outputs: targets (regression), 1 (binary), classes (multiclass)
-    task: str                      # regression | binary | multiclass
+    task: str                      # regression | binary | multiclass | unsupervised (labels unused)
     name: str = ""                 # dataset option name, e.g. "digits"
     loss: str = ""                 # default loss; "" = from the task
     metric: str = ""               # monitored validation metric; "" = from the task

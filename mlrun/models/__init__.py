@@ -3,5 +3,6 @@
 from mlrun.models.linear import Linear
 from mlrun.models.logistic import Logistic
 from mlrun.models.mlp import MLP
+from mlrun.models.pca import PCA
 
-__all__ = ["Linear", "Logistic", "MLP"]
+__all__ = ["Linear", "Logistic", "MLP", "PCA"]
