@@ -22,7 +22,7 @@ def evaluate_checkpoint(path: str, split: str = "test", overrides: list[str] = (
     from mlrun.errors import UserError, choose
     from mlrun.loop import evaluate
     from mlrun.losses import make_loss
-    from mlrun.models.pca import maybe_project, without_pca
+    from mlrun.models.pca import maybe_project
     from mlrun.train import build, network
 
     choose({s: s for s in SPLITS}, "split", split)
@@ -41,7 +41,7 @@ def evaluate_checkpoint(path: str, split: str = "test", overrides: list[str] = (
             raise UserError(f"{key}={value!r}: not a key of the checkpoint's config") from None
     device = build(cfg.device, "device")
     torch.manual_seed(cfg.seed)
-    data = build(without_pca(cfg.dataset), "dataset", seed=cfg.seed)
+    data = build(cfg.dataset, "dataset", seed=cfg.seed)
     data = maybe_project(data, cfg.dataset.get("pca_components"))     # same seed → same projection as in training
     model = build(cfg.model, "model", data.spec)     # first: a model may adapt the spec (PCA → unsupervised)
     if data.spec.to_dict() != payload["spec"]:

@@ -42,6 +42,8 @@ def build(node: DictConfig, key: str, *args, **runtime):
 
     Runtime objects go positionally (the spec, the parameters): keyword dataclasses would be merged as config.
     """
+    if key == "dataset":                # dataset.pca_components is applied after the builder (maybe_project)
+        node = without_pca(node)
     try:
         return instantiate(node, *args, **runtime, _convert_="all")
     except Exception as e:  # noqa: BLE001 - instantiate wraps everything; keep the user's line, name the group
@@ -85,7 +87,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
     torch.manual_seed(cfg.seed)
     device = build(cfg.device, "device")
     trainer = build(cfg.trainer, "trainer")
-    data = build(without_pca(cfg.dataset), "dataset", seed=cfg.seed)
+    data = build(cfg.dataset, "dataset", seed=cfg.seed)
     data = maybe_project(data, cfg.dataset.get("pca_components"))     # dataset.pca_components=k: PCA scores
     spec = data.spec
     model = build(cfg.model, "model", spec).to(device)

@@ -275,6 +275,8 @@ def without_pca(node):
     """The dataset config without `pca_components` (the builders do not take it; mlrun.train applies it)."""
     from omegaconf import OmegaConf
 
+    if "pca_components" not in node:
+        return node
     options = OmegaConf.to_container(node, resolve=True)        # resolved: ${data_root} needs the root config
     options.pop("pca_components", None)
     return OmegaConf.create(options)
