@@ -107,12 +107,14 @@ class PCA(nn.Module):
         n = divisor(n_rows, self.unbiased)
         with torch.no_grad():
             total = torch.zeros(self.mean.shape, dtype=torch.float64, device=device)
-            for xb in batches():
-                total += xb.sum(0, dtype=torch.float64)
+            for xb in batches():                # no (B, D) temporaries: sums over rows, then ‖x − μ‖² expanded
+                total += xb.to(dtype).sum(0).double()
             self.mean.copy_(total / max(n_rows, 1))
-            trace = torch.zeros((), dtype=torch.float64, device=device)
+            trace, mean_sq = torch.zeros((), dtype=torch.float64, device=device), self.mean.double().square().sum()
             for xb in batches():
-                trace += (xb.to(dtype) - self.mean).square().sum(dtype=torch.float64)
+                xb = xb.to(dtype)
+                rows_sq = torch.linalg.vector_norm(xb, dim=1).double().square()
+                trace += (rows_sq - 2 * (xb @ self.mean).double() + mean_sq).sum()
             self.total_variance.copy_(trace / n)
             self.components.zero_()
             self.eigenvalues.zero_()

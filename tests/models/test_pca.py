@@ -157,10 +157,11 @@ def test_20000_dims_planted_spectrum_without_the_covariance():
     assert (pca.components.double() @ vectors).diagonal().abs().min() >= 0.999
     assert (pca.components @ planted).diagonal().abs().min() >= 0.99      # the planted directions
     if rss is not None:
-        assert rss < dxd / 10, f"peak RSS grew by {rss / 1e6:.0f} MB; a D×D covariance is {dxd / 1e6:.0f} MB"
+        assert rss < dxd / 20, f"peak RSS grew by {rss / 1e6:.0f} MB; a D×D covariance is {dxd / 1e6:.0f} MB"
     with PeakAllocated() as mem:                                            # every op counted: a short run
         PCA(DataSpec((d,), 1, "unsupervised"), k=2, max_iter=2).fit(x, 128)
-    assert mem.peak < dxd / 50, f"peak allocated {mem.peak / 1e6:.0f} MB"   # O(batch·D + k·D): ~20 MB here
+    bound = (128 + 10 * 3) * d * 4                                          # O(batch·D + k·D) floats: 13 MB
+    assert mem.peak < bound, f"peak allocated {mem.peak / 1e6:.1f} MB"      # measured ~1 MB
 
 
 @pytest.mark.parametrize("key,value", [("k", 65), ("k", 0), ("lr", 0.0), ("tol", -1.0), ("max_iter", 0),
