@@ -31,8 +31,8 @@ def rss(key: str) -> int:
 
 
 def measure(fn):
-    """(result, wall seconds, CPU seconds, peak RSS growth in bytes) of fn(); freed heap memory is returned to the OS first, so a
-    method cannot reuse what an earlier one left resident."""
+    """(result, wall seconds, CPU seconds, peak RSS growth in bytes) of fn(). Freed heap memory is returned to the
+    OS first, so a method cannot reuse what an earlier one left resident."""
     ctypes.CDLL("libc.so.6").malloc_trim(0)
     Path("/proc/self/clear_refs").write_text("5")          # VmHWM := current RSS
     before = rss("VmRSS")
@@ -61,8 +61,8 @@ def wide(n: int, d: int, k: int, seed: int = 0) -> torch.Tensor:
 def ours(x, k, batch):
     torch.manual_seed(0)
     pca = PCA(DataSpec((x.shape[1],), 1, "unsupervised"), k=k, compare_max_dim=0)
-    iters = [c["iterations"] for c in pca.components_by_ascent(lambda: (x[i:i + batch] for i in range(0, len(x), batch)),
-                                                              len(x))]
+    batches = lambda: (x[i:i + batch] for i in range(0, len(x), batch))   # noqa: E731
+    iters = [c["iterations"] for c in pca.components_by_ascent(batches, len(x))]
     return pca.eigenvalues.double(), pca.components.double().T, sum(iters)
 
 
@@ -122,7 +122,8 @@ def main() -> None:
             ref = values, vectors
         rel = float(((values - ref[0]).abs() / ref[0]).max())
         cos = float((vectors.T @ ref[1]).diagonal().abs().min())
-        print(f"| {name} | {seconds:.2f} | {cpu:.2f} | {peak / 1e6:.0f} | {rel:.1e} | {cos:.5f} | {passes or ''} |", flush=True)
+        print(f"| {name} | {seconds:.2f} | {cpu:.2f} | {peak / 1e6:.0f} | {rel:.1e} | {cos:.5f} | {passes or ''} |",
+              flush=True)
 
 
 if __name__ == "__main__":

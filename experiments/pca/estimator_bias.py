@@ -12,7 +12,8 @@ top = torch.linalg.eigvalsh(sigma)[-1]
 chol = torch.linalg.cholesky(sigma)
 g = torch.Generator().manual_seed(0)
 print(f"Σ = {sigma.tolist()}, trace {sigma.trace():.3f}, top eigenvalue {top:.3f}; 100,000 draws per N")
-print("| N | (N−1)/N | mean trace, ÷N | ratio to trace Σ | mean trace, ÷(N−1) | ratio | mean top eigenvalue, ÷(N−1) |")
+print("| N | (N−1)/N | mean trace, ÷N | ratio to trace Σ | mean trace, ÷(N−1) | ratio "
+      "| mean top eigenvalue, ÷(N−1) |")
 print("|---:|---:|---:|---:|---:|---:|---:|")
 for n in (2, 4, 10, 100):
     x = torch.randn(100_000, n, 3, generator=g, dtype=torch.float64) @ chol.T

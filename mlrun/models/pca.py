@@ -9,8 +9,8 @@ where X_c is the train split centred with its mean and C = X_cᵀX_c/n its covar
 n = N, the maximum-likelihood estimate, with unbiased=false). The gradient ∇f = 2Cv = 2X_cᵀ(X_c v)/n comes from
 autograd on ‖X_c v‖²/n summed over mini-batches of rows, so the working memory is O(batch·D + k·D). One step:
 
-    v ← v + lr·∇f/(2f)              ascent, step relative to the current eigenvalue estimate f (lr → ∞: power method)
-    v ← v − Vᵀ(V v), v ← v/‖v‖      deflation: Gram–Schmidt against the found components V, then renormalise
+    v ← v + lr·∇f/(2f)            ascent, step relative to the eigenvalue estimate f (lr → ∞: power method)
+    v ← v − Vᵀ(V v), v ← v/‖v‖    deflation: Gram–Schmidt against the found components V, renormalise
 
 A component is done when its eigen-residual ‖P(Cv) − f·v‖ ≤ tol·f (P projects out V), or after max_iter steps.
 """
@@ -89,7 +89,7 @@ class PCA(nn.Module):
         return self.mean + self.transform(x) @ self.components
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Squared reconstruction error ‖x − x̂‖² per example (N, 1): what the unsupervised loss/metric average."""
+        """Squared reconstruction error ‖x − x̂‖² per example (N, 1), averaged by the unsupervised loss/metric."""
         xc = self.flatten(x).to(self.mean.dtype) - self.mean                # (N, D)
         residual = xc - (xc @ self.components.T) @ self.components
         return residual.square().sum(1, keepdim=True)

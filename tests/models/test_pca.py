@@ -92,7 +92,7 @@ def test_monte_carlo_mean_of_the_n_divided_estimator_is_n_minus_1_over_n_sigma()
     n, draws = 4, 40_000
     x = torch.randn(draws, n, 3, generator=g, dtype=torch.float64) @ torch.linalg.cholesky(sigma).T
     ml, unb = covariance(x, unbiased=False).mean(0), covariance(x, unbiased=True).mean(0)
-    # Monte-Carlo standard error of each entry ≈ 4/sqrt(3·40,000) ≈ 0.012; the gap Σ/N is 0.25…1.0 on the diagonal
+    # Monte-Carlo standard error per entry ≈ 4/sqrt(3·40,000) ≈ 0.012; the gap Σ/N is 0.25…1.0 on the diagonal
     assert torch.allclose(ml, (n - 1) / n * sigma, atol=0.06)
     assert torch.allclose(unb, sigma, atol=0.06)
     assert (sigma.diagonal() - ml.diagonal()).min() > 0.2       # the biased mean is visibly below Σ
@@ -194,3 +194,21 @@ def test_supervised_loss_is_refused(cfg, tmp_path):
 
     with pytest.raises(UserError, match="loss='mse'"):
         train(cfg("model=pca", "loss=mse"), tmp_path / "run")
+
+
+def test_more_components_than_the_rank_get_zero_eigenvalues():
+    x = torch.randn(5, 16, generator=torch.Generator().manual_seed(0))         # centred rank 4
+    pca = fitted(x, k=6)
+    assert torch.allclose(pca.eigenvalues[4:], torch.zeros(2), atol=1e-4) and (pca.eigenvalues[:4] > 1e-3).all()
+    assert torch.allclose(pca.components @ pca.components.T, torch.eye(6), atol=1e-5)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    x = digits(SPLIT, seed=0).train.x
+    cpu = fitted(x, k=3)
+    torch.manual_seed(0)
+    gpu = PCA(DataSpec((64,), 1, "unsupervised"), k=3).cuda().fit(x.cuda())
+    assert torch.allclose(gpu.eigenvalues.cpu(), cpu.eigenvalues, rtol=1e-3)
+    assert (gpu.components.cpu() @ cpu.components.T).diagonal().abs().min() >= 0.999
