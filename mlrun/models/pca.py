@@ -89,7 +89,7 @@ class PCA(nn.Module):
         return self.mean + self.transform(x) @ self.components
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Squared reconstruction error ‖x − x̂‖² per example (N, 1), averaged by the unsupervised loss/metric."""
+        """Squared reconstruction error ‖x − x̂‖² per example (N, 1); the unsupervised loss/metric average it."""
         xc = self.flatten(x).to(self.mean.dtype) - self.mean                # (N, D)
         residual = xc - (xc @ self.components.T) @ self.components
         return residual.square().sum(1, keepdim=True)
