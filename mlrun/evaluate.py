@@ -22,6 +22,7 @@ def evaluate_checkpoint(path: str, split: str = "test", overrides: list[str] = (
     from mlrun.errors import UserError, choose
     from mlrun.loop import evaluate
     from mlrun.losses import make_loss
+    from mlrun.models.pca import maybe_project
     from mlrun.train import build, network
 
     choose({s: s for s in SPLITS}, "split", split)
@@ -41,10 +42,11 @@ def evaluate_checkpoint(path: str, split: str = "test", overrides: list[str] = (
     device = build(cfg.device, "device")
     torch.manual_seed(cfg.seed)
     data = build(cfg.dataset, "dataset", seed=cfg.seed)
+    data = maybe_project(data, cfg.dataset.get("pca_components"))     # same seed → same projection as in training
+    model = build(cfg.model, "model", data.spec)     # first: a model may adapt the spec (PCA → unsupervised)
     if data.spec.to_dict() != payload["spec"]:
         raise UserError(f"checkpoint={path!r}: the rebuilt dataset's spec {data.spec.to_dict()} differs from the "
                         f"checkpoint's {payload['spec']}")
-    model = build(cfg.model, "model", data.spec)
     try:
         model.load_state_dict(payload["model"])
     except RuntimeError as e:

@@ -1,7 +1,8 @@
 """Loss functions by name, checked against the task. Each maps (outputs, targets) → a scalar mean loss.
 
 Shapes: regression outputs/targets (N, T); binary outputs (N, 1) logits, targets (N,) in {0, 1};
-multiclass outputs (N, C) logits, targets (N,) int64 labels; ratings outputs/targets (N,) ratings.
+multiclass outputs (N, C) logits, targets (N,) int64 labels; ratings outputs/targets (N,) ratings;
+unsupervised outputs (N, 1) per-example squared reconstruction error ‖x − x̂‖², targets ignored.
 """
 
 from __future__ import annotations
@@ -35,8 +36,11 @@ LOSSES = {
     "ratings": {
         "mse": F.mse_loss,                                      # outputs (N,) predicted ratings, targets (N,)
     },
+    "unsupervised": {                                           # outputs (N, 1): per-example ‖x − x̂‖²; y unused
+        "reconstruction": lambda out, y: out.mean(),
+    },
 }
-ALL_LOSSES = ("mse", "mae", "huber", "cross_entropy", "bce", "hinge")
+ALL_LOSSES = ("mse", "mae", "huber", "cross_entropy", "bce", "hinge", "reconstruction")
 
 
 def make_loss(name: str | None, spec: DataSpec):

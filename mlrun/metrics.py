@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 
 METRICS = {"regression": ("r2", "rmse", "mae"), "binary": ("acc",), "multiclass": ("acc",),
-           "ratings": ("rmse", "mae")}
+           "ratings": ("rmse", "mae"), "unsupervised": ("recon_error",)}
 # monitored metric → True when larger is better
-HIGHER_IS_BETTER = {"acc": True, "r2": True, "rmse": False, "mae": False, "loss": False}
+HIGHER_IS_BETTER = {"acc": True, "r2": True, "rmse": False, "mae": False, "loss": False,
+                    "recon_error": False}     # recon_error: mean ‖x − x̂‖² per example (unsupervised)
 
 
 def task_metrics(out: torch.Tensor, y: torch.Tensor, task: str) -> dict[str, torch.Tensor]:
@@ -20,6 +21,8 @@ def task_metrics(out: torch.Tensor, y: torch.Tensor, task: str) -> dict[str, tor
     if task == "ratings":                                       # out, y: (N,) predicted and true ratings
         err = out.float() - y
         return {"rmse": err.pow(2).mean().sqrt(), "mae": err.abs().mean()}
+    if task == "unsupervised":                                  # out: per-example ‖x − x̂‖² (N, 1)
+        return {"recon_error": out.float().mean()}
     err = out.float() - y
     ss_res = err.pow(2).sum(0)
     ss_tot = (y - y.mean(0)).pow(2).sum(0).clamp_min(torch.finfo(torch.float32).tiny)

@@ -34,6 +34,7 @@ from mlrun.errors import UserError, find_user_error, number
 from mlrun.loop import evaluate, fit, make_step
 from mlrun.losses import make_loss
 from mlrun.metrics import HIGHER_IS_BETTER
+from mlrun.models.pca import maybe_project, without_pca
 from mlrun.outputs import MetricsCSV, environment, epoch_line, progress, table, write_json
 from mlrun.references import reference_for
 
@@ -45,6 +46,8 @@ def build(node: DictConfig, key: str, *args, **runtime):
 
     Runtime objects go positionally (the spec, the parameters): keyword dataclasses would be merged as config.
     """
+    if key == "dataset":                # dataset.pca_components is applied after the builder (maybe_project)
+        node = without_pca(node)
     try:
         return instantiate(node, *args, **runtime, _convert_="all")
     except Exception as e:  # noqa: BLE001 - instantiate wraps everything; keep the user's line, name the group
@@ -95,6 +98,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
     device = build(cfg.device, "device")
     trainer = build(cfg.trainer, "trainer")
     data = build(cfg.dataset, "dataset", seed=cfg.seed)
+    data = maybe_project(data, cfg.dataset.get("pca_components"))     # dataset.pca_components=k: PCA scores
     spec = data.spec
     model = build(cfg.model, "model", spec).to(device)
     loss_fn = make_loss(cfg.get("loss"), spec)
@@ -162,6 +166,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
         "dataset": spec.name, "model": cfg.model._target_, "spec": spec.to_dict(), **environment(device),
         "reference": reference_for(cfg, spec, test),      # closest published result (mlrun/references.yaml)
     }
+    summary |= getattr(model, "summary_metrics", dict)()    # model extras, e.g. PCA eigenvalues
     write_json(run_dir / "summary.json", summary)
     log.info("done: %s\n%s", run_dir, table({k: v for k, v in summary.items() if k.startswith(("test_", "best_"))
                                              or k in ("epochs_run", "total_seconds", "n_params", "device")}))

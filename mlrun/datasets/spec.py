@@ -6,16 +6,18 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-TASKS = ("regression", "binary", "multiclass", "ratings")
-DEFAULT_LOSS = {"regression": "mse", "binary": "bce", "multiclass": "cross_entropy", "ratings": "mse"}
-DEFAULT_METRIC = {"regression": "r2", "binary": "acc", "multiclass": "acc", "ratings": "rmse"}
+TASKS = ("regression", "binary", "multiclass", "ratings", "unsupervised")
+DEFAULT_LOSS = {"regression": "mse", "binary": "bce", "multiclass": "cross_entropy", "ratings": "mse",
+                "unsupervised": "reconstruction"}
+DEFAULT_METRIC = {"regression": "r2", "binary": "acc", "multiclass": "acc", "ratings": "rmse",
+                  "unsupervised": "recon_error"}
 
 
 @dataclass
 class DataSpec:
     input_shape: tuple[int, ...]   # one example's feature shape, e.g. (64,) or (1, 28, 28)
     n_outputs: int                 # model outputs: targets (regression), 1 (binary), classes (multiclass)
-    task: str                      # regression | binary | multiclass | ratings
+    task: str                      # regression | binary | multiclass | ratings | unsupervised (labels unused)
     name: str = ""                 # dataset option name, e.g. "digits"
     loss: str = ""                 # default loss; "" = from the task
     metric: str = ""               # monitored validation metric; "" = from the task
