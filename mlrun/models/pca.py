@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from mlrun.datasets.spec import Data, DataSpec, Split
-from mlrun.errors import check, number
+from mlrun.errors import UserError, check, number
 
 log = logging.getLogger("mlrun")
 
@@ -255,6 +255,9 @@ def maybe_project(data: Data, k: int | None, batch_size: int = 4096) -> Data:
     """
     if k is None:
         return data
+    if data.spec.task == "ratings":
+        raise UserError(f"dataset.pca_components={k}: dataset={data.spec.name} holds (user, item) ids, not features; "
+                        f"leave it null")
     d = data.spec.n_features
     number("dataset.pca_components", k, 1, d, integer=True)
     start = time.perf_counter()
