@@ -1,7 +1,7 @@
 """Loss functions by name, checked against the task. Each maps (outputs, targets) → a scalar mean loss.
 
 Shapes: regression outputs/targets (N, T); binary outputs (N, 1) logits, targets (N,) in {0, 1};
-multiclass outputs (N, C) logits, targets (N,) int64 labels.
+multiclass outputs (N, C) logits, targets (N,) int64 labels; trajectory outputs/targets (N, T, d): y at T times.
 """
 
 from __future__ import annotations
@@ -15,6 +15,16 @@ from mlrun.errors import UserError
 
 def _binary_hinge(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.relu(1.0 - (2.0 * y - 1.0) * out[:, 0]).mean()    # labels {0,1} → {−1,+1}
+
+
+def _trajectory(loss):
+    """`loss` on (N, T, d) trajectories, refusing models whose outputs are not trajectories (no broadcasting)."""
+    def traj_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if out.shape != y.shape:
+            raise UserError(f"task=trajectory: the model outputs {tuple(out.shape[1:])} per example, not y(t) of "
+                            f"shape {tuple(y.shape[1:])}; use model=node")
+        return loss(out, y)
+    return traj_loss
 
 
 LOSSES = {
@@ -31,6 +41,10 @@ LOSSES = {
     "multiclass": {
         "cross_entropy": F.cross_entropy,                       # softmax + negative log-likelihood
         "hinge": F.multi_margin_loss,                           # Crammer–Singer-style multiclass margin, margin 1
+    },
+    "trajectory": {
+        "mse": _trajectory(F.mse_loss),                         # mean over examples, times and state dimensions
+        "mae": _trajectory(F.l1_loss),
     },
 }
 ALL_LOSSES = ("mse", "mae", "huber", "cross_entropy", "bce", "hinge")

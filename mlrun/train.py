@@ -10,7 +10,8 @@ Extension points, so new model families plug in without touching the loop:
   - `data.preprocess` (a module without parameters) runs on each batch in front of the model;
   - a model whose `fit_direct` is not None trains itself (closed forms, ALS sweeps, PCA):
     `model.fit_direct(data, trainer, loss_fn)` yields (record, improved) per epoch, like `mlrun.loop.fit`;
-  - a model with `epoch_metrics()` adds its numbers (e.g. solver function evaluations) to each epoch's record.
+  - a model with `epoch_metrics()` adds its numbers (e.g. solver function evaluations) to each epoch's record;
+    `summary_metrics()` adds to summary.json, `write_artifacts(run_dir, data)` writes files after the test.
 """
 
 from __future__ import annotations
@@ -147,8 +148,10 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
         "epochs_run": record["epoch"], "total_seconds": time.perf_counter() - started,
         "samples_per_second": record["samples_per_second"], "n_params": n_params,
         "dataset": spec.name, "model": cfg.model._target_, "spec": spec.to_dict(), **environment(device),
+        **getattr(model, "summary_metrics", dict)(),          # model-specific totals, e.g. peak GPU memory
     }
     write_json(run_dir / "summary.json", summary)
+    getattr(model, "write_artifacts", lambda run_dir, data: None)(run_dir, data)   # e.g. a plot in the run dir
     log.info("done: %s\n%s", run_dir, table({k: v for k, v in summary.items() if k.startswith(("test_", "best_"))
                                              or k in ("epochs_run", "total_seconds", "n_params", "device")}))
     return best_record[f"val_{metric}"]

@@ -9,6 +9,7 @@ from mlrun.datasets.digits import digits
 from mlrun.datasets.iris import iris
 from mlrun.datasets.regression import regression
 from mlrun.datasets.spec import Data, DataSpec, Split
+from mlrun.datasets.spiral import spiral
 
 __all__ = ["Data", "DataSpec", "Split", "blobs", "breast_cancer", "california_housing", "classification",
-           "diabetes", "digits", "iris", "regression"]
+           "diabetes", "digits", "iris", "regression", "spiral"]

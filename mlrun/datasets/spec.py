@@ -6,20 +6,21 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-TASKS = ("regression", "binary", "multiclass")
-DEFAULT_LOSS = {"regression": "mse", "binary": "bce", "multiclass": "cross_entropy"}
-DEFAULT_METRIC = {"regression": "r2", "binary": "acc", "multiclass": "acc"}
+TASKS = ("regression", "binary", "multiclass", "trajectory")
+DEFAULT_LOSS = {"regression": "mse", "binary": "bce", "multiclass": "cross_entropy", "trajectory": "mse"}
+DEFAULT_METRIC = {"regression": "r2", "binary": "acc", "multiclass": "acc", "trajectory": "traj_mse"}
 
 
 @dataclass
 class DataSpec:
     input_shape: tuple[int, ...]   # one example's feature shape, e.g. (64,) or (1, 28, 28)
-    n_outputs: int                 # model outputs: targets (regression), 1 (binary), classes (multiclass)
-    task: str                      # regression | binary | multiclass
+    n_outputs: int                 # model outputs: targets (regression), 1 (binary), classes (multiclass), state size (trajectory)
+    task: str                      # regression | binary | multiclass | trajectory
     name: str = ""                 # dataset option name, e.g. "digits"
     loss: str = ""                 # default loss; "" = from the task
     metric: str = ""               # monitored validation metric; "" = from the task
     classes: list[str] = field(default_factory=list)  # class names (classification), in label order
+    times: list[float] = field(default_factory=list)  # trajectory: the times of y's samples (x = y0 at times[0])
 
     def __post_init__(self):
         self.input_shape = tuple(int(d) for d in self.input_shape)
@@ -42,7 +43,7 @@ class DataSpec:
 @dataclass
 class Split:
     x: torch.Tensor                # (N, *input_shape) float32
-    y: torch.Tensor                # (N, targets) float32 | (N,) float32 in {0,1} | (N,) int64 labels
+    y: torch.Tensor                # (N, targets) float32 | (N,) float32 in {0,1} | (N,) int64 labels | (N, T, d)
 
     def __len__(self) -> int:
         return len(self.y)

@@ -3,5 +3,7 @@
 from mlrun.models.linear import Linear
 from mlrun.models.logistic import Logistic
 from mlrun.models.mlp import MLP
+from mlrun.models.node import NeuralODE
+from mlrun.models.resnet_euler import ResNetEuler
 
-__all__ = ["Linear", "Logistic", "MLP"]
+__all__ = ["Linear", "Logistic", "MLP", "NeuralODE", "ResNetEuler"]
