@@ -31,11 +31,11 @@ class Dynamics(nn.Module):
 
     def counted(self, out: torch.Tensor) -> torch.Tensor:
         self.calls += 1
-        if out.requires_grad:
-            out.register_hook(self._count_backward)
+        if out.grad_fn is not None:                # a hook on the autograd node: cheaper than Tensor.register_hook
+            out.grad_fn.register_prehook(self._count_backward)
         return out
 
-    def _count_backward(self, grad: torch.Tensor) -> None:
+    def _count_backward(self, grad_outputs) -> None:
         self.backward_calls += 1
 
     # torchdiffeq calls func.callback_step(t0, y0, dt) before each step of the forward solve and
