@@ -2,7 +2,8 @@
 
 Shapes: regression outputs/targets (N, T); binary outputs (N, 1) logits, targets (N,) in {0, 1};
 multiclass outputs (N, C) logits, targets (N,) int64 labels; ratings outputs/targets (N,) ratings;
-unsupervised outputs (N, 1) per-example squared reconstruction error ‖x − x̂‖², targets ignored.
+unsupervised outputs (N, 1) per-example squared reconstruction error ‖x − x̂‖², targets ignored;
+trajectory outputs/targets (N, T, d): y at T times.
 """
 
 from __future__ import annotations
@@ -16,6 +17,16 @@ from mlrun.errors import UserError
 
 def _binary_hinge(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.relu(1.0 - (2.0 * y - 1.0) * out[:, 0]).mean()    # labels {0,1} → {−1,+1}
+
+
+def _trajectory(loss):
+    """`loss` on (N, T, d) trajectories, refusing models whose outputs are not trajectories (no broadcasting)."""
+    def traj_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if out.shape != y.shape:
+            raise UserError(f"task=trajectory: the model outputs {tuple(out.shape[1:])} per example, not y(t) of "
+                            f"shape {tuple(y.shape[1:])}; use model=node")
+        return loss(out, y)
+    return traj_loss
 
 
 LOSSES = {
@@ -38,6 +49,10 @@ LOSSES = {
     },
     "unsupervised": {                                           # outputs (N, 1): per-example ‖x − x̂‖²; y unused
         "reconstruction": lambda out, y: out.mean(),
+    },
+    "trajectory": {
+        "mse": _trajectory(F.mse_loss),                         # mean over examples, times and state dimensions
+        "mae": _trajectory(F.l1_loss),
     },
 }
 ALL_LOSSES = ("mse", "mae", "huber", "cross_entropy", "bce", "hinge", "reconstruction")

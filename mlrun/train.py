@@ -12,7 +12,8 @@ Extension points, so new model families plug in without touching the loop:
     `model.fit_direct(data, trainer, loss_fn)` yields (record, improved) per epoch, like `mlrun.loop.fit`;
     so does an optimizer with `fit_direct(model, data, trainer, loss_fn)` (optimizer=als for model=mf);
   - a model with `penalty()` adds it to each step's objective (model=mf: λ/N ‖θ‖²);
-  - a model with `epoch_metrics()` adds its numbers (e.g. solver function evaluations) to each epoch's record.
+  - a model with `epoch_metrics()` adds its numbers (e.g. solver function evaluations) to each epoch's record;
+    `summary_metrics()` adds to summary.json, `write_artifacts(run_dir, data)` writes files after the test.
 """
 
 from __future__ import annotations
@@ -168,6 +169,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
     }
     summary |= getattr(model, "summary_metrics", dict)()    # model extras, e.g. PCA eigenvalues
     write_json(run_dir / "summary.json", summary)
+    getattr(model, "write_artifacts", lambda run_dir, data: None)(run_dir, data)   # e.g. a plot in the run dir
     log.info("done: %s\n%s", run_dir, table({k: v for k, v in summary.items() if k.startswith(("test_", "best_"))
                                              or k in ("epochs_run", "total_seconds", "n_params", "device")}))
     return best_record[f"val_{metric}"]

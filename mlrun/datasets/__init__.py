@@ -15,9 +15,10 @@ from mlrun.datasets.movielens_1m import movielens_1m
 from mlrun.datasets.ratings_csv import ratings_csv
 from mlrun.datasets.regression import regression
 from mlrun.datasets.spec import Data, DataSpec, Split
+from mlrun.datasets.spiral import spiral
 from mlrun.datasets.svhn import svhn
 from mlrun.datasets.synthetic_ratings import synthetic_ratings
 
 __all__ = ["blobs", "breast_cancer", "california_housing", "classification", "Data", "DataSpec", "diabetes",
            "digits", "fashion_mnist", "idx", "iris", "mnist", "movielens_100k", "movielens_1m", "ratings_csv",
-           "regression", "Split", "svhn", "synthetic_ratings"]
+           "regression", "spiral", "Split", "svhn", "synthetic_ratings"]

@@ -6,18 +6,18 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-TASKS = ("regression", "binary", "multiclass", "ratings", "unsupervised")
+TASKS = ("regression", "binary", "multiclass", "ratings", "unsupervised", "trajectory")
 DEFAULT_LOSS = {"regression": "mse", "binary": "bce", "multiclass": "cross_entropy", "ratings": "mse",
-                "unsupervised": "reconstruction"}
+                "unsupervised": "reconstruction", "trajectory": "mse"}
 DEFAULT_METRIC = {"regression": "r2", "binary": "acc", "multiclass": "acc", "ratings": "rmse",
-                  "unsupervised": "recon_error"}
+                  "unsupervised": "recon_error", "trajectory": "traj_mse"}
 
 
 @dataclass
 class DataSpec:
     input_shape: tuple[int, ...]   # one example's feature shape, e.g. (64,) or (1, 28, 28)
-    n_outputs: int                 # model outputs: targets (regression), 1 (binary), classes (multiclass)
-    task: str                      # regression | binary | multiclass | ratings | unsupervised (labels unused)
+    n_outputs: int                 # model outputs: targets (regression), 1 (binary), classes (multiclass), state size (trajectory)
+    task: str                      # regression | binary | multiclass | ratings | unsupervised (labels unused) | trajectory
     name: str = ""                 # dataset option name, e.g. "digits"
     loss: str = ""                 # default loss; "" = from the task
     metric: str = ""               # monitored validation metric; "" = from the task
@@ -27,6 +27,7 @@ class DataSpec:
     n_items: int = 0               # items with a train rating (indices 0..n_items-1; -1 = unseen in train)
     n_train: int = 0               # train ratings (scales the gradient path's penalty, see mlrun.models.mf)
     rating_range: list[float] = field(default_factory=list)   # [lowest, highest] rating in the file
+    times: list[float] = field(default_factory=list)  # trajectory: the times of y's samples (x = y0 at times[0])
 
     def __post_init__(self):
         self.input_shape = tuple(int(d) for d in self.input_shape)
@@ -50,6 +51,7 @@ class DataSpec:
 class Split:
     x: torch.Tensor                # (N, *input_shape) float32 | (N, 2) int64 (user, item) indices (ratings)
     y: torch.Tensor                # (N, targets) float32 | (N,) float32 in {0,1} | (N,) int64 labels | (N,) ratings
+                                   # | (N, T, d) states at the spec's times (trajectory)
 
     def __len__(self) -> int:
         return len(self.y)

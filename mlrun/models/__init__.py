@@ -5,6 +5,8 @@ from mlrun.models.linear import Linear
 from mlrun.models.logistic import Logistic
 from mlrun.models.mf import ALS, MF
 from mlrun.models.mlp import MLP
+from mlrun.models.node import NeuralODE
 from mlrun.models.pca import PCA
+from mlrun.models.resnet_euler import ResNetEuler
 
-__all__ = ["ALS", "CNN", "Linear", "Logistic", "MF", "MLP", "PCA"]
+__all__ = ["ALS", "CNN", "Linear", "Logistic", "MF", "MLP", "NeuralODE", "PCA", "ResNetEuler"]

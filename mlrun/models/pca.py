@@ -255,9 +255,9 @@ def maybe_project(data: Data, k: int | None, batch_size: int = 4096) -> Data:
     """
     if k is None:
         return data
-    if data.spec.task == "ratings":
-        raise UserError(f"dataset.pca_components={k}: dataset={data.spec.name} holds (user, item) ids, not features; "
-                        f"leave it null")
+    if data.spec.task in ("ratings", "trajectory"):
+        raise UserError(f"dataset.pca_components={k}: dataset={data.spec.name} ({data.spec.task}) has no feature "
+                        f"vectors to project; leave it null")
     d = data.spec.n_features
     number("dataset.pca_components", k, 1, d, integer=True)
     start = time.perf_counter()
