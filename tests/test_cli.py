@@ -57,7 +57,7 @@ def test_two_job_sweep_writes_two_run_dirs(cli, tmp_path):
     (["model.activation=swish"], "valid choices are sigmoid, tanh, relu, leaky_relu, elu, maxout"),
     (["loss=focal"], "loss='focal': unknown loss"),
     (["dataset=california_housing", "dataset.path=/nonexistent/housing.csv"], "file not found"),
-    (["model=mlpp"], "Available options in 'model': linear logistic mlp"),
+    (["model=mlpp"], "Available options in 'model': cnn linear logistic mf mlp node pca resnet_euler"),
     (["trainer.epocs=3"], "trainer.epocs=3: unknown key; valid keys of trainer:"),
     (["trainer.epochs=["], "cannot parse overrides"),
 ])
