@@ -2,6 +2,7 @@
 
     mlrun train [group=option] [key=value] [-m]     # Hydra: compose conf/, train, write outputs/
     mlrun eval checkpoint=PATH [split=test]          # score a saved model on its dataset
+    mlrun bench trainer.batch_size=64,512            # samples/s per device and batch size: CSV + plot
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 COMMANDS = {                                 # command → (module, one-line help)
     "train": ("mlrun.cli_train", "compose a config from conf/ and train it (Hydra; --help lists the groups)"),
     "eval": ("mlrun.evaluate", "evaluate a checkpoint on a split of its dataset: checkpoint=PATH [split=test]"),
+    "bench": ("mlrun.bench", "samples/s, epoch time, time to target per device and batch size: CSV + plot"),
 }
 
 
