@@ -93,9 +93,9 @@ class _EpochBatches:
     def __len__(self) -> int:
         return -(-self.n // self.batch_size)
 
-    def __iter__(self):
+    def __iter__(self):     # a generator: draws only when read (DataLoader makes and drops one extra iterator)
         order = torch.randperm(self.n, generator=self.generator) if self.shuffle else torch.arange(self.n)
-        return iter(order.split(self.batch_size))
+        yield from order.split(self.batch_size)
 
 
 class Stream:
