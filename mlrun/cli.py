@@ -3,6 +3,7 @@
     mlrun train [group=option] [key=value] [-m]     # Hydra: compose conf/, train, write outputs/
     mlrun eval checkpoint=PATH [split=test]          # score a saved model on its dataset
     mlrun recommend checkpoint=PATH user=ID [k=10]   # top-k unrated items from a model=mf checkpoint
+    mlrun bench trainer.batch_size=64,512            # samples/s per device and batch size: CSV + plot
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ COMMANDS = {                                 # command → (module, one-line hel
     "train": ("mlrun.cli_train", "compose a config from conf/ and train it (Hydra; --help lists the groups)"),
     "eval": ("mlrun.evaluate", "evaluate a checkpoint on a split of its dataset: checkpoint=PATH [split=test]"),
     "recommend": ("mlrun.recommend", "top-k unrated items for a user (model=mf): checkpoint=PATH user=ID [k=10]"),
+    "bench": ("mlrun.bench", "samples/s, epoch time, time to target per device and batch size: CSV + plot"),
 }
 
 

@@ -3,11 +3,11 @@
 Speed comes from the data path, not from the loop body: the splits already live on the device, each epoch
 permutes the train split once on the device and slices contiguous batches (no DataLoader, no per-sample
 Python), and the step never syncs with the host (losses are summed on the device, read once per epoch).
+Splits too large for the device stay on the host and are streamed (`Stream`: the same batches, copied as used).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from typing import Callable, Iterator
@@ -23,25 +23,38 @@ Step = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 def make_step(model, loss_fn, optimizer, l2: float = 0.0, clip_grad_norm: float = 0.0,
               precision: str = "fp32", device: torch.device = torch.device("cpu"), penalty=None) -> Step:
     """One optimisation step on a batch; returns the batch's data loss (0-d, on device, detached).
-    `penalty`: a function () → 0-d tensor added to the objective (e.g. mlrun.models.MF.penalty), not to the loss."""
+    `penalty`: a function () → 0-d tensor added to the objective (e.g. mlrun.models.MF.penalty), not to the loss.
+
+    Only what a setting needs runs per step: no autocast context at fp32, no grad scaler unless fp16 on CUDA,
+    no penalty sum without l2 (small-batch CPU steps take ~100 µs, so a few µs of Python each is visible)."""
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else contextlib.nullcontext
-    scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16" and device.type == "cuda")
+    scaler = torch.amp.GradScaler(device.type) if precision == "fp16" and device.type == "cuda" else None
     weights = [p for p in model.parameters() if p.ndim >= 2]   # l2 penalises weight matrices, not biases
 
+    def forward(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        if dtype is None:
+            return loss_fn(model(xb), yb)
+        with torch.autocast(device.type, dtype=dtype):
+            return loss_fn(model(xb), yb)
+
     def step(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        with autocast():
-            loss = loss_fn(model(xb), yb)
+        loss = forward(xb, yb)
         objective = loss + l2 * sum(w.pow(2).sum() for w in weights) if l2 else loss
         if penalty is not None:
             objective = objective + penalty()
         optimizer.zero_grad(set_to_none=True)
-        scaler.scale(objective).backward()
-        if clip_grad_norm:
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
-        scaler.step(optimizer)
-        scaler.update()
+        if scaler is None:
+            objective.backward()
+            if clip_grad_norm:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+            optimizer.step()
+        else:                                      # fp16 on CUDA: scale the loss, unscale before clipping
+            scaler.scale(objective).backward()
+            if clip_grad_norm:
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip_grad_norm)
+            scaler.step(optimizer)
+            scaler.update()
         return loss.detach()
 
     return step
@@ -61,16 +74,79 @@ def train_epoch(step: Step, train: Split, batch_size: int, shuffle: bool, genera
     return total / max(len(y), 1)
 
 
+class _Rows(torch.utils.data.Dataset):
+    """A host-resident split indexed by a whole batch of row indices at once (one gather per batch, no collate)."""
+
+    def __init__(self, split: Split):
+        self.x, self.y = split.x, split.y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x[rows], self.y[rows]
+
+
+class _EpochBatches:
+    """Index batches for one epoch: contiguous slices of one permutation, as `train_epoch` draws them."""
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool, generator: torch.Generator | None):
+        self.n, self.batch_size, self.shuffle, self.generator = n, batch_size, shuffle, generator
+
+    def __len__(self) -> int:
+        return -(-self.n // self.batch_size)
+
+    def __iter__(self):     # a generator: draws only when read (DataLoader makes and drops one extra iterator)
+        order = torch.randperm(self.n, generator=self.generator) if self.shuffle else torch.arange(self.n)
+        yield from order.split(self.batch_size)
+
+
+class Stream:
+    """Train batches of a split kept on the host, copied to `device` as they are used.
+
+    A DataLoader whose workers gather whole batches (pinned memory on CUDA, non-blocking copies) in the order
+    `train_epoch` would use for the same CPU generator, so on CPU both paths see identical batches.
+    """
+
+    def __init__(self, split: Split, batch_size: int, shuffle: bool, generator: torch.Generator | None,
+                 device: torch.device, workers: int = 0, seed: int = 0):
+        self.device, self.n = device, len(split)
+        self.loader = torch.utils.data.DataLoader(
+            _Rows(split), sampler=_EpochBatches(len(split), batch_size, shuffle, generator), batch_size=None,
+            num_workers=workers, pin_memory=device.type == "cuda", persistent_workers=workers > 0,
+            generator=torch.Generator().manual_seed(seed))    # its own: leaves the global RNG (dropout) alone
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for xb, yb in self.loader:
+            yield xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
+
+
+def stream_epoch(step: Step, stream: Stream, progress: Callable = iter) -> torch.Tensor:
+    """`train_epoch` over a `Stream`: the mean batch loss weighted by batch size (0-d, on device)."""
+    total = torch.zeros((), device=stream.device)
+    for xb, yb in progress(stream):
+        total += step(xb, yb) * len(yb)
+    return total / max(stream.n, 1)
+
+
 @torch.no_grad()
-def evaluate(model, split: Split, loss_fn, task: str, batch_size: int = 4096) -> dict[str, float]:
-    """Mean loss and task metrics over `split` (NaN for an empty split); one host sync."""
+def evaluate(model, split: Split, loss_fn, task: str, batch_size: int = 4096,
+             device: torch.device | None = None) -> dict[str, float]:
+    """Mean loss and task metrics over `split` (NaN for an empty split); one host sync.
+    `device`: where the model is, when the split is kept on the host (each chunk is copied there)."""
     if len(split) == 0:
         return {"loss": math.nan, **{k: math.nan for k in METRICS[task]}}
+    device = device or split.x.device
     was_training = model.training
     model.eval()
-    out = torch.cat([model(split.x[i:i + batch_size]).float() for i in range(0, len(split), batch_size)])
+    out = torch.cat([model(split.x[i:i + batch_size].to(device, non_blocking=True)).float()
+                     for i in range(0, len(split), batch_size)])
     model.train(was_training)
-    scores = {"loss": loss_fn(out, split.y), **task_metrics(out, split.y, task)}
+    y = split.y.to(device)
+    scores = {"loss": loss_fn(out, y), **task_metrics(out, y, task)}
     values = torch.stack(list(scores.values())).tolist()      # the one sync
     return dict(zip(scores, values))
 
@@ -78,8 +154,9 @@ def evaluate(model, split: Split, loss_fn, task: str, batch_size: int = 4096) ->
 def fit(model, step: Step, train: Split, val: Split, loss_fn, task: str, metric: str, *, epochs: int,
         batch_size: int, shuffle: bool = True, patience: int = 0, scheduler=None, optimizer=None,
         generator: torch.Generator | None = None, eval_batch_size: int = 4096,
-        progress: Callable = iter) -> Iterator[tuple[dict, bool]]:
+        progress: Callable = iter, stream: Stream | None = None) -> Iterator[tuple[dict, bool]]:
     """Train for up to `epochs`; yield (record, improved) after each epoch's validation.
+    `stream`: the train batches when the splits stay on the host (see `Stream`); None = slice `train` on its device.
 
     record: epoch, train_loss, val_loss, val_<metric>, lr, epoch_seconds, samples_per_second.
     improved: the monitored val metric is the best so far (always true when val is empty, never when NaN).
@@ -91,9 +168,11 @@ def fit(model, step: Step, train: Split, val: Split, loss_fn, task: str, metric:
         start = time.perf_counter()
         model.train()
         lr = optimizer.param_groups[0]["lr"] if optimizer is not None else math.nan
-        train_loss = float(train_epoch(step, train, batch_size, shuffle, generator, progress))  # syncs once
+        total = (train_epoch(step, train, batch_size, shuffle, generator, progress) if stream is None
+                 else stream_epoch(step, stream, progress))
+        train_loss = float(total)                 # syncs once
         train_seconds = time.perf_counter() - start
-        scores = evaluate(model, val, loss_fn, task, eval_batch_size)
+        scores = evaluate(model, val, loss_fn, task, eval_batch_size, stream and stream.device)
         if scheduler is not None:
             scheduler.step()
         value = scores[metric]

@@ -32,7 +32,8 @@ from omegaconf import DictConfig, OmegaConf
 import mlrun
 from mlrun import checkpoints
 from mlrun.errors import UserError, find_user_error, number
-from mlrun.loop import evaluate, fit, make_step
+from mlrun.datasets.spec import Data
+from mlrun.loop import Stream, evaluate, fit, make_step
 from mlrun.losses import make_loss
 from mlrun.metrics import HIGHER_IS_BETTER
 from mlrun.models.pca import maybe_project, without_pca
@@ -85,6 +86,20 @@ def network(model: torch.nn.Module, data) -> torch.nn.Module:
     return model if data.preprocess is None else torch.nn.Sequential(data.preprocess, model)
 
 
+def place(data: Data, trainer, device: torch.device, seed: int, batch_size: int, shuffle: bool):
+    """(data, generator, stream): the splits moved to `device` once (every batch is then a view; stream None),
+    or kept on the host with a `Stream` of train batches (trainer.data_on_device=false, or auto above
+    trainer.device_data_mb). The generator draws the shuffles; the host path uses a CPU one, so on CPU both
+    paths see the same batches."""
+    nbytes = sum(t.nbytes for part in (data.train, data.val, data.test) for t in (part.x, part.y))
+    if trainer.on_device(nbytes, device):
+        return data.to(device), torch.Generator(device=device).manual_seed(seed), None
+    pre = data.preprocess.to(device) if data.preprocess is not None else None
+    generator = torch.Generator().manual_seed(seed)
+    stream = Stream(data.train, batch_size, shuffle, generator, device, trainer.workers, seed)
+    return Data(data.train, data.val, data.test, data.spec, pre), generator, stream
+
+
 def train(cfg: DictConfig, run_dir: str | Path) -> float:
     """Build every part from `cfg`, train, write outputs under `run_dir`; return the best monitored val metric."""
     run_dir = Path(run_dir)
@@ -109,12 +124,11 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
         data.train, data.val, data.test = data.train.head(n), data.val.head(n), data.test.head(n)
     epochs, batch_size, shuffle = trainer.plan(len(data.train))
     scheduler = build_scheduler(trainer, optimizer, epochs)
-    data = data.to(device)                         # once: every batch is a view of these tensors
+    data, generator, stream = place(data, trainer, device, cfg.seed, batch_size, shuffle)
     net = network(model, data)
     net = torch.compile(net) if trainer.compile else net
     step = make_step(net, loss_fn, optimizer, trainer.l2, trainer.clip_grad_norm, trainer.precision, device,
                      penalty=getattr(model, "penalty", None))
-    generator = torch.Generator(device=device).manual_seed(cfg.seed)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("%s: %s on %s (%s, %d train / %d val / %d test), %d parameters, %s", run_dir, cfg.model._target_,
              spec.name, spec.task, len(data.train), len(data.val), len(data.test), n_params, device)
@@ -142,7 +156,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
             records = fit(net, step, data.train, data.val, loss_fn, spec.task, metric, epochs=epochs,
                           batch_size=batch_size, shuffle=shuffle, patience=trainer.patience, scheduler=scheduler,
                           optimizer=optimizer, generator=generator, eval_batch_size=trainer.eval_batch_size,
-                          progress=bar)
+                          progress=bar, stream=stream)
         for record, improved in records:
             record |= getattr(model, "epoch_metrics", dict)()
             csv.append(record)
@@ -157,7 +171,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
 
     # ---- test the best epoch's weights, write the summary
     model.load_state_dict(best_state)
-    test = evaluate(network(model, data), data.test, loss_fn, spec.task, trainer.eval_batch_size)
+    test = evaluate(network(model, data), data.test, loss_fn, spec.task, trainer.eval_batch_size, device)
     summary = {
         **{f"test_{k}": v for k, v in test.items()},
         "best_epoch": best_record["epoch"], f"best_val_{metric}": best_record[f"val_{metric}"],

@@ -27,6 +27,9 @@ class Trainer:
     fast_dev_run: bool = False    # one batch of train/val/test, then stop
     eval_batch_size: int = 4096   # examples per forward pass in evaluation
     cv_folds: int = 1             # > 1: k-fold cross validation, one run per fold (datasets with a `folds` key)
+    data_on_device: bool | str = "auto"  # true | false (stream from the host) | auto (true up to device_data_mb)
+    device_data_mb: float = 4096  # auto: the largest data (all splits, MB) kept on a CUDA device; CPU keeps all
+    workers: int = 2              # DataLoader worker processes when streaming (0 = in the main process)
 
     def __post_init__(self):
         number("trainer.epochs", self.epochs, 1, integer=True)
@@ -44,6 +47,10 @@ class Trainer:
               f"valid choices are {', '.join(PRECISIONS)}")
         number("trainer.eval_batch_size", self.eval_batch_size, 1, integer=True)
         number("trainer.cv_folds", self.cv_folds, 1, integer=True)
+        check(self.data_on_device in (True, False, "auto"), "trainer.data_on_device", self.data_on_device,
+              "valid choices are true, false, auto")
+        number("trainer.device_data_mb", self.device_data_mb, 0)
+        number("trainer.workers", self.workers, 0, integer=True)
         for key in ("online", "shuffle", "compile", "fast_dev_run"):
             check(isinstance(getattr(self, key), bool), f"trainer.{key}", getattr(self, key), "must be true or false")
 
@@ -53,3 +60,9 @@ class Trainer:
             return 1, 1, False
         batch = n_train if self.batch_size == "full" else min(self.batch_size, max(n_train, 1))
         return (1 if self.fast_dev_run else self.epochs), batch, self.shuffle
+
+    def on_device(self, nbytes: int, device) -> bool:
+        """Keep the splits (`nbytes` in all) on `device`, or stream them from the host?"""
+        if self.data_on_device != "auto":
+            return self.data_on_device
+        return device.type == "cpu" or nbytes <= self.device_data_mb * 2**20

@@ -1,0 +1,262 @@
+"""`mlrun bench`: the same experiment on each available device and each given value, side by side.
+
+    mlrun bench experiment=smoke trainer.batch_size=64,512          # CPU rows (+ CUDA rows when available)
+    mlrun bench model=mlp model.hidden=[256,256] trainer.batch_size=64,512 steps=300 epochs=5 target=0.95
+    mlrun bench devices=cpu out=bench_cpu                               # one device; the table goes to bench_cpu/
+
+Each row builds the run exactly as `mlrun train` does (mlrun.train's helpers, mlrun.loop's step and fit), then:
+  - throughput: `warmup` untimed steps, then `steps` timed steps → samples/s and ms per step;
+  - training: `epochs` epochs of `fit` → median epoch time, time to reach `target` on the monitored val metric;
+  - speed-up: samples/s over the CPU row with the same values.
+Bench keys (anything else is a config override; commas sweep like `mlrun train -m`):
+  steps=200  warmup=20  epochs=3  target=0.9  devices=auto (cpu,cuda when available)  out=outputs/bench/<time>
+Writes <out>/bench.csv and <out>/bench.png (when matplotlib is installed) and prints the table.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+BENCH_KEYS = {"steps": 200, "warmup": 20, "epochs": 3, "target": 0.9, "devices": "auto", "out": None}
+COLUMNS = ("device", "overrides", "batch_size", "samples_per_second", "step_ms", "epoch_seconds",
+           "time_to_target_s", "best_val", "metric", "speedup_vs_cpu")
+
+
+def prepare(cfg, data=None) -> SimpleNamespace:
+    """Every part of a run built from a composed config in `mlrun train`'s order, with its helpers (no outputs).
+    `data`: a ready `Data` to use instead of building `cfg.dataset` (benchmarks on files mlrun has no option for)."""
+    import torch
+
+    from mlrun.losses import make_loss
+    from mlrun.loop import make_step
+    from mlrun.train import build, build_optimizer, build_scheduler, network, place
+
+    torch.manual_seed(cfg.seed)
+    device = build(cfg.device, "device")
+    trainer = build(cfg.trainer, "trainer")
+    data = data if data is not None else build(cfg.dataset, "dataset", seed=cfg.seed)
+    model = build(cfg.model, "model", data.spec).to(device)
+    loss_fn = make_loss(cfg.get("loss"), data.spec)
+    optimizer = build_optimizer(cfg.optimizer, model)
+    epochs, batch_size, shuffle = trainer.plan(len(data.train))
+    scheduler = build_scheduler(trainer, optimizer, epochs)
+    data, generator, stream = place(data, trainer, device, cfg.seed, batch_size, shuffle)
+    net = network(model, data)
+    net = torch.compile(net) if trainer.compile else net
+    step = make_step(net, loss_fn, optimizer, trainer.l2, trainer.clip_grad_norm, trainer.precision, device)
+    return SimpleNamespace(device=device, trainer=trainer, data=data, spec=data.spec, model=model, net=net,
+                           loss_fn=loss_fn, optimizer=optimizer, scheduler=scheduler, step=step, epochs=epochs,
+                           batch_size=batch_size, shuffle=shuffle, generator=generator, stream=stream)
+
+
+def fit_records(run: SimpleNamespace, epochs: int | None = None) -> list[dict]:
+    """`mlrun.loop.fit` on prepared parts; the per-epoch records."""
+    from mlrun.loop import fit
+
+    t = run.trainer
+    return [record for record, _ in fit(
+        run.net, run.step, run.data.train, run.data.val, run.loss_fn, run.spec.task, run.spec.metric,
+        epochs=epochs or run.epochs, batch_size=run.batch_size, shuffle=run.shuffle, patience=0,
+        scheduler=run.scheduler, optimizer=run.optimizer, generator=run.generator,
+        eval_batch_size=t.eval_batch_size, stream=run.stream)]
+
+
+def throughput(run: SimpleNamespace, steps: int, warmup: int) -> float:
+    """Samples per second of `run.step` over `steps` steps after `warmup`, fed as `fit` feeds it (contiguous
+    slices of the on-device train split, or the host `Stream`); the clock stops after the device has finished."""
+    import torch
+
+    def batches():
+        x, y, bs = run.data.train.x, run.data.train.y, run.batch_size
+        while True:
+            yield from run.stream if run.stream is not None else (
+                (x[s:s + bs], y[s:s + bs]) for s in range(0, len(y) - bs + 1, bs))
+
+    feed = batches()
+
+    def go(n: int) -> int:
+        total, seen = torch.zeros((), device=run.device), 0
+        for _ in range(n):
+            xb, yb = next(feed)
+            total += run.step(xb, yb)
+            seen += len(yb)
+        float(total)                               # waits for the device
+        return seen
+
+    go(warmup)
+    start = time.perf_counter()
+    seen = go(steps)
+    return seen / (time.perf_counter() - start)
+
+
+def time_to_target(records: list[dict], metric: str, target: float) -> float:
+    """Training + validation seconds until the monitored val metric first reaches `target` (NaN: never)."""
+    from mlrun.metrics import HIGHER_IS_BETTER
+
+    higher, elapsed = HIGHER_IS_BETTER[metric], 0.0
+    for r in records:
+        elapsed += r["epoch_seconds"]
+        v = r[f"val_{metric}"]
+        if not math.isnan(v) and (v >= target if higher else v <= target):
+            return elapsed
+    return math.nan
+
+
+def expand(overrides: list[str]) -> list[list[str]]:
+    """Cartesian product of sweep overrides (`key=a,b`), like `mlrun train -m`."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    options = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override()
+               else [text] for text, o in zip(overrides, parsed)]
+    return [list(combo) for combo in itertools.product(*options)]
+
+
+def devices(choice: str) -> tuple[list[str], str | None]:
+    """(device types to run, a note when CUDA is unavailable)."""
+    import torch
+
+    from mlrun.errors import check
+
+    check(choice in ("auto", "cpu", "cuda", "cpu,cuda"), "devices", choice, "valid choices are auto, cpu, cuda, cpu,cuda")
+    if torch.cuda.is_available():
+        return (["cpu", "cuda"] if choice in ("auto", "cpu,cuda") else [choice]), None
+    why = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+    if choice in ("cuda", "cpu,cuda"):
+        from mlrun.errors import UserError
+
+        raise UserError(f"devices={choice}: CUDA is not available ({why}); valid choices here: auto, cpu")
+    return ["cpu"], f"CUDA is unavailable ({why}): CPU rows only"
+
+
+def compose(overrides: list[str]):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from mlrun.paths import config_dir
+    from mlrun.rundir import register_resolvers
+
+    register_resolvers()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            return hydra_compose(config_name="config", overrides=overrides)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def bench(overrides: list[str], steps: int = 200, warmup: int = 20, epochs: int = 3, target: float = 0.9,
+          device_choice: str = "auto", log=print) -> list[dict]:
+    """One row per device × swept combination (see the module docstring)."""
+    from mlrun.metrics import HIGHER_IS_BETTER
+
+    kinds, note = devices(device_choice)
+    if note:
+        log(note)
+    rows = []
+    for kind in kinds:
+        for combo in expand(overrides):
+            cfg = compose([*combo, f"device={kind}", f"trainer.epochs={epochs}"])
+            run = prepare(cfg)
+            sps = throughput(run, steps, warmup)
+            records = fit_records(prepare(cfg))            # fresh weights: the fit starts where a run would
+            metric = run.spec.metric
+            values = [r[f"val_{metric}"] for r in records]
+            rows.append({
+                "device": str(run.device), "overrides": " ".join(combo), "batch_size": run.batch_size,
+                "samples_per_second": sps, "step_ms": 1000 * run.batch_size / sps,
+                "epoch_seconds": sorted(r["epoch_seconds"] for r in records)[len(records) // 2],
+                "time_to_target_s": time_to_target(records, metric, target),
+                "best_val": (max if HIGHER_IS_BETTER[metric] else min)(values), "metric": metric})
+            log(f"{rows[-1]['device']:<7} {rows[-1]['overrides']:<40} {sps:>12,.0f} samples/s")
+    cpu = {r["overrides"]: r["samples_per_second"] for r in rows if r["device"] == "cpu"}
+    for r in rows:
+        r["speedup_vs_cpu"] = r["samples_per_second"] / cpu[r["overrides"]] if r["overrides"] in cpu else math.nan
+    return rows
+
+
+def write(rows: list[dict], out: Path, target: float) -> list[Path]:
+    """bench.csv (+ bench.png with matplotlib) in `out`; returns the paths written."""
+    import csv
+
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "bench.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows)
+    written = [out / "bench.csv"]
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return written
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    labels = [f"{r['device']}\n{r['overrides']}" for r in rows]
+    ax.barh(range(len(rows)), [r["samples_per_second"] for r in rows])
+    ax.set_yticks(range(len(rows)), labels, fontsize=7)
+    ax.set_xlabel("samples / s (training step)")
+    ax.set_title(f"mlrun bench (time to val ≥ {target:g} in bench.csv)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out / "bench.png", dpi=120)
+    plt.close(fig)
+    return [*written, out / "bench.png"]
+
+
+def format_table(rows: list[dict]) -> str:
+    head = f"{'device':<7} {'overrides':<40} {'samples/s':>12} {'ms/step':>8} {'epoch s':>8} {'to target s':>11} " \
+           f"{'best val':>9} {'speed-up':>8}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r['device']:<7} {r['overrides'][:40]:<40} {r['samples_per_second']:>12,.0f} "
+                     f"{r['step_ms']:>8.3f} {r['epoch_seconds']:>8.3f} {r['time_to_target_s']:>11.3f} "
+                     f"{r['best_val']:>9.4f} {r['speedup_vs_cpu']:>8.2f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    from mlrun.cli import fail
+    from mlrun.errors import UserError
+
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__.strip())
+        return
+    opts, overrides = dict(BENCH_KEYS), []
+    for item in argv:
+        key, sep, value = item.partition("=")
+        if not sep:
+            fail("mlrun bench", f"{item!r}: expected key=value, e.g. trainer.batch_size=64,512")
+        if key in BENCH_KEYS:
+            opts[key] = value
+        else:
+            overrides.append(item)
+    try:
+        steps, warmup, epochs = (int(opts[k]) for k in ("steps", "warmup", "epochs"))
+        target = float(opts["target"])
+    except ValueError:
+        fail("mlrun bench", f"steps={opts['steps']}, warmup={opts['warmup']}, epochs={opts['epochs']}, "
+                            f"target={opts['target']}: steps, warmup, epochs must be integers, target a number")
+    if steps < 1 or warmup < 0 or epochs < 1:
+        fail("mlrun bench", f"steps={steps}, warmup={warmup}, epochs={epochs}: need steps ≥ 1, warmup ≥ 0, epochs ≥ 1")
+    from mlrun.paths import config_dir
+    from mlrun.precheck import check_overrides
+
+    problem = check_overrides(config_dir(), overrides)
+    if problem:
+        fail("mlrun bench", problem)
+    out = Path(opts["out"] or Path("outputs") / "bench" / time.strftime("%Y-%m-%d_%H-%M-%S"))
+    try:
+        rows = bench(overrides, steps, warmup, epochs, target, opts["devices"])
+    except UserError as e:
+        fail("mlrun bench", str(e))
+    paths = write(rows, out, target)
+    print(format_table(rows))
+    print("wrote " + ", ".join(str(p) for p in paths))
+    sys.stdout.flush()
