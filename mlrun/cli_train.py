@@ -26,12 +26,20 @@ def _task(cfg) -> float:
     run_dir = Path(hc.runtime.output_dir)
     try:
         return train(cfg, run_dir)
-    except UserError as e:
+    except Exception as e:  # noqa: BLE001 - in a sweep any failure is recorded and the other jobs go on
+        if hc.mode != RunMode.MULTIRUN and not isinstance(e, UserError):
+            raise
         line = " ".join(str(e).split())
+        line = line if isinstance(e, UserError) else f"{type(e).__name__}: {line}"
         if hc.mode == RunMode.MULTIRUN:
             (run_dir / "error.txt").write_text(line + "\n")
-            logging.getLogger("mlrun").error("job %s failed: %s", hc.job.num, line)
+            logging.getLogger("mlrun").error("job %s failed: %s", hc.job.num, line,
+                                             exc_info=not isinstance(e, UserError))
             FAILED_JOBS.append(str(run_dir))
+            if "optuna" in str(hc.sweeper.get("_target_")):   # a raise makes a FAIL trial; NaN crashes that sweeper
+                from mlrun.sweep import JobFailed
+
+                raise JobFailed(line) from None
             return float("nan")
         if not (run_dir / "checkpoints").exists():   # failed before training: leave no half-made run behind
             logging.shutdown()
@@ -46,10 +54,15 @@ def _task(cfg) -> float:
 def main(argv: list[str]) -> None:
     import hydra
 
+    from mlrun import sweep
     from mlrun.paths import config_dir
-    from mlrun.rundir import register_resolvers
 
-    register_resolvers()
+    sweep.register_resolvers()
+    missing = sweep.missing_plugin(argv)
+    if missing:
+        from mlrun.cli import fail
+
+        fail("mlrun train", missing)
     if not any(a in ("-h", "--help", "--hydra-help", "--info", "-i", "--shell-completion", "-sc") for a in argv):
         from mlrun.precheck import check_overrides
 
@@ -63,7 +76,8 @@ def main(argv: list[str]) -> None:
         argv = [f"hydra.searchpath=[file://{user_conf.resolve()}]", *argv]
     sys.argv = ["mlrun train", *argv]
     hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
-    if FAILED_JOBS:
+    failed = sorted({r["run_dir"] for r in sweep.FAILED} | set(FAILED_JOBS))   # any launcher | this process
+    if failed:
         from mlrun.cli import fail
 
-        fail("mlrun train", f"{len(FAILED_JOBS)} sweep job(s) failed; see error.txt in {', '.join(FAILED_JOBS)}", 1)
+        fail("mlrun train", f"{len(failed)} sweep job(s) failed; see error.txt in {', '.join(failed)}", 1)
