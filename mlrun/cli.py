@@ -2,6 +2,7 @@
 
     mlrun train [group=option] [key=value] [-m]     # Hydra: compose conf/, train, write outputs/
     mlrun eval checkpoint=PATH [split=test]          # score a saved model on its dataset
+    mlrun report PATH... [--filter k=v] [--sort col] # table (CSV, Markdown) and plots of runs and sweeps
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 COMMANDS = {                                 # command → (module, one-line help)
     "train": ("mlrun.cli_train", "compose a config from conf/ and train it (Hydra; --help lists the groups)"),
     "eval": ("mlrun.evaluate", "evaluate a checkpoint on a split of its dataset: checkpoint=PATH [split=test]"),
+    "report": ("mlrun.report", "table + plots of runs and sweeps: PATH... [--filter k=v] [--sort col] [--out DIR]"),
 }
 
 

@@ -8,6 +8,7 @@ and the command exits non-zero at the end.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -75,9 +76,25 @@ def main(argv: list[str]) -> None:
     if user_conf.is_dir() and user_conf.resolve() != config_dir().resolve():
         argv = [f"hydra.searchpath=[file://{user_conf.resolve()}]", *argv]
     sys.argv = ["mlrun train", *argv]
-    hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
-    failed = sorted({r["run_dir"] for r in sweep.FAILED} | set(FAILED_JOBS))   # any launcher | this process
+    if any("optuna" in a for a in argv):       # Optuna's sweeper raises when every trial failed: let it reach us
+        os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    try:
+        hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
+    except Exception as e:
+        from hydra.errors import HydraException
+
+        rows = sweep.collect(sweep.CURRENT[0]) if sweep.CURRENT else []
+        if isinstance(e, HydraException) and not rows:     # a bad hydra.* override: one line, as Hydra would
+            from mlrun.cli import fail
+
+            fail("mlrun train", str(e).split("\n")[0])
+        if not rows or any(r["status"] == "ok" for r in rows):
+            raise
+        sweep.FAILED[:] = rows                 # every job failed: say so in one line below
+    failed = {d: "" for d in FAILED_JOBS} | {r["run_dir"]: r.get("error", "") for r in sweep.FAILED}
     if failed:
         from mlrun.cli import fail
 
-        fail("mlrun train", f"{len(failed)} sweep job(s) failed; see error.txt in {', '.join(failed)}", 1)
+        first = next((e for e in failed.values() if e), "")
+        fail("mlrun train", f"{len(failed)} sweep job(s) failed{f' (first: {first})' if first else ''}; "
+                            f"see error.txt in {', '.join(sorted(failed))}", 1)

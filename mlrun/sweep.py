@@ -34,6 +34,7 @@ SUMMARY = "sweep_summary.csv"
 FIRST = ["job", "status", "overrides", "monitor", "best_val"]   # leading columns; test metrics etc. follow
 LAST = ["best_epoch", "epochs_run", "total_seconds", "run_dir", "error"]
 FAILED: list[dict] = []          # rows of failed jobs of the last sweep in this process (set by on_multirun_end)
+CURRENT: list[Path] = []         # the sweep dir of the multirun in progress in this process (on_multirun_start)
 
 # override → (module of the Hydra plugin it needs, the extra that installs it)
 PLUGINS = {
@@ -85,20 +86,29 @@ class SweepSummary(Callback):
                "run_dir": str(run_dir), "error": error}
         append_row(Path(str(config.hydra.sweep.dir)) / SUMMARY, row)
 
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        CURRENT[:] = [Path(str(config.hydra.sweep.dir))]
+
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        rows = read_summary(sweep_dir / SUMMARY)
-        seen = {r["run_dir"] for r in rows}
-        for err in sorted(sweep_dir.glob("*/error.txt")):   # a job that failed without writing its row
-            if str(err.parent.resolve()) not in seen:
-                rows.append({"job": err.parent.name, "status": "failed", "run_dir": str(err.parent.resolve()),
-                             "error": _read_error(err.parent)})
+        rows = collect(sweep_dir)
         FAILED[:] = [r for r in rows if r.get("status") != "ok"]
         if not rows:
             return
         log.info("sweep summary: %s (%d jobs, %d failed)", sweep_dir / SUMMARY, len(rows), len(FAILED))
         for r in FAILED:
             log.error("  job %s failed (%s): %s", r.get("job"), r.get("overrides", ""), r.get("error"))
+
+
+def collect(sweep_dir: Path) -> list[dict]:
+    """The summary's rows, plus a failed row for each job folder with error.txt but no row (a killed job)."""
+    rows = read_summary(sweep_dir / SUMMARY)
+    seen = {r["run_dir"] for r in rows}
+    for err in sorted(sweep_dir.glob("*/error.txt")):
+        if str(err.parent.resolve()) not in seen:
+            rows.append({"job": err.parent.name, "status": "failed", "run_dir": str(err.parent.resolve()),
+                         "error": _read_error(err.parent)})
+    return rows
 
 
 def _read_error(run_dir: Path) -> str:
