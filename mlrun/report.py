@@ -6,7 +6,7 @@
 
 PATH is a run folder, a sweep folder or any folder above them (runs are the folders with summary.json, or
 error.txt for a failed job). The table holds the settings that differ between the runs (overrides and config
-group choices), the best val metric and val loss, the test metrics of that epoch, best epoch, epochs, seconds,
+group choices), the best val metric, val and train loss at that epoch, the test metrics, best epoch, epochs, seconds,
 samples/s, device, a published reference when the summary has one, and the error of failed runs. It is printed
 and written to <out>/runs.csv and <out>/runs.md; <out> is PATH/report (one PATH) or ./report (several).
 Plots (PNG, matplotlib, headless): curves.png (train loss and val metric vs epoch and vs wall time, all runs
@@ -112,9 +112,9 @@ def row(run: dict, keys: list[str], root: Path) -> dict:
     out["status"] = "failed" if run["error"] or not s else "ok"
     if monitor:
         out[monitor] = s.get(f"best_{monitor}")
-        if m is not None and "val_loss" in m and "epoch" in m:
-            best = m[m["epoch"] == s.get("best_epoch")]
-            out["val_loss"] = float(best["val_loss"].iloc[0]) if len(best) else math.nan
+        best = m[m["epoch"] == s.get("best_epoch")] if m is not None and "epoch" in m else ()
+        for key in ("val_loss", "train_loss"):          # at the best epoch: the gap shows over/underfitting
+            out[key] = float(best[key].iloc[0]) if len(best) and key in best else math.nan
     out |= {k: v for k, v in s.items() if k.startswith("test_")}
     out |= {"best_epoch": s.get("best_epoch"), "epochs": s.get("epochs_run"), "seconds": s.get("total_seconds"),
             "samples_per_s": s.get("samples_per_second"), "device": s.get("device")}

@@ -134,3 +134,27 @@ def test_submitit_local_two_jobs(cli, tmp_path):
     table = rows(sweep_dir)
     assert sorted(r["job"] for r in table) == ["0", "1"] and all(r["status"] == "ok" for r in table)
     assert all((sweep_dir / j / "summary.json").is_file() for j in ("0", "1"))
+
+
+@needs_sweep
+def test_optuna_preset_takes_its_direction_from_the_metric(cfg, monkeypatch, tmp_path):
+    from omegaconf import OmegaConf
+
+    from mlrun import metrics
+
+    c = cfg("hparams_search=optuna", "dataset=iris")                    # the preset composes
+    root = OmegaConf.create({"dataset": OmegaConf.to_container(c.dataset), "seed": 0})
+    assert sweep._direction(_root_=root) == "maximize"                   # val acc
+    monkeypatch.setitem(metrics.HIGHER_IS_BETTER, "acc", False)           # a metric where lower is better
+    assert sweep._direction(_root_=root) == "minimize"
+    assert sweep._optuna_storage(str(tmp_path / "out")) == f"sqlite:///{tmp_path / 'out' / 'optuna.db'}"
+    assert (tmp_path / "out").is_dir()
+
+
+def test_precheck_accepts_optuna_intervals_and_names_a_bad_key():
+    from mlrun.paths import config_dir
+    from mlrun.precheck import check_overrides
+
+    assert check_overrides(config_dir(), ["model.dropout=interval(0,0.5)", "optimizer.lr=tag(log,interval(1e-4,1))"]) \
+        is None
+    assert check_overrides(config_dir(), ["model.dropou=interval(0,0.5)"]).startswith("model.dropou=0.0: unknown key")
