@@ -151,9 +151,14 @@ def build_table(runs: list[dict], root: Path):
 
     keys = differing(runs)
     df = pd.DataFrame([row(r, keys, root) for r in runs])
-    order = [c for c in df.columns if c not in ("device", "error")] + ["device", "error"]
-    df = df[[c for c in order if c in df.columns]]
-    return df.dropna(axis=1, how="all"), keys
+    cols = list(df.columns)
+    metrics = [c for c in cols if c.startswith("val_") and c != "val_loss"]
+    order = ["run", *keys, "status", *metrics, "val_loss", "train_loss", *[c for c in cols if c.startswith("test_")],
+             "best_epoch", "epochs", "seconds", "samples_per_s", *[c for c in cols if c.startswith("ref")],
+             "device", "error"]
+    if not df["error"].astype(bool).any():
+        cols.remove("error")
+    return df[[c for c in dict.fromkeys(order) if c in cols]].dropna(axis=1, how="all"), keys
 
 
 def apply_filter(df, runs: list[dict], item: str):
@@ -228,15 +233,17 @@ def plot_curves(runs: list[dict], labels: list[str], path: Path) -> Path | None:
     plt = _pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(12, 8), squeeze=False)
     metrics = sorted({r["summary"].get("monitor", "") for r, _ in done} - {""})
-    for run, label in done:
+    palette = plt.get_cmap("tab10" if len(done) <= 10 else "tab20").colors
+    for i, (run, label) in enumerate(done):        # 20 colours, then the same colours dashed, dotted, ...
+        style = {"color": palette[i % len(palette)], "linestyle": ("-", "--", ":", "-.")[i // len(palette) % 4]}
         m = run["metrics"]
         monitor = run["summary"].get("monitor") or next((c for c in m.columns if c.startswith("val_")
                                                          and c != "val_loss"), None)
         wall = m["epoch_seconds"].cumsum() if "epoch_seconds" in m else m["epoch"]
         for row_, x in enumerate((m["epoch"], wall)):
-            line, = axes[row_][0].plot(x, m["train_loss"], marker=".", label=label)
+            axes[row_][0].plot(x, m["train_loss"], marker=".", label=label, **style)
             if monitor in m:
-                axes[row_][1].plot(x, m[monitor], marker=".", color=line.get_color(), label=label)
+                axes[row_][1].plot(x, m[monitor], marker=".", label=label, **style)
     for row_, xlabel in enumerate(("epoch", "wall time (s, cumulative epoch time)")):
         axes[row_][0].set(xlabel=xlabel, ylabel="train loss", yscale="log")
         axes[row_][1].set(xlabel=xlabel, ylabel=" / ".join(metrics) or "val metric")
@@ -297,7 +304,9 @@ def plot_vs_settings(df, keys: list[str], out: Path) -> Path | None:
         ax.set_yticks(range(grid.shape[0]), [str(i) for i in grid.index])
         for (i, j), v in np.ndenumerate(grid.values):
             if not np.isnan(v):
-                ax.text(j, i, f"{v:.3g}", ha="center", va="center", color="w", fontsize=8)
+                r, g, b, _ = image.cmap(image.norm(v))
+                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=8,
+                        color="k" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "w")   # legible on any cell
         ax.set(xlabel=dims[1], ylabel=dims[0], title=metric + (" (mean over seeds)" if REPLICATE in keys else ""))
         fig.colorbar(image, ax=ax)
     fig.tight_layout()
@@ -371,7 +380,6 @@ def main(argv: list[str]) -> None:
     import pandas as pd
 
     with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 60):
-        print(df.drop(columns=[c for c in ("error",) if c in df and not df[c].astype(bool).any()])
-              .to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep=""))
+        print(df.to_string(index=False, float_format=lambda v: f"{v:.4g}", na_rep=""))
     print(f"\n{len(df)} runs; wrote " + ", ".join(str(p) for p in written))
     sys.stdout.flush()

@@ -33,7 +33,8 @@ class MLflow(Logger):
             except Exception:  # noqa: BLE001 - a parallel job created it first
                 exp_id = self.client.get_experiment_by_name(experiment).experiment_id
         name = run_name or "/".join(run_dir.resolve().parts[-2:])
-        self.run_id = self.client.create_run(exp_id, run_name=name, tags={"run_dir": str(run_dir.resolve())}).info.run_id
+        run = self.client.create_run(exp_id, run_name=name, tags={"run_dir": str(run_dir.resolve())})
+        self.run_id = run.info.run_id
         self.artifacts = artifacts
 
     def log_params(self, params: dict) -> None:
