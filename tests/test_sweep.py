@@ -79,6 +79,7 @@ def test_missing_plugin_is_one_line_from_the_command(cli, tmp_path):
 
 
 @needs_joblib
+@pytest.mark.slow                       # subprocesses: > 15 s on 2 cores
 def test_joblib_two_parallel_jobs_get_their_own_run_dirs(cli, tmp_path):
     out = cli("train", "-m", *TINY, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "seed=0,1", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
@@ -92,6 +93,8 @@ def test_joblib_two_parallel_jobs_get_their_own_run_dirs(cli, tmp_path):
 
 
 @needs_sweep
+@pytest.mark.slow                       # subprocesses: > 15 s on 2 cores
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")    # optuna 2.10 on SQLAlchemy 1.4 warns about 2.0
 def test_optuna_search_returns_its_best_and_resumes_the_study(cli, tmp_path):
     import optuna
     import yaml
@@ -112,6 +115,8 @@ def test_optuna_search_returns_its_best_and_resumes_the_study(cli, tmp_path):
 
 
 @needs_sweep
+@pytest.mark.slow                       # subprocesses: > 15 s on 2 cores
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_optuna_search_where_every_trial_fails_ends_in_one_line(cli, tmp_path):
     import optuna
 

@@ -12,6 +12,7 @@ from mlrun.train import train
 pytest.importorskip("mlflow", reason="extra [mlflow] not installed")
 
 
+@pytest.mark.slow           # creating the sqlite store runs MLflow's migrations: > 15 s on 2 cores
 def test_records_a_run_in_sqlite(cfg, tmp_path):
     from mlflow.tracking import MlflowClient
 
