@@ -244,9 +244,11 @@ def plot_curves(runs: list[dict], labels: list[str], path: Path) -> Path | None:
             axes[row_][0].plot(x, m["train_loss"], marker=".", label=label, **style)
             if monitor in m:
                 axes[row_][1].plot(x, m[monitor], marker=".", label=label, **style)
+    limits = _robust_limits([v for r, _ in done for c in metrics if c in r["metrics"] for v in r["metrics"][c]],
+                            higher_is_better(metrics[0]) if len(metrics) == 1 else None)
     for row_, xlabel in enumerate(("epoch", "wall time (s, cumulative epoch time)")):
         axes[row_][0].set(xlabel=xlabel, ylabel="train loss", yscale="log")
-        axes[row_][1].set(xlabel=xlabel, ylabel=" / ".join(metrics) or "val metric")
+        axes[row_][1].set(xlabel=xlabel, ylabel=" / ".join(metrics) or "val metric", ylim=limits)
         for ax in axes[row_]:
             ax.grid(alpha=0.3)
             if row_ == 0:
@@ -258,6 +260,22 @@ def plot_curves(runs: list[dict], labels: list[str], path: Path) -> Path | None:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _robust_limits(values: list[float], higher_better: bool | None):
+    """y-limits that keep a diverged run (r2 = -1e30) from flattening every other curve; None = automatic."""
+    import numpy as np
+
+    v = np.asarray([x for x in values if np.isfinite(x)], dtype=float)
+    if v.size < 4 or higher_better is None:
+        return None
+    q1, q3 = np.percentile(v, [25, 75])
+    fence = 3 * (q3 - q1)                          # values beyond it are off the chart (they stay in the table)
+    lo, hi = (max(v.min(), q1 - fence), v.max()) if higher_better else (v.min(), min(v.max(), q3 + fence))
+    if hi <= lo or (lo == v.min() and hi == v.max()):
+        return None
+    pad = 0.05 * (hi - lo)
+    return (lo - pad, hi + pad)
 
 
 def plot_vs_settings(df, keys: list[str], out: Path) -> Path | None:
@@ -273,26 +291,37 @@ def plot_vs_settings(df, keys: list[str], out: Path) -> Path | None:
     path = out / f"{metric}_vs_{safe}.png"
     if len(dims) == 1:
         key = dims[0]
-        cols = [c for c in (metric, test) if c in ok]
-        stats = ok.groupby(key, sort=True)[cols].agg(["mean", "std"])
-        fig, ax = plt.subplots(figsize=(7, 4.5))
+        panels = [[c for c in (metric, test) if c in ok], [c for c in ("train_loss", "val_loss") if c in ok]]
+        panels = [cols for cols in panels if cols]              # metric; losses at the best epoch (their gap)
+        stats = ok.groupby(key, sort=True)[[c for cols in panels for c in cols]].agg(["mean", "std"])
+        fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)
         numeric = all(isinstance(v, (int, float)) for v in stats.index)
         x = list(stats.index) if numeric else list(range(len(stats)))
-        for i, col in enumerate(cols):
-            mean, std = stats[col]["mean"], stats[col]["std"].fillna(0)
-            if numeric:
-                ax.errorbar(x, mean, yerr=std, marker="o", capsize=3, label=col)
+        for ax, cols in zip(axes[0], panels):
+            for i, col in enumerate(cols):
+                mean, std = stats[col]["mean"], stats[col]["std"].fillna(0)
+                if numeric:
+                    ax.errorbar(x, mean, yerr=std, marker="o", capsize=3, label=col)
+                else:
+                    width = 0.8 / len(cols)
+                    ax.bar([p + (i - (len(cols) - 1) / 2) * width for p in x], mean, width, yerr=std, capsize=3,
+                           label=col)
+            positive = [v for v in x if v > 0] if numeric else []
+            if positive and max(positive) / min(positive) >= 100:      # values over decades: log axis
+                ax.set_xscale("log") if len(positive) == len(x) else ax.set_xscale("symlog",
+                                                                                   linthresh=min(positive))
+            if not numeric:
+                ax.set_xticks(x, [str(v) for v in stats.index], rotation=30 if len(x) > 4 else 0)
+            values = [v for c in cols for v in ok[c]]
+            if cols[0] == metric:
+                ax.set(xlabel=key, ylabel=metric.removeprefix("val_"),
+                       ylim=_robust_limits(values, higher_is_better(metric)))
             else:
-                width = 0.8 / len(cols)
-                ax.bar([p + (i - (len(cols) - 1) / 2) * width for p in x], mean, width, yerr=std, capsize=3,
-                       label=col)
-        if numeric and min(x) > 0 and max(x) / min(x) >= 100:
-            ax.set_xscale("log")
-        if not numeric:
-            ax.set_xticks(x, [str(v) for v in stats.index], rotation=30 if len(x) > 4 else 0)
-        ax.set(xlabel=key, ylabel=metric.removeprefix("val_"), title=f"{metric} vs {key} ({len(ok)} runs)")
-        ax.grid(alpha=0.3)
-        ax.legend()
+                positive = min(values) > 0 and max(values) / min(values) >= 100
+                ax.set(xlabel=key, ylabel="loss", yscale="log" if positive else "linear")
+            ax.grid(alpha=0.3)
+            ax.legend()
+        fig.suptitle(f"{metric} and losses at the best epoch vs {key} ({len(ok)} runs)")
     else:
         import numpy as np
 
@@ -337,8 +366,8 @@ def report(paths: list[str], filters: list[str] = (), sort: str | None = None, o
     df.to_csv(written[0], index=False)
     written[1].write_text(markdown(df))
     if plots:
-        labels = [" ".join(f"{k}={_cell(r[k])}" for k in keys if k in r) or r["run"] for _, r in df.iterrows()]
-        keys = [k for k in keys if k in df.columns and df[k].nunique() > 1]
+        keys = [k for k in keys if k in df.columns and df[k].nunique() > 1]     # still differing after filters
+        labels = [" ".join(f"{k}={_cell(r[k])}" for k in keys) or r["run"] for _, r in df.iterrows()]
         written += [p for p in (plot_curves(runs, labels, out_dir / "curves.png"),
                                 plot_vs_settings(df, keys, out_dir)) if p is not None]
     return df, written
