@@ -349,6 +349,7 @@ def plot_vs_settings(df, keys: list[str], out: Path) -> Path | None:
 def report(paths: list[str], filters: list[str] = (), sort: str | None = None, out: str | None = None,
            plots: bool = True) -> tuple:
     """Build, write and return (table, written files)."""
+    import importlib.util
     import os
 
     dirs = find_runs(paths)
@@ -365,6 +366,9 @@ def report(paths: list[str], filters: list[str] = (), sort: str | None = None, o
     written = [out_dir / "runs.csv", out_dir / "runs.md"]
     df.to_csv(written[0], index=False)
     written[1].write_text(markdown(df))
+    if plots and importlib.util.find_spec("matplotlib") is None:
+        print("plots skipped: matplotlib is not installed; pip install 'mlrun-classic[plot]'", file=sys.stderr)
+        plots = False
     if plots:
         keys = [k for k in keys if k in df.columns and df[k].nunique() > 1]     # still differing after filters
         labels = [" ".join(f"{k}={_cell(r[k])}" for k in keys) or r["run"] for _, r in df.iterrows()]

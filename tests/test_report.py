@@ -115,3 +115,13 @@ def test_markdown_and_directions():
     assert higher_is_better("test_acc") and higher_is_better("val_r2")
     assert higher_is_better("val_loss") is False and higher_is_better("test_rmse") is False
     assert higher_is_better("seconds") is None
+
+
+def test_without_matplotlib_the_tables_are_still_written(grid, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    df, written = report([str(grid)], out=str(grid / "r6"))
+    assert [p.name for p in written] == ["runs.csv", "runs.md"] and len(df) == 4
+    assert "pip install 'mlrun-classic[plot]'" in capsys.readouterr().err

@@ -115,7 +115,6 @@ def test_optuna_search_returns_its_best_and_resumes_the_study(cli, tmp_path):
 
 
 @needs_sweep
-@pytest.mark.slow                       # subprocesses: > 15 s on 2 cores
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_optuna_search_where_every_trial_fails_ends_in_one_line(cli, tmp_path):
     import optuna

@@ -8,6 +8,7 @@ Uses MlflowClient (no global active run), so jobs of a sweep in one process neve
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 from mlrun.loggers.base import Logger, missing, scalars
@@ -36,6 +37,8 @@ class MLflow(Logger):
         run = self.client.create_run(exp_id, run_name=name, tags={"run_dir": str(run_dir.resolve())})
         self.run_id = run.info.run_id
         self.artifacts = artifacts
+        # a run whose training raised is never closed: mark it FAILED when this logger is dropped (or at exit)
+        self._failed = weakref.finalize(self, self.client.set_terminated, self.run_id, "FAILED")
 
     def log_params(self, params: dict) -> None:
         from mlflow.entities import Param
@@ -66,6 +69,7 @@ class MLflow(Logger):
             self.client.log_artifact(self.run_id, str(path), artifact_path=Path(path).parent.name)
 
     def close(self, failed: bool = False) -> None:
+        self._failed.detach()
         self.client.set_terminated(self.run_id, status="FAILED" if failed else "FINISHED")
 
 

@@ -12,7 +12,6 @@ from mlrun.train import train
 pytest.importorskip("mlflow", reason="extra [mlflow] not installed")
 
 
-@pytest.mark.slow           # creating the sqlite store runs MLflow's migrations: > 15 s on 2 cores
 def test_records_a_run_in_sqlite(cfg, tmp_path):
     from mlflow.tracking import MlflowClient
 
@@ -37,3 +36,15 @@ def test_missing_package_is_one_line(cfg, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
     with pytest.raises(UserError, match=r"logger=mlflow: .* pip install 'mlrun-classic\[mlflow\]'"):
         train(cfg("dataset=iris", "model=logistic", "logger=mlflow"), tmp_path)
+
+
+def test_a_run_that_raises_is_marked_failed(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from mlrun.loggers import MLflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    logger = MLflow(tmp_path, tracking_uri=uri, experiment="test")
+    run_id = logger.run_id
+    del logger                                        # what happens when train() raises after start()
+    assert MlflowClient(tracking_uri=uri).get_run(run_id).info.status == "FAILED"
