@@ -270,7 +270,9 @@ def _robust_limits(values: list[float], higher_better: bool | None):
     if v.size < 4 or higher_better is None:
         return None
     q1, q3 = np.percentile(v, [25, 75])
-    fence = 3 * (q3 - q1)                          # values beyond it are off the chart (they stay in the table)
+    if v.max() - v.min() <= 100 * (q3 - q1):       # no extreme values: automatic limits
+        return None
+    fence = 10 * (q3 - q1)                         # values beyond it are off the chart (they stay in the table)
     lo, hi = (max(v.min(), q1 - fence), v.max()) if higher_better else (v.min(), min(v.max(), q3 + fence))
     if hi <= lo or (lo == v.min() and hi == v.max()):
         return None
@@ -300,6 +302,7 @@ def plot_vs_settings(df, keys: list[str], out: Path) -> Path | None:
         for ax, cols in zip(axes[0], panels):
             for i, col in enumerate(cols):
                 mean, std = stats[col]["mean"], stats[col]["std"].fillna(0)
+                std = std if std.any() else None             # error bars only when seeds were averaged
                 if numeric:
                     ax.errorbar(x, mean, yerr=std, marker="o", capsize=3, label=col)
                 else:
@@ -315,7 +318,7 @@ def plot_vs_settings(df, keys: list[str], out: Path) -> Path | None:
             values = [v for c in cols for v in ok[c]]
             if cols[0] == metric:
                 ax.set(xlabel=key, ylabel=metric.removeprefix("val_"),
-                       ylim=_robust_limits(values, higher_is_better(metric)))
+                       ylim=_robust_limits(values, higher_is_better(metric)) if numeric else None)
             else:
                 positive = min(values) > 0 and max(values) / min(values) >= 100
                 ax.set(xlabel=key, ylabel="loss", yscale="log" if positive else "linear")
