@@ -4,6 +4,7 @@
     mlrun eval checkpoint=PATH [split=test]          # score a saved model on its dataset
     mlrun recommend checkpoint=PATH user=ID [k=10]   # top-k unrated items from a model=mf checkpoint
     mlrun bench trainer.batch_size=64,512            # samples/s per device and batch size: CSV + plot
+    mlrun report PATH... [--filter k=v] [--sort col] # table (CSV, Markdown) and plots of runs and sweeps
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ COMMANDS = {                                 # command → (module, one-line hel
     "eval": ("mlrun.evaluate", "evaluate a checkpoint on a split of its dataset: checkpoint=PATH [split=test]"),
     "recommend": ("mlrun.recommend", "top-k unrated items for a user (model=mf): checkpoint=PATH user=ID [k=10]"),
     "bench": ("mlrun.bench", "samples/s, epoch time, time to target per device and batch size: CSV + plot"),
+    "report": ("mlrun.report", "table + plots of runs and sweeps: PATH... [--filter k=v] [--sort col] [--out DIR]"),
 }
 
 

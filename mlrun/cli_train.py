@@ -8,6 +8,7 @@ and the command exits non-zero at the end.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -26,12 +27,20 @@ def _task(cfg) -> float:
     run_dir = Path(hc.runtime.output_dir)
     try:
         return train(cfg, run_dir)
-    except UserError as e:
+    except Exception as e:  # noqa: BLE001 - in a sweep any failure is recorded and the other jobs go on
+        if hc.mode != RunMode.MULTIRUN and not isinstance(e, UserError):
+            raise
         line = " ".join(str(e).split())
+        line = line if isinstance(e, UserError) else f"{type(e).__name__}: {line}"
         if hc.mode == RunMode.MULTIRUN:
             (run_dir / "error.txt").write_text(line + "\n")
-            logging.getLogger("mlrun").error("job %s failed: %s", hc.job.num, line)
+            logging.getLogger("mlrun").error("job %s failed: %s", hc.job.num, line,
+                                             exc_info=not isinstance(e, UserError))
             FAILED_JOBS.append(str(run_dir))
+            if "optuna" in str(hc.sweeper.get("_target_")):   # a raise makes a FAIL trial; NaN crashes that sweeper
+                from mlrun.sweep import JobFailed
+
+                raise JobFailed(line) from None
             return float("nan")
         if not (run_dir / "checkpoints").exists():   # failed before training: leave no half-made run behind
             logging.shutdown()
@@ -46,10 +55,15 @@ def _task(cfg) -> float:
 def main(argv: list[str]) -> None:
     import hydra
 
+    from mlrun import sweep
     from mlrun.paths import config_dir
-    from mlrun.rundir import register_resolvers
 
-    register_resolvers()
+    sweep.register_resolvers()
+    missing = sweep.missing_plugin(argv)
+    if missing:
+        from mlrun.cli import fail
+
+        fail("mlrun train", missing)
     if not any(a in ("-h", "--help", "--hydra-help", "--info", "-i", "--shell-completion", "-sc") for a in argv):
         from hydra._internal.utils import get_args_parser   # Hydra's own parser: flags vs overrides
 
@@ -64,8 +78,25 @@ def main(argv: list[str]) -> None:
     if user_conf.is_dir() and user_conf.resolve() != config_dir().resolve():
         argv = [f"hydra.searchpath=[file://{user_conf.resolve()}]", *argv]
     sys.argv = ["mlrun train", *argv]
-    hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
-    if FAILED_JOBS:
+    if any("optuna" in a for a in argv):       # Optuna's sweeper raises when every trial failed: let it reach us
+        os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+    try:
+        hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
+    except Exception as e:
+        from hydra.errors import HydraException
+
+        rows = sweep.collect(sweep.CURRENT[0]) if sweep.CURRENT else []
+        if isinstance(e, HydraException) and not rows:     # a bad hydra.* override: one line, as Hydra would
+            from mlrun.cli import fail
+
+            fail("mlrun train", str(e).split("\n")[0])
+        if not rows or any(r["status"] == "ok" for r in rows):
+            raise
+        sweep.FAILED[:] = rows                 # every job failed: say so in one line below
+    failed = {d: "" for d in FAILED_JOBS} | {r["run_dir"]: r.get("error", "") for r in sweep.FAILED}
+    if failed:
         from mlrun.cli import fail
 
-        fail("mlrun train", f"{len(FAILED_JOBS)} sweep job(s) failed; see error.txt in {', '.join(FAILED_JOBS)}", 1)
+        first = next((e for e in failed.values() if e), "")
+        fail("mlrun train", f"{len(failed)} sweep job(s) failed{f' (first: {first})' if first else ''}; "
+                            f"see error.txt in {', '.join(sorted(failed))}", 1)

@@ -26,7 +26,10 @@ def check_overrides(config_dir: Path, overrides: list[str]) -> str | None:
         return f"cannot parse overrides: {_one_line(e)}"
     choices = []                               # per override: the single-value forms to try
     for text, o in zip(mine, parsed):
-        if o.is_sweep_override():
+        if o.is_interval_sweep():              # interval(lo,hi) for the Optuna sweeper: try both ends
+            key, interval = o.get_key_element(), o.value()
+            choices.append([f"{key}={interval.start}", f"{key}={interval.end}"])
+        elif o.is_sweep_override():
             key = o.get_key_element()
             choices.append([f"{key}={v}" for v in o.sweep_string_iterator()])
         else:

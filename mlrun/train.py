@@ -30,7 +30,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 import mlrun
-from mlrun import checkpoints
+from mlrun import checkpoints, loggers
 from mlrun.errors import UserError, find_user_error, number
 from mlrun.datasets.spec import Data
 from mlrun.loop import Stream, evaluate, fit, make_step
@@ -132,6 +132,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
     n_params = sum(p.numel() for p in model.parameters())
     log.info("%s: %s on %s (%s, %d train / %d val / %d test), %d parameters, %s", run_dir, cfg.model._target_,
              spec.name, spec.task, len(data.train), len(data.val), len(data.test), n_params, device)
+    logger = loggers.start(cfg, run_dir)           # logger=tensorboard|mlflow: params now, epochs below
 
     # ---- fit
     metric = spec.metric
@@ -160,6 +161,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
         for record, improved in records:
             record |= getattr(model, "epoch_metrics", dict)()
             csv.append(record)
+            logger.log_epoch(record)
             log.info(epoch_line(record, epochs, improved))
             save("last.pt", record)
             if improved:
@@ -184,6 +186,7 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
     summary |= getattr(model, "summary_metrics", dict)()    # model extras, e.g. PCA eigenvalues
     write_json(run_dir / "summary.json", summary)
     getattr(model, "write_artifacts", lambda run_dir, data: None)(run_dir, data)   # e.g. a plot in the run dir
+    loggers.finish(logger, summary, run_dir / "checkpoints" / "best.pt")
     log.info("done: %s\n%s", run_dir, table({k: v for k, v in summary.items() if k.startswith(("test_", "best_"))
                                              or k in ("epochs_run", "total_seconds", "n_params", "device")}))
     return best_record[f"val_{metric}"]
