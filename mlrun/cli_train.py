@@ -2,7 +2,9 @@
 
 A bad value ends in one line on stderr and exit 2. In a single run the folder it had just created is removed
 (nothing in outputs/ looks like a result); in a sweep the job's folder keeps `error.txt`, the other jobs go on,
-and the command exits non-zero at the end.
+and the command exits non-zero at the end. SIGINT/SIGTERM: exit 130/143 after a checkpoint, with the resume
+command; NaN/Inf with trainer.nan_policy=stop: exit 3, the run folder and its checkpoints kept (mlrun.faults).
+The run folder and resume= are settled before Hydra starts (mlrun.launch).
 """
 
 from __future__ import annotations
@@ -19,27 +21,48 @@ def _task(cfg) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from mlrun import launch
+    from mlrun.cli import fail
     from mlrun.errors import UserError
+    from mlrun.faults import EXIT_DIVERGED, Diverged, Stopped, on_signals, stop_now
     from mlrun.train import train
 
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
+    resume = launch.RESUME
+    last = run_dir / "checkpoints" / "last.pt"
     try:
-        return train(cfg, run_dir)
+        with on_signals(stop_now):       # the training loop installs its own: stop at the next step boundary
+            if resume is not None:
+                return train(resume["cfg"], run_dir, resume=resume["payload"])
+            return train(cfg, run_dir)
+    except Stopped as e:                 # exit 130 (SIGINT) / 143 (SIGTERM)
+        if not last.exists() and resume is None and launch.OWNER:
+            logging.shutdown()
+            shutil.rmtree(run_dir, ignore_errors=True)
+            fail("mlrun train", f"{e}; nothing was saved", e.code)
+        fail("mlrun train", f"{e}; checkpoint {last}; resume with: mlrun train resume={run_dir}", e.code)
+    except OSError as e:                 # disk full, folder removed or made read-only during the run
+        fail("mlrun train", f"cannot write the run folder {run_dir}: {e.strerror or e} "
+                            f"({getattr(e, 'filename', '') or ''})", 1)
     except UserError as e:
         line = " ".join(str(e).split())
+        if isinstance(e, Diverged):      # keep the run folder: metrics.csv and the last good checkpoints
+            if launch.OWNER:
+                (run_dir / "error.txt").write_text(line + "\n")
+            fail("mlrun train", line, EXIT_DIVERGED)
         if hc.mode == RunMode.MULTIRUN:
             (run_dir / "error.txt").write_text(line + "\n")
             logging.getLogger("mlrun").error("job %s failed: %s", hc.job.num, line)
             FAILED_JOBS.append(str(run_dir))
             return float("nan")
-        if not (run_dir / "checkpoints").exists():   # failed before training: leave no half-made run behind
+        if resume is not None or not launch.OWNER:
+            pass                                     # the run being resumed (or rank 0's folder) stays as it was
+        elif not (run_dir / "checkpoints").exists():   # failed before training: leave no half-made run behind
             logging.shutdown()
             shutil.rmtree(run_dir, ignore_errors=True)
         else:
             (run_dir / "error.txt").write_text(line + "\n")
-        from mlrun.cli import fail
-
         fail("mlrun train", line)
 
 
@@ -59,10 +82,27 @@ def main(argv: list[str]) -> None:
 
             fail("mlrun train", problem)
     user_conf = Path.cwd() / "conf"            # ./conf/<group>/<option>.yaml adds options without editing mlrun
+    searchpath = None
     if user_conf.is_dir() and user_conf.resolve() != config_dir().resolve():
-        argv = [f"hydra.searchpath=[file://{user_conf.resolve()}]", *argv]
+        searchpath = f"file://{user_conf.resolve()}"
+        argv = [f"hydra.searchpath=[{searchpath}]", *argv]
+    if not any(a in ("-h", "--help", "--hydra-help", "--info", "-i", "--shell-completion", "-sc", "--cfg", "-c")
+               for a in argv):
+        from mlrun import launch
+        from mlrun.errors import UserError
+
+        try:
+            argv = launch.prepare(argv, config_dir(), searchpath)
+        except UserError as e:
+            from mlrun.cli import fail
+
+            fail("mlrun train", str(e))
     sys.argv = ["mlrun train", *argv]
-    hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
+    try:
+        hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
+    finally:
+        if "mlrun.distributed" in sys.modules:
+            sys.modules["mlrun.distributed"].shutdown()
     if FAILED_JOBS:
         from mlrun.cli import fail
 

@@ -8,6 +8,8 @@ from mlrun.errors import check, number
 
 SCHEDULES = ("none", "step", "cosine")
 PRECISIONS = ("fp32", "bf16", "fp16")
+NAN_POLICIES = ("stop", "skip_batch")
+STRATEGIES = ("single", "ddp")
 
 
 @dataclass
@@ -26,6 +28,9 @@ class Trainer:
     compile: bool = False         # torch.compile the model
     fast_dev_run: bool = False    # one batch of train/val/test, then stop
     eval_batch_size: int = 4096   # examples per forward pass in evaluation
+    checkpoint_every_steps: int = 0   # also write last.pt every N optimiser steps; 0 = only after each epoch
+    nan_policy: str = "stop"      # stop | skip_batch: what a NaN/Inf loss or gradient does
+    strategy: str = "single"      # single | ddp (DistributedDataParallel under torchrun)
 
     def __post_init__(self):
         number("trainer.epochs", self.epochs, 1, integer=True)
@@ -42,6 +47,11 @@ class Trainer:
         check(self.precision in PRECISIONS, "trainer.precision", self.precision,
               f"valid choices are {', '.join(PRECISIONS)}")
         number("trainer.eval_batch_size", self.eval_batch_size, 1, integer=True)
+        number("trainer.checkpoint_every_steps", self.checkpoint_every_steps, 0, integer=True)
+        check(self.nan_policy in NAN_POLICIES, "trainer.nan_policy", self.nan_policy,
+              f"valid choices are {', '.join(NAN_POLICIES)}")
+        check(self.strategy in STRATEGIES, "trainer.strategy", self.strategy,
+              f"valid choices are {', '.join(STRATEGIES)}")
         for key in ("online", "shuffle", "compile", "fast_dev_run"):
             check(isinstance(getattr(self, key), bool), f"trainer.{key}", getattr(self, key), "must be true or false")
 
