@@ -46,6 +46,7 @@ class Boundary:
     def __init__(self, every: int = 0, save: Callable | None = None, agree: Callable | None = None):
         self.every = every                    # checkpoint every N optimiser steps; 0 = off
         self.steps = 0                        # optimiser steps taken (restored on resume)
+        self.saved = 0                        # the step count at the last checkpoint
         self.next = -1                        # the step count of the next periodic checkpoint (-1 = none)
         self.stop = False                     # set by the signal handler: checkpoint after this step, then stop
         self.signum = 0                       # which signal
@@ -53,7 +54,7 @@ class Boundary:
         self.where = ""                       # "epoch E step S/N": filled by `save` for the stop message
 
     def restart(self, steps: int) -> None:
-        self.steps = steps
+        self.steps = self.saved = steps
         self.next = (steps // self.every + 1) * self.every if self.every else -1
 
     def reached(self, batches: int, total: torch.Tensor) -> None:

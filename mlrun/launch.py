@@ -10,10 +10,10 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
-from mlrun import distributed
 from mlrun.errors import UserError
 
 RESUME: dict | None = None       # {"cfg", "payload", "run_dir", "checkpoint"} when resume= was given
@@ -27,25 +27,11 @@ def prepare(argv: list[str], config_dir: Path, searchpath: str | None) -> list[s
     multirun = any(a in ("-m", "--multirun") for a in argv)
     resume_path = next((a.partition("=")[2] for a in overrides if _key(a) == "resume"), None)
     resume_path = None if resume_path in (None, "", "null", "None") else resume_path
-    rank, world, _ = distributed.launched()
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))   # set by torchrun
     OWNER = rank == 0
 
     def compose(items: list[str]):
-        from hydra import compose as hydra_compose, initialize_config_dir
-        from hydra.core.global_hydra import GlobalHydra
-
-        items = [*items, f"hydra.searchpath=[{searchpath}]"] if searchpath else list(items)
-        GlobalHydra.instance().clear()
-        try:
-            with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-                return hydra_compose(config_name="config", overrides=[i for i in items if not i.startswith("hydra.")
-                                                                      or i.startswith("hydra.searchpath")])
-        except Exception as e:  # noqa: BLE001 - e.g. the run's original overrides no longer compose
-            from mlrun.precheck import _one_line
-
-            raise UserError(f"cannot compose {' '.join(items)}: {_one_line(e)}") from None
-        finally:
-            GlobalHydra.instance().clear()
+        return compose_config(items, config_dir, searchpath)
 
     if resume_path is not None:
         if multirun:
@@ -57,7 +43,7 @@ def prepare(argv: list[str], config_dir: Path, searchpath: str | None) -> list[s
         cfg.resume = str(ckpt)
         _check_strategy(cfg.trainer.strategy, world)
         _writable(run_dir, "resume")
-        distributed.init()
+        _join(world)
         RESUME = {"cfg": cfg, "payload": payload, "run_dir": run_dir, "checkpoint": ckpt}
         rest = [a for a in argv if _key(a) != "resume"]
         return [*rest, f"hydra.run.dir={_quote(run_dir)}", "hydra.output_subdir=null", *_quiet(rank)]
@@ -74,7 +60,7 @@ def prepare(argv: list[str], config_dir: Path, searchpath: str | None) -> list[s
         _writable(Path(str(root)) / "multirun", "output_root")
         return argv
     _check_strategy(cfg.trainer.strategy, world)
-    distributed.init()
+    _join(world)
     run_dir = ""
     if OWNER:
         from mlrun.rundir import claim_run_dir
@@ -84,9 +70,38 @@ def prepare(argv: list[str], config_dir: Path, searchpath: str | None) -> list[s
         except OSError as e:
             raise UserError(f"output_root={str(cfg.output_root)!r}: cannot create a run folder there "
                             f"({e.strerror or type(e).__name__}); pick a writable folder") from None
-    run_dir = distributed.broadcast(run_dir)
+    if world > 1:                                        # rank 0 claimed the folder: everyone runs in it
+        from mlrun import distributed
+
+        run_dir = distributed.broadcast(run_dir)
     extra = [] if OWNER else ["hydra.output_subdir=null", *_quiet(rank)]
     return [*argv, f"hydra.run.dir={_quote(run_dir)}", *extra]
+
+
+def compose_config(items: list[str], config_dir: Path, searchpath: str | None = None):
+    """The config `mlrun train ITEMS` composes (hydra.* overrides other than the search path are dropped)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    items = [i for i in items if not i.startswith("hydra.")]
+    items += [f"hydra.searchpath=[{searchpath}]"] if searchpath else []
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+            return compose(config_name="config", overrides=items)
+    except Exception as e:  # noqa: BLE001 - e.g. the run's original overrides no longer compose
+        from mlrun.precheck import _one_line
+
+        raise UserError(f"cannot compose {' '.join(items)}: {_one_line(e)}") from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def _join(world: int) -> None:
+    if world > 1:                                        # torch is imported only when there are ranks to join
+        from mlrun import distributed
+
+        distributed.init()
 
 
 def _check_strategy(strategy: str, world: int) -> None:

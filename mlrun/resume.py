@@ -144,7 +144,7 @@ def config(payload: dict, run_dir: Path, overrides: list[str], compose) -> DictC
     _check_belongs(saved, run_dir, original, compose)
     if mine:
         keys = {_key(o) for o in mine}
-        kept = [o for o in original if _key(o) not in keys]
+        kept = [o for o in original if not any(_key(o) == k or _key(o).startswith(k + ".") for k in keys)]
         before, after = _flat(compose(original)), _flat(compose(kept + mine))
         flat_saved = _flat(saved)
         for key in sorted(set(before) | set(after)):

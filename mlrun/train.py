@@ -139,13 +139,13 @@ def train(cfg: DictConfig, run_dir: str | Path, resume: dict | None = None) -> f
     n_batches = -(-len(data.train) // batch_size)
     last = run_dir / "checkpoints" / "last.pt"
 
-    def check_finite(where: str, loss: float) -> None:
+    def check_finite(epoch: int, loss: float) -> None:
         """nan_policy=stop: a NaN/Inf loss or parameter ends the run; skip_batch: only parameters, or an epoch
-        that skipped every batch, do."""
+        that skipped every batch, do. Named: the steps since the last checkpoint."""
         hopeless = skipped is not None and trainer.nan_policy == "skip_batch" and int(skipped) >= n_batches
         if hopeless or not faults.finite(loss if trainer.nan_policy == "stop" else 0.0, model):
-            raise faults.diverged(where, loss, str(last) if last.exists() else "", cfg.optimizer.get("lr"),
-                                  trainer.nan_policy)
+            raise faults.diverged(f"epoch {epoch}, optimiser steps {boundary.saved + 1}-{boundary.steps}", loss,
+                                  str(last) if last.exists() else "", cfg.optimizer.get("lr"), trainer.nan_policy)
 
     def save(name: str, record: dict) -> None:
         state = {**payload, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -156,13 +156,14 @@ def train(cfg: DictConfig, run_dir: str | Path, resume: dict | None = None) -> f
                                                 int(skipped) if skipped is not None else 0, ddp.world)
         if ddp.rank == 0:
             checkpoints.save(run_dir / "checkpoints" / name, state)
+        if name == "last.pt":
+            boundary.saved = position.step
 
     def save_mid_epoch(batches: int, total: torch.Tensor) -> None:
         """A checkpoint inside an epoch (every N steps, or on a stop signal): last.pt with the running total."""
         position.batch, position.total, position.step = batches, ddp.sum(total), boundary.steps
         boundary.where = f"epoch {position.epoch + 1} step {batches}/{n_batches}"
-        check_finite(f"epoch {position.epoch + 1} at or before step {batches}/{n_batches}",
-                     float(position.total) / max(batches * batch_size, 1))
+        check_finite(position.epoch + 1, float(position.total) / max(batches * batch_size, 1))
         save("last.pt", record or {"epoch": position.epoch})
         position.batch, position.total = 0, None
 
@@ -185,8 +186,7 @@ def train(cfg: DictConfig, run_dir: str | Path, resume: dict | None = None) -> f
             if ddp.rank == 0:
                 csv.append(record)
             log.info(epoch_line(record, epochs, improved))
-            check_finite(f"epoch {record['epoch']} (steps {position.step - n_batches + 1}-{position.step})",
-                         record["train_loss"])
+            check_finite(record["epoch"], record["train_loss"])
             if skipped is not None:
                 skipped.zero_()
             if improved:                           # best.pt first: last.pt is the commit point of the epoch
