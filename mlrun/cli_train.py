@@ -37,11 +37,16 @@ def _task(cfg) -> float:
                 return train(resume["cfg"], run_dir, resume=resume["payload"])
             return train(cfg, run_dir)
     except Stopped as e:                 # exit 130 (SIGINT) / 143 (SIGTERM)
-        if not last.exists() and resume is None and launch.OWNER:
+        if not launch.OWNER:             # rank 0 says it
+            sys.exit(e.code)
+        if not last.exists() and resume is None:
             logging.shutdown()
             shutil.rmtree(run_dir, ignore_errors=True)
             fail("mlrun train", f"{e}; nothing was saved", e.code)
-        fail("mlrun train", f"{e}; checkpoint {last}; resume with: mlrun train resume={run_dir}", e.code)
+        how = f"mlrun train resume={run_dir}"
+        if launch.WORLD > 1:
+            how = f"torchrun --nproc_per_node=<N> -m {how}"
+        fail("mlrun train", f"{e}; checkpoint {last}; resume with: {how}", e.code)
     except OSError as e:                 # disk full, folder removed or made read-only during the run
         fail("mlrun train", f"cannot write the run folder {run_dir}: {e.strerror or e} "
                             f"({getattr(e, 'filename', '') or ''})", 1)

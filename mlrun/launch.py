@@ -18,17 +18,18 @@ from mlrun.errors import UserError
 
 RESUME: dict | None = None       # {"cfg", "payload", "run_dir", "checkpoint"} when resume= was given
 OWNER = True                     # this process writes the run folder (rank 0, or no DDP)
+WORLD = 1                        # processes in the job (torchrun's WORLD_SIZE)
 
 
 def prepare(argv: list[str], config_dir: Path, searchpath: str | None) -> list[str]:
     """The Hydra argv to run with: `argv` (minus resume=) plus the hydra.* overrides decided here."""
-    global RESUME, OWNER
+    global RESUME, OWNER, WORLD
     overrides = [a for a in argv if not a.startswith("-")]
     multirun = any(a in ("-m", "--multirun") for a in argv)
     resume_path = next((a.partition("=")[2] for a in overrides if _key(a) == "resume"), None)
     resume_path = None if resume_path in (None, "", "null", "None") else resume_path
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))   # set by torchrun
-    OWNER = rank == 0
+    OWNER, WORLD = rank == 0, world
 
     def compose(items: list[str]):
         return compose_config(items, config_dir, searchpath)

@@ -118,6 +118,8 @@ def train(cfg: DictConfig, run_dir: str | Path, resume: dict | None = None) -> f
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
         position = resuming.restore(resume["resume"], generator, scheduler, device)
+        if ddp.rank and position.total is not None:   # the saved running loss is the sum over ranks: count once
+            position.total.zero_()
         if resume["resume"]["best"] is not None:
             best_record, best_state = resume["resume"]["best"]["record"], resume["resume"]["best"]["model"]
         skipped.fill_(resume["resume"]["skipped"])
@@ -131,7 +133,7 @@ def train(cfg: DictConfig, run_dir: str | Path, resume: dict | None = None) -> f
     csv = MetricsCSV(run_dir / "metrics.csv")
     payload = {"config": OmegaConf.to_container(cfg, resolve=True), "spec": spec.to_dict(),
                "mlrun_version": mlrun.__version__}
-    if resume is not None:                         # a model that fits itself (direct) restarts its fit
+    if resume is not None and ddp.rank == 0:       # a model that fits itself (direct) restarts its fit
         csv.fields = resuming.reopen_metrics(run_dir / "metrics.csv", position.epoch)
         log.info("resuming %s at epoch %d, batch %d (step %d)", run_dir, position.epoch + 1, position.batch,
                  position.step)
@@ -209,7 +211,8 @@ def train(cfg: DictConfig, run_dir: str | Path, resume: dict | None = None) -> f
         "samples_per_second": record["samples_per_second"], "n_params": n_params,
         "dataset": spec.name, "model": cfg.model._target_, "spec": spec.to_dict(), **environment(device),
     }
-    write_json(run_dir / "summary.json", summary)
+    if ddp.rank == 0:
+        write_json(run_dir / "summary.json", summary)
     log.info("done: %s\n%s", run_dir, table({k: v for k, v in summary.items() if k.startswith(("test_", "best_"))
                                              or k in ("epochs_run", "total_seconds", "n_params", "device")}))
     return best_record[f"val_{metric}"]
