@@ -71,6 +71,14 @@ def _task(cfg) -> float:
         fail("mlrun train", line)
 
 
+VALUE_FLAGS = ("--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--config-dir", "-cd")   # take a value
+
+
+def _overrides(argv: list[str]) -> list[str]:
+    """The key=value overrides of `argv`, without flags and flag values (`--cfg job`)."""
+    return [a for i, a in enumerate(argv) if not a.startswith("-") and (i == 0 or argv[i - 1] not in VALUE_FLAGS)]
+
+
 def main(argv: list[str]) -> None:
     import hydra
 
@@ -81,7 +89,7 @@ def main(argv: list[str]) -> None:
     if not any(a in ("-h", "--help", "--hydra-help", "--info", "-i", "--shell-completion", "-sc") for a in argv):
         from mlrun.precheck import check_overrides
 
-        problem = check_overrides(config_dir(), [a for a in argv if not a.startswith("-")])
+        problem = check_overrides(config_dir(), _overrides(argv))
         if problem:
             from mlrun.cli import fail
 

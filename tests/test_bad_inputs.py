@@ -1,7 +1,8 @@
 """Bad input, tried systematically through the command: each case ends in exactly one stderr line naming the
 problem, a non-zero exit, no traceback, and leaves an earlier run's files untouched (checked at the end).
 
-The cases that fail before torch is imported, and one of each other kind, run by default; the rest are `slow`.
+Seven cases (mostly those that fail before torch is imported) run by default, the rest are marked slow
+(`pytest -m "slow or not slow" tests/test_bad_inputs.py` runs all).
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ CASES = [
     pytest.param("cuda-missing", "train device=cuda", r"device=cuda: CUDA is not available",
                  marks=[slow, pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present")]),
     # conflicting choices
-    ("linear-on-classification", "train model=linear dataset=digits", r"needs a regression dataset"),
+    pytest.param("linear-on-classification", "train model=linear dataset=digits", r"needs a regression dataset",
+                 marks=slow),
     pytest.param("logistic-on-regression", "train model=logistic dataset=diabetes", r"model.*logistic.*regression",
                  marks=slow),
     ("resume-with-another-model", "train resume={run} model=logistic",
@@ -80,8 +82,8 @@ CASES = [
                  r"truncated\.csv.*1 rows lack median_house_value", marks=slow),
     pytest.param("empty-csv", "train dataset=california_housing dataset.path={tmp}/empty.csv",
                  r"empty\.csv.*not a readable CSV", marks=slow),
-    ("missing-column-csv", "train dataset=california_housing dataset.path={tmp}/no_ocean.csv",
-     r"no_ocean\.csv.*missing column\(s\) ocean_proximity"),
+    pytest.param("missing-column-csv", "train dataset=california_housing dataset.path={tmp}/no_ocean.csv",
+                 r"no_ocean\.csv.*missing column\(s\) ocean_proximity", marks=slow),
     pytest.param("bad-csv-row", "train dataset=california_housing dataset.path={tmp}/bad_row.csv",
                  r"bad_row\.csv.*line 4, column total_rooms: non-numeric value 'lots'", marks=slow),
     # checkpoints
@@ -102,7 +104,7 @@ CASES = [
                  r"output_root=.*a_file/outputs.*(Not a directory|writable)", marks=slow),
     pytest.param("sweep-output-root-in-proc", "train -m output_root=/proc/mlrun-outputs seed=1,2",
                  r"output_root='/proc/mlrun-outputs/multirun': not a writable folder", marks=slow),
-    ("resume-not-a-run", "train resume={tmp}/empty_dir", r"not a run folder"),
+    pytest.param("resume-not-a-run", "train resume={tmp}/empty_dir", r"not a run folder", marks=slow),
     pytest.param("resume-missing", "train resume={tmp}/no/such/run", r"no such file or folder", marks=slow),
 ]
 
