@@ -102,7 +102,8 @@ class on_signals:
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             for sig in SIGNALS:
-                self.saved[sig] = signal.signal(sig, self.handler)
+                if signal.getsignal(sig) is not signal.SIG_IGN:   # ignored on purpose (nohup, `cmd &`): leave it
+                    self.saved[sig] = signal.signal(sig, self.handler)
         return self
 
     def __exit__(self, *exc):

@@ -136,7 +136,7 @@ def fit(model, step: Step, train: Split, val: Split, loss_fn, task: str, metric:
         start = time.perf_counter()
         model.train()
         lr = optimizer.param_groups[0]["lr"] if optimizer is not None else math.nan
-        if pos.batch:                             # finish the epoch a checkpoint interrupted: same order
+        if pos.batch and generator is not None:   # finish the epoch a checkpoint interrupted: same order
             generator.set_state(pos.shuffle_state)
         elif generator is not None:
             pos.shuffle_state = generator.get_state()

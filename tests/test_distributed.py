@@ -58,7 +58,7 @@ def test_sharded_ddp_step_equals_one_process_on_the_global_batch():
     net = torch.nn.Linear(4, 3)
     step = make_step(net, torch.nn.functional.cross_entropy, torch.optim.SGD(net.parameters(), lr=0.5))
     total = sum(step(x, y) * len(y) for x, y in batches)
-    ctx = mp.get_context("spawn")
+    ctx = mp.get_context("spawn")          # not fork: a forked torch can hang in gloo/OpenMP
     out, port = ctx.Queue(), _free_port()
     procs = [ctx.Process(target=_rank_grads, args=(r, 2, port, batches, out)) for r in range(2)]
     for p in procs:
