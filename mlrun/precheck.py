@@ -11,8 +11,9 @@ import re
 from pathlib import Path
 
 
-def check_overrides(config_dir: Path, overrides: list[str]) -> str | None:
-    """None when every override composes, else one line describing the first that does not."""
+def check_overrides(config_dir: Path, overrides: list[str], searchpath: str | None = None) -> str | None:
+    """None when every override composes, else one line describing the first that does not.
+    `searchpath`: the user's ./conf (file://...), so options defined there compose too."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -34,7 +35,8 @@ def check_overrides(config_dir: Path, overrides: list[str]) -> str | None:
             choices.append([f"{key}={v}" for v in o.sweep_string_iterator()])
         else:
             choices.append([text])
-    base = [c[0] for c in choices]
+    extra = [f"hydra.searchpath=[{searchpath}]"] if searchpath else []
+    base = [c[0] for c in choices] + extra
     trials = [base] + [base[:i] + [v] + base[i + 1:] for i, c in enumerate(choices) for v in c[1:]]
     GlobalHydra.instance().clear()
     try:

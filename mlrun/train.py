@@ -14,6 +14,9 @@ Extension points, so new model families plug in without touching the loop:
   - a model with `penalty()` adds it to each step's objective (model=mf: λ/N ‖θ‖²);
   - a model with `epoch_metrics()` adds its numbers (e.g. solver function evaluations) to each epoch's record;
     `summary_metrics()` adds to summary.json, `write_artifacts(run_dir, data)` writes files after the test.
+
+Reliability (README "Reliability"): `resume=` hands the payload of last.pt in (mlrun.resume), SIGINT/SIGTERM stop
+at a step boundary after a checkpoint (mlrun.faults), trainer.nan_policy, trainer.strategy=ddp (mlrun.distributed).
 """
 
 from __future__ import annotations
@@ -30,10 +33,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 import mlrun
-from mlrun import checkpoints, loggers
+from mlrun import checkpoints, distributed, faults, loggers, resume as resuming
 from mlrun.errors import UserError, find_user_error, number
 from mlrun.datasets.spec import Data
-from mlrun.loop import Stream, evaluate, fit, make_step
+from mlrun.loop import Position, Stream, evaluate, fit, make_step
 from mlrun.losses import make_loss
 from mlrun.metrics import HIGHER_IS_BETTER
 from mlrun.models.pca import maybe_project, without_pca
@@ -100,8 +103,11 @@ def place(data: Data, trainer, device: torch.device, seed: int, batch_size: int,
     return Data(data.train, data.val, data.test, data.spec, pre), generator, stream
 
 
-def train(cfg: DictConfig, run_dir: str | Path) -> float:
-    """Build every part from `cfg`, train, write outputs under `run_dir`; return the best monitored val metric."""
+def train(cfg: DictConfig, run_dir: str | Path, resume: dict | None = None) -> float:
+    """Build every part from `cfg`, train, write outputs under `run_dir`; return the best monitored val metric.
+
+    resume: the payload of a last.pt (mlrun.resume.load) to continue from; `cfg` is then its (merged) config.
+    """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if cfg.trainer.get("cv_folds", 1) != 1:        # k-fold cross validation: one train() per fold (mlrun.cv)
@@ -111,8 +117,9 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
     started = time.perf_counter()
     # ---- build: every part is checked before any training starts
     torch.manual_seed(cfg.seed)
-    device = build(cfg.device, "device")
     trainer = build(cfg.trainer, "trainer")
+    ddp = distributed.context(trainer.strategy)
+    device = ddp.device(build(cfg.device, "device"))
     data = build(cfg.dataset, "dataset", seed=cfg.seed)
     data = maybe_project(data, cfg.dataset.get("pca_components"))     # dataset.pca_components=k: PCA scores
     spec = data.spec
@@ -127,46 +134,101 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
     data, generator, stream = place(data, trainer, device, cfg.seed, batch_size, shuffle)
     net = network(model, data)
     net = torch.compile(net) if trainer.compile else net
-    step = make_step(net, loss_fn, optimizer, trainer.l2, trainer.clip_grad_norm, trainer.precision, device,
-                     penalty=getattr(model, "penalty", None))
+
+    def make(module, loss):
+        return make_step(module, loss, optimizer, trainer.l2, trainer.clip_grad_norm, trainer.precision, device,
+                         penalty=getattr(model, "penalty", None), skip_nonfinite=trainer.nan_policy == "skip_batch")
+
+    step = make(net, loss_fn) if ddp.world == 1 else ddp.step(make, net, loss_fn)
+    direct = getattr(model, "fit_direct", None)
+    if direct is None and hasattr(optimizer, "fit_direct"):     # a solver (optimizer=als) trains the model itself
+        direct = functools.partial(optimizer.fit_direct, model)
+    skipped = getattr(step, "skipped", None)       # batches skipped by nan_policy=skip_batch (on device)
+    position, best_record, best_state = Position(), None, None
+    if resume is not None and not direct:          # continue exactly where last.pt left off
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        position = resuming.restore(resume["resume"], generator, scheduler, device)
+        if ddp.rank and position.total is not None:   # the saved running loss is the sum over ranks: count once
+            position.total.zero_()
+        if resume["resume"]["best"] is not None:
+            best_record, best_state = resume["resume"]["best"]["record"], resume["resume"]["best"]["model"]
+        skipped.fill_(resume["resume"]["skipped"])
+    ddp.seed_ranks(cfg.seed, position.step)
     n_params = sum(p.numel() for p in model.parameters())
+    logger = loggers.start(cfg, run_dir) if ddp.rank == 0 else loggers.NoLogger()   # rank 0 reports
     log.info("%s: %s on %s (%s, %d train / %d val / %d test), %d parameters, %s", run_dir, cfg.model._target_,
              spec.name, spec.task, len(data.train), len(data.val), len(data.test), n_params, device)
-    logger = loggers.start(cfg, run_dir)           # logger=tensorboard|mlflow: params now, epochs below
 
     # ---- fit
     metric = spec.metric
     csv = MetricsCSV(run_dir / "metrics.csv")
     payload = {"config": OmegaConf.to_container(cfg, resolve=True), "spec": spec.to_dict(),
                "mlrun_version": mlrun.__version__}
+    if resume is not None and ddp.rank == 0:       # a model that fits itself (direct) restarts its fit
+        csv.fields = resuming.reopen_metrics(run_dir / "metrics.csv", position.epoch)
+        log.info("resuming %s at epoch %d, batch %d (step %d)", run_dir, position.epoch + 1, position.batch,
+                 position.step)
+    record = resume["metrics"] if resume is not None and not direct else None
+    n_batches = -(-len(data.train) // batch_size)
+    last = run_dir / "checkpoints" / "last.pt"
+
+    def check_finite(epoch: int, loss: float) -> None:
+        """nan_policy=stop: a NaN/Inf loss or parameter ends the run; skip_batch: only parameters, or an epoch
+        that skipped every batch, do. Named: the steps since the last checkpoint."""
+        hopeless = skipped is not None and trainer.nan_policy == "skip_batch" and int(skipped) >= n_batches
+        if hopeless or not faults.finite(loss if trainer.nan_policy == "stop" else 0.0, model):
+            raise faults.diverged(f"epoch {epoch}, optimiser steps {boundary.saved + 1}-{boundary.steps}", loss,
+                                  str(last) if last.exists() else "", cfg.optimizer.get("lr"), trainer.nan_policy)
 
     def save(name: str, record: dict) -> None:
-        checkpoints.save(run_dir / "checkpoints" / name, {
-            **payload, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "epoch": record["epoch"], "metrics": record})
+        state = {**payload, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "epoch": record["epoch"], "metrics": record}
+        if name == "last.pt":
+            best = None if best_state is None else {"model": best_state, "record": best_record}
+            state["resume"] = resuming.snapshot(position, generator, scheduler, best,
+                                                int(skipped) if skipped is not None else 0, ddp.world)
+        if ddp.rank == 0:
+            checkpoints.save(run_dir / "checkpoints" / name, state)
+        if name == "last.pt":
+            boundary.saved = position.step
 
-    direct = getattr(model, "fit_direct", None)
-    if direct is None and hasattr(optimizer, "fit_direct"):     # a solver (optimizer=als) trains the model itself
-        direct = functools.partial(optimizer.fit_direct, model)
-    steps = 0 if direct else epochs * -(-len(data.train) // batch_size)
-    best_record, best_state = None, None
-    with progress(steps, enabled=sys.stderr.isatty()) as bar:
+    def save_mid_epoch(batches: int, total: torch.Tensor) -> None:
+        """A checkpoint inside an epoch (every N steps, or on a stop signal): last.pt with the running total."""
+        position.batch, position.total, position.step = batches, ddp.sum(total), boundary.steps
+        boundary.where = f"epoch {position.epoch + 1} step {batches}/{n_batches}"
+        check_finite(position.epoch + 1, float(position.total) / max(batches * batch_size, 1))
+        save("last.pt", record or {"epoch": position.epoch})
+        position.batch, position.total = 0, None
+
+    boundary = faults.Boundary(trainer.checkpoint_every_steps, save_mid_epoch, ddp.agree if ddp.world > 1 else None)
+    boundary.restart(position.step)
+    steps = 0 if direct else epochs * n_batches - position.step
+    with progress(steps, enabled=sys.stderr.isatty()) as bar, faults.on_signals(boundary.handler):
         if direct:
             records = direct(data, trainer, loss_fn)
         else:
             records = fit(net, step, data.train, data.val, loss_fn, spec.task, metric, epochs=epochs,
                           batch_size=batch_size, shuffle=shuffle, patience=trainer.patience, scheduler=scheduler,
                           optimizer=optimizer, generator=generator, eval_batch_size=trainer.eval_batch_size,
-                          progress=bar, stream=stream)
+                          progress=bar, stream=stream, position=position, boundary=boundary, reduce=ddp.sum)
         for record, improved in records:
             record |= getattr(model, "epoch_metrics", dict)()
-            csv.append(record)
-            logger.log_epoch(record)
+            if trainer.nan_policy == "skip_batch" and not direct:
+                record["skipped_batches"] = int(skipped)
+            position.step, boundary.where = boundary.steps, f"the end of epoch {record['epoch']}"
+            if ddp.rank == 0:
+                csv.append(record)
+                logger.log_epoch(record)
             log.info(epoch_line(record, epochs, improved))
-            save("last.pt", record)
-            if improved:
+            check_finite(record["epoch"], record["train_loss"])
+            if skipped is not None:
+                skipped.zero_()
+            if improved:                           # best.pt first: last.pt is the commit point of the epoch
                 best_record, best_state = record, copy.deepcopy(model.state_dict())
                 save("best.pt", record)
+            save("last.pt", record)
+            boundary.check_epoch_end()
     if best_state is None:
         raise UserError(f"training diverged: val_{metric} was NaN in every epoch; lower optimizer.lr "
                         f"(now {cfg.optimizer.get('lr')}) or set trainer.clip_grad_norm")
@@ -183,10 +245,11 @@ def train(cfg: DictConfig, run_dir: str | Path) -> float:
         "dataset": spec.name, "model": cfg.model._target_, "spec": spec.to_dict(), **environment(device),
         "reference": reference_for(cfg, spec, test),      # closest published result (mlrun/references.yaml)
     }
-    summary |= getattr(model, "summary_metrics", dict)()    # model extras, e.g. PCA eigenvalues
-    write_json(run_dir / "summary.json", summary)
-    getattr(model, "write_artifacts", lambda run_dir, data: None)(run_dir, data)   # e.g. a plot in the run dir
-    loggers.finish(logger, summary, run_dir / "checkpoints" / "best.pt")
+    summary |= getattr(model, "summary_metrics", dict)()    # model extras, e.g. PCA eigenvalues, NFE totals
+    if ddp.rank == 0:
+        write_json(run_dir / "summary.json", summary)
+        getattr(model, "write_artifacts", lambda run_dir, data: None)(run_dir, data)   # e.g. a plot in the run dir
+        loggers.finish(logger, summary, run_dir / "checkpoints" / "best.pt")
     log.info("done: %s\n%s", run_dir, table({k: v for k, v in summary.items() if k.startswith(("test_", "best_"))
                                              or k in ("epochs_run", "total_seconds", "n_params", "device")}))
     return best_record[f"val_{metric}"]

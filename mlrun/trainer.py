@@ -8,6 +8,8 @@ from mlrun.errors import check, number
 
 SCHEDULES = ("none", "step", "cosine")
 PRECISIONS = ("fp32", "bf16", "fp16")
+NAN_POLICIES = ("stop", "skip_batch")
+STRATEGIES = ("single", "ddp")
 
 
 @dataclass
@@ -30,6 +32,9 @@ class Trainer:
     data_on_device: bool | str = "auto"  # true | false (stream from the host) | auto (true up to device_data_mb)
     device_data_mb: float = 4096  # auto: the largest data (all splits, MB) kept on a CUDA device; CPU keeps all
     workers: int = 2              # DataLoader worker processes when streaming (0 = in the main process)
+    checkpoint_every_steps: int = 0   # also write last.pt every N optimiser steps; 0 = only after each epoch
+    nan_policy: str = "stop"      # stop | skip_batch: what a NaN/Inf loss or gradient does
+    strategy: str = "single"      # single | ddp (DistributedDataParallel under torchrun)
 
     def __post_init__(self):
         number("trainer.epochs", self.epochs, 1, integer=True)
@@ -51,6 +56,11 @@ class Trainer:
               "valid choices are true, false, auto")
         number("trainer.device_data_mb", self.device_data_mb, 0)
         number("trainer.workers", self.workers, 0, integer=True)
+        number("trainer.checkpoint_every_steps", self.checkpoint_every_steps, 0, integer=True)
+        check(self.nan_policy in NAN_POLICIES, "trainer.nan_policy", self.nan_policy,
+              f"valid choices are {', '.join(NAN_POLICIES)}")
+        check(self.strategy in STRATEGIES, "trainer.strategy", self.strategy,
+              f"valid choices are {', '.join(STRATEGIES)}")
         for key in ("online", "shuffle", "compile", "fast_dev_run"):
             check(isinstance(getattr(self, key), bool), f"trainer.{key}", getattr(self, key), "must be true or false")
 

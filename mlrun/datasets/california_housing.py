@@ -49,12 +49,15 @@ def read_housing_csv(file: Path):
     if missing:
         raise UserError(f"dataset.path={str(file)!r}: missing column(s) {', '.join(missing)}; "
                         f"expected the housing.csv columns incl. {TARGET} and {CATEGORICAL}")
-    numeric = df.drop(columns=[TARGET, CATEGORICAL])
-    try:
-        numeric = numeric.apply(pd.to_numeric, errors="raise")
-        y = pd.to_numeric(df[TARGET], errors="raise").to_numpy(np.float64)
-    except (ValueError, TypeError) as e:
-        raise UserError(f"dataset.path={str(file)!r}: non-numeric value ({e})") from None
+    numeric = df.drop(columns=[CATEGORICAL])
+    bad = numeric.apply(pd.to_numeric, errors="coerce").isna() & numeric.notna()
+    if bad.any().any():                                  # name the first bad cell: line (1 = header), column
+        rows, cols = np.nonzero(bad.to_numpy())           # row-major: the first bad cell comes first
+        row, column = int(rows[0]), bad.columns[cols[0]]
+        raise UserError(f"dataset.path={str(file)!r}: line {row + 2}, column {column}: non-numeric value "
+                        f"{str(numeric.iloc[row][column])[:40]!r}")
+    numeric = numeric.apply(pd.to_numeric).drop(columns=[TARGET])
+    y = pd.to_numeric(df[TARGET]).to_numpy(np.float64)
     onehot = pd.get_dummies(df[CATEGORICAL].astype(str), prefix=CATEGORICAL, dtype=np.float64)
     x = np.concatenate([numeric.to_numpy(np.float64), onehot.to_numpy()], axis=1)
     if np.isnan(y).any():

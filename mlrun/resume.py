@@ -1,0 +1,206 @@
+"""Exact resume: `mlrun train resume=PATH` continues a run in its own folder from checkpoints/last.pt.
+
+    mlrun train resume=outputs/2026-01-31/12-00-00                    # a run dir, or its checkpoints/last.pt
+    mlrun train resume=outputs/2026-01-31/12-00-00 trainer.epochs=60  # extend a finished run
+
+last.pt carries, besides the model and optimizer: the scheduler, the loop position (epoch, batch within the
+epoch and its running loss, optimiser step, early-stopping counters), the best epoch's weights and record, and
+every RNG state (torch CPU, the shuffle generator, CUDA, python, numpy) as tensors and plain data, so it still
+loads with `weights_only=True`. On CPU a resumed run ends bitwise equal to an uninterrupted one.
+
+The config is the checkpoint's. Overrides given with resume= are composed as Hydra would and compared with the
+checkpoint: RESUMABLE keys may change (e.g. trainer.epochs to extend a run), any other change is a conflict (one
+line). The run's .hydra/ keeps the original config (Hydra is started with hydra.output_subdir=null);
+metrics.csv is cut back to the checkpoint's epoch and appended to; train.log is appended to.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from mlrun import checkpoints
+from mlrun.errors import UserError
+from mlrun.loop import Position
+
+# keys an override may change on resume; everything else must match the checkpoint's config
+RESUMABLE = ("trainer.epochs", "trainer.patience", "trainer.checkpoint_every_steps", "trainer.nan_policy",
+             "trainer.eval_batch_size", "trainer.strategy", "trainer.data_on_device", "trainer.device_data_mb",
+             "trainer.workers", "data_root", "dataset.path", "dataset.root", "logger")   # results do not depend on them
+IGNORED = ("resume", "output_root", "name")      # the run folder is fixed: these say nothing on resume
+
+
+# ---- the training state in last.pt
+
+def snapshot(position: Position, generator: torch.Generator | None, scheduler, best: dict | None,
+             skipped: int = 0, world: int = 1) -> dict:
+    """The `resume` entry of last.pt: everything but the model and optimizer needed to continue exactly."""
+    shuffle = position.shuffle_state if position.batch else (generator.get_state() if generator is not None
+                                                              else None)
+    return {
+        "position": {"epoch": position.epoch, "batch": position.batch, "step": position.step,
+                     "total": None if position.total is None else position.total.detach().cpu().clone(),
+                     "shuffle_state": shuffle, "best": position.best, "since_best": position.since_best},
+        "rng": rng_state(), "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "best": best, "skipped": skipped, "world": world,
+    }
+
+
+def restore(state: dict, generator: torch.Generator | None, scheduler, device) -> Position:
+    """Put the RNGs and the scheduler back; return the loop position to hand to `fit`."""
+    p = state["position"]
+    if scheduler is not None and state["scheduler"] is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    if generator is not None and p["shuffle_state"] is not None:
+        generator.set_state(p["shuffle_state"])
+    set_rng_state(state["rng"])
+    total = None if p["total"] is None else p["total"].to(device)
+    return Position(epoch=p["epoch"], batch=p["batch"], total=total, shuffle_state=p["shuffle_state"],
+                    step=p["step"], best=p["best"], since_best=p["since_best"])
+
+
+def rng_state() -> dict:
+    import numpy as np
+
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+            "python": random.getstate(),
+            "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype("int64")), "pos": int(pos),
+                      "has_gauss": int(has_gauss), "gauss": float(gauss)}}
+
+
+def set_rng_state(state: dict) -> None:
+    import numpy as np
+
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    random.setstate(_tuples(state["python"]))
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype("uint32"), n["pos"], n["has_gauss"], n["gauss"]))
+
+
+def _tuples(v):
+    return tuple(_tuples(x) for x in v) if isinstance(v, (list, tuple)) else v
+
+
+def reopen_metrics(path: Path, epochs_done: int) -> list[str] | None:
+    """Cut metrics.csv back to the rows of finished epochs (a crash may have written one more); its header."""
+    if not path.is_file():
+        return None
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return None
+    header, body = rows[0], [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= epochs_done]
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w", newline="") as f:
+        csv.writer(f).writerows([header, *body])
+    os.replace(tmp, path)
+    return header
+
+
+# ---- the CLI side: which run, which checkpoint, which config
+
+def locate(path: str) -> tuple[Path, Path]:
+    """(run dir, checkpoint file) for resume=PATH, a run dir or <run>/checkpoints/<file>.pt."""
+    p = Path(str(path)).expanduser()
+    if p.is_dir():
+        ckpt = p / "checkpoints" / "last.pt"
+        if not ckpt.is_file():
+            raise UserError(f"resume={str(path)!r}: not a run folder (no checkpoints/last.pt in it); pass a run "
+                            f"dir such as outputs/<date>/<time> or its checkpoints/last.pt")
+        return p.resolve(), ckpt.resolve()
+    if not p.exists():
+        raise UserError(f"resume={str(path)!r}: no such file or folder")
+    if p.parent.name != "checkpoints":
+        raise UserError(f"resume={str(path)!r}: a checkpoint outside a run folder; resume continues a run in "
+                        f"its own folder, so pass <run dir> or <run dir>/checkpoints/last.pt")
+    return p.parent.parent.resolve(), p.resolve()
+
+
+def load(path: str) -> tuple[Path, Path, dict]:
+    run_dir, ckpt = locate(path)
+    payload = checkpoints.load(ckpt, key="resume")
+    if "resume" not in payload:
+        raise UserError(f"resume={str(ckpt)!r}: holds no training state (best.pt keeps only the best weights); "
+                        f"pass the run dir or its checkpoints/last.pt")
+    return run_dir, ckpt, payload
+
+
+def config(payload: dict, run_dir: Path, overrides: list[str], compose) -> DictConfig:
+    """The checkpoint's config with the RESUMABLE keys that `overrides` change; a conflict is one line.
+
+    compose(overrides) -> the composed config, as `mlrun train` would build it (see mlrun.launch).
+    """
+    saved = OmegaConf.create(payload["config"])
+    mine = [o for o in overrides if not _key(o).startswith("hydra") and _key(o) != "resume"]
+    original = _original_overrides(run_dir)
+    _check_belongs(saved, run_dir, original, compose)
+    if mine:
+        keys = {_key(o) for o in mine}
+        kept = [o for o in original if not any(_key(o) == k or _key(o).startswith(k + ".") for k in keys)]
+        before, after = _flat(compose(original)), _flat(compose(kept + mine))
+        flat_saved = _flat(saved)
+        for key in sorted(set(before) | set(after)):
+            new = after.get(key, "<absent>")
+            if before.get(key, "<absent>") == new or key in IGNORED or key.startswith(tuple(i + "." for i in IGNORED)):
+                continue
+            if key in RESUMABLE:
+                OmegaConf.update(saved, key, new, merge=False)
+            elif flat_saved.get(key, "<absent>") != new:
+                culprit = next((o for o in mine if key == _key(o) or key.startswith(_key(o).split("/")[0] + ".")),
+                               ", ".join(mine))
+                raise UserError(f"resume: {culprit} conflicts with the run being resumed ({key} is "
+                                f"{flat_saved.get(key, '<absent>')!r} in its checkpoint, would be {new!r}); on resume "
+                                f"only {', '.join(RESUMABLE)} may change — start a new run for anything else")
+    OmegaConf.set_struct(saved, True)
+    return saved
+
+
+def _check_belongs(saved: DictConfig, run_dir: Path, original: list[str], compose) -> None:
+    """A last.pt copied in from another run (another model, dataset, seed ...) is refused."""
+    if not (run_dir / ".hydra" / "config.yaml").is_file():
+        return
+    try:
+        theirs = _flat(compose(original))
+    except Exception:  # noqa: BLE001 - the conf/ files changed since: nothing to compare against
+        return
+    mine = _flat(saved)
+    for key in sorted(set(theirs) | set(mine)):
+        if key in RESUMABLE or key in IGNORED or key.startswith(tuple(i + "." for i in IGNORED)):
+            continue
+        if key.split(".")[0] in ("model", "dataset") and theirs.get(key) != mine.get(key):
+            raise UserError(f"resume: {run_dir / 'checkpoints'} holds a checkpoint of another run ({key} is "
+                            f"{mine.get(key)!r} in it, {theirs.get(key)!r} in {run_dir / '.hydra' / 'overrides.yaml'})")
+
+
+def _original_overrides(run_dir: Path) -> list[str]:
+    file = run_dir / ".hydra" / "overrides.yaml"
+    if not file.is_file():
+        return []
+    try:
+        return [str(o) for o in OmegaConf.load(file)]
+    except Exception:  # noqa: BLE001 - unreadable: compare against the defaults instead
+        return []
+
+
+def _key(override: str) -> str:
+    return override.partition("=")[0].lstrip("+~")
+
+
+def _flat(cfg, prefix: str = "") -> dict:
+    data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
+    out = {}
+    for k, v in data.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out

@@ -1,0 +1,116 @@
+"""NaN/Inf handling (trainer.nan_policy) and the step-boundary stop."""
+
+from __future__ import annotations
+
+import csv
+import math
+import signal
+
+import pytest
+import torch
+
+import mlrun.train
+from mlrun import checkpoints
+from mlrun.faults import Boundary, Diverged, Stopped
+from mlrun.loop import make_step
+from mlrun.train import train
+
+RUN = ["device=cpu", "model.hidden=[16]", "trainer.batch_size=128", "trainer.epochs=3"]   # 10 steps per epoch
+
+
+def poison(monkeypatch, at_step: int, how: str) -> None:
+    """From optimiser step `at_step` on: 'params' sets the weights to NaN after the step; 'batch' feeds a NaN
+    input row at that step only."""
+    real = mlrun.train.make_step
+
+    def make(*args, **kwargs):
+        inner, count = real(*args, **kwargs), [0]
+        params = list(args[0].parameters())
+
+        def step(xb, yb):
+            count[0] += 1
+            if how == "batch" and count[0] == at_step:
+                xb = xb.clone()
+                xb[0] = math.nan
+            loss = inner(xb, yb)
+            if how == "params" and count[0] == at_step:
+                with torch.no_grad():
+                    params[0].fill_(math.nan)
+            return loss
+
+        step.skipped = inner.skipped
+        return step
+
+    monkeypatch.setattr(mlrun.train, "make_step", make)
+
+
+def test_nan_stop_names_the_epoch_and_keeps_the_last_good_checkpoint(cfg, tmp_path, monkeypatch):
+    poison(monkeypatch, 13, "params")
+    with pytest.raises(Diverged, match=r"non-finite loss .* in epoch 2, optimiser steps 11-20.*last good checkpoint is "
+                                       r".*last\.pt.*optimizer\.lr.*nan_policy=skip_batch"):
+        train(cfg(*RUN), tmp_path)
+    last = checkpoints.load(tmp_path / "checkpoints" / "last.pt")
+    assert last["epoch"] == 1 and all(torch.isfinite(v).all() for v in last["model"].values())
+    assert checkpoints.load(tmp_path / "checkpoints" / "best.pt")["epoch"] == 1
+
+
+def test_nan_stop_at_a_mid_epoch_checkpoint_narrows_the_step(cfg, tmp_path, monkeypatch):
+    poison(monkeypatch, 13, "params")
+    with pytest.raises(Diverged, match=r"epoch 2, optimiser steps 13-16 "):
+        train(cfg(*RUN, "trainer.checkpoint_every_steps=4"), tmp_path)
+    last = checkpoints.load(tmp_path / "checkpoints" / "last.pt")
+    assert last["resume"]["position"]["step"] == 12 and all(torch.isfinite(v).all() for v in last["model"].values())
+
+
+def test_skip_batch_drops_the_bad_batch_and_trains_on(cfg, tmp_path, monkeypatch):
+    poison(monkeypatch, 13, "batch")
+    train(cfg(*RUN, "trainer.nan_policy=skip_batch"), tmp_path)
+    with open(tmp_path / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["skipped_batches"] for r in rows] == ["0", "1", "0"]
+    assert all(math.isfinite(float(r["train_loss"])) for r in rows)
+    best = checkpoints.load(tmp_path / "checkpoints" / "best.pt")["model"]
+    assert all(torch.isfinite(v).all() for v in best.values())
+
+
+def test_skip_nonfinite_step_leaves_sgd_weights_unchanged():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    step = make_step(model, torch.nn.functional.mse_loss, torch.optim.SGD(model.parameters(), lr=0.1),
+                     skip_nonfinite=True)
+    before = [p.detach().clone() for p in model.parameters()]
+    x, y = torch.randn(4, 3), torch.randn(4, 1)
+    x[1, 2] = math.inf
+    assert step(x, y).item() == 0.0 and step.skipped.item() == 1
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    x[1, 2] = 0.0
+    assert step(x, y).item() > 0 and step.skipped.item() == 1
+    assert not torch.equal(before[0], model.weight)
+
+
+def test_boundary_checkpoints_every_n_steps_and_stops_after_the_signal():
+    saved = []
+    b = Boundary(every=3, save=lambda batches, total: saved.append(batches))
+    b.restart(4)                                   # resumed at step 4: the next periodic checkpoint is step 6
+    assert b.next == 6
+    b.steps = 6
+    b.reached(2, torch.zeros(()))
+    assert saved == [2] and b.next == 9
+    b.handler(signal.SIGTERM, None)
+    assert b.stop
+    b.where = "epoch 1 step 3/10"
+    with pytest.raises(Stopped, match="stopped by SIGTERM at epoch 1 step 3/10") as e:
+        b.reached(3, torch.zeros(()))
+    assert e.value.code == 143 and saved == [2, 3]
+    with pytest.raises(Stopped, match="second SIGINT"):
+        b.handler(signal.SIGINT, None)
+
+
+def test_diverged_run_exits_3_in_one_line_and_keeps_its_folder(tmp_path, cli):
+    r = cli("train", "device=cpu", "model=linear", "dataset=diabetes", "optimizer=sgd", "optimizer.lr=1e12",
+            "trainer.epochs=2", cwd=tmp_path)
+    assert r.returncode == 3, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "non-finite" in lines[0] and "epoch 1" in lines[0], r.stderr
+    (run,) = (tmp_path / "outputs").glob("*/*")
+    assert (run / "error.txt").read_text().strip() in lines[0] and (run / "metrics.csv").is_file()
