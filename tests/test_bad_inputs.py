@@ -32,7 +32,7 @@ class Smuggled:
 # (id, command and args with {placeholders}, pattern the single stderr line must contain)
 CASES = [
     # unknown names
-    ("unknown-group-option", "train model=nope", r"model/nope.*linear logistic mlp"),
+    ("unknown-group-option", "train model=nope", r"model/nope.*cnn linear logistic mf mlp"),
     ("unknown-key", "train trainer.epoch=3", r"trainer\.epoch=3: unknown key.*epochs"),
     ("unknown-top-level-key", "train seeds=1", r"seeds=1: unknown key"),
     ("unknown-command", "trian", r"unknown command 'trian'"),
