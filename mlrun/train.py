@@ -46,6 +46,19 @@ from mlrun.references import reference_for
 log = logging.getLogger("mlrun")
 
 
+def check_task(node: DictConfig, spec) -> None:
+    """A model class with `tasks` (the dataset tasks it can learn) refuses other datasets in one line."""
+    from hydra.utils import get_class
+
+    try:
+        tasks = getattr(get_class(node._target_), "tasks", None)
+    except Exception:  # noqa: BLE001 - a bad _target_ is reported by build() itself
+        return
+    if tasks and spec.task not in tasks:
+        raise UserError(f"model={node._target_.rsplit('.', 1)[-1]}: learns {', '.join(tasks)} datasets; "
+                        f"dataset={spec.name} is {spec.task}")
+
+
 def build(node: DictConfig, key: str, *args, **runtime):
     """instantiate(node, *args, **runtime), with errors raised by the target surfaced as one-line UserErrors.
 
@@ -53,6 +66,8 @@ def build(node: DictConfig, key: str, *args, **runtime):
     """
     if key == "dataset":                # dataset.pca_components is applied after the builder (maybe_project)
         node = without_pca(node)
+    if key == "model" and args:
+        check_task(node, args[0])
     try:
         return instantiate(node, *args, **runtime, _convert_="all")
     except Exception as e:  # noqa: BLE001 - instantiate wraps everything; keep the user's line, name the group

@@ -65,6 +65,11 @@ CASES = [
     # conflicting choices
     pytest.param("linear-on-classification", "train model=linear dataset=digits", r"needs a regression dataset",
                  marks=slow),
+    pytest.param("cnn-on-tabular", "train model=cnn dataset=diabetes", r"model='cnn': needs a classification dataset",
+                 marks=slow),
+    pytest.param("mf-on-digits", "train model=mf dataset=digits", r"model='mf': needs a ratings dataset", marks=slow),
+    ("node-on-ratings", "train model=node dataset=synthetic_ratings",
+     r"model=NeuralODE: learns .*dataset=synthetic_ratings is ratings"),
     pytest.param("logistic-on-regression", "train model=logistic dataset=diabetes", r"model.*logistic.*regression",
                  marks=slow),
     ("resume-with-another-model", "train resume={run} model=logistic",
@@ -86,6 +91,10 @@ CASES = [
                  r"no_ocean\.csv.*missing column\(s\) ocean_proximity", marks=slow),
     pytest.param("bad-csv-row", "train dataset=california_housing dataset.path={tmp}/bad_row.csv",
                  r"bad_row\.csv.*line 4, column total_rooms: non-numeric value 'lots'", marks=slow),
+    pytest.param("idx-wrong-magic", "train dataset=mnist dataset.root={tmp}/magic dataset.train_prefix=t10k "
+                 "dataset.test_prefix=null", r"t10k-images-idx3-ubyte\.gz: not an IDX file: magic number", marks=slow),
+    pytest.param("idx-truncated-gzip", "train dataset=mnist dataset.root={tmp}/cut dataset.train_prefix=t10k "
+                 "dataset.test_prefix=null", r"t10k-images-idx3-ubyte\.gz: corrupt or truncated gzip", marks=slow),
     # checkpoints
     ("pickled-code-checkpoint", "train resume={tmp}/smuggle/checkpoints/last.pt", r"refused: it holds pickled"),
     pytest.param("pickled-code-eval", "eval checkpoint={tmp}/smuggle/checkpoints/last.pt",
@@ -126,6 +135,7 @@ def world(tmp_path_factory):
     (tmp / "empty.csv").write_text("")
     (tmp / "no_ocean.csv").write_text(HOUSING_HEADER.rsplit(",", 1)[0] + "\n" + row.rsplit(",", 1)[0] + "\n")
     (tmp / "bad_row.csv").write_text(f"{HOUSING_HEADER}\n{row}\n{row}\n{row.replace('880.0', 'lots')}\n")
+    _bad_idx(tmp)
     (tmp / "empty_dir").mkdir()
     (tmp / "a_file").write_text("not a folder\n")
     smuggle = tmp / "smuggle" / "checkpoints"
@@ -135,6 +145,23 @@ def world(tmp_path_factory):
     (tmp / "corrupt" / "checkpoints" / "last.pt").write_bytes(os.urandom(4096))
     _foreign(run, tmp / "foreign")
     return {"tmp": tmp, "run": run, "before": _fingerprint(tmp / "outputs")}
+
+
+def _bad_idx(tmp: Path) -> None:
+    """MNIST-named IDX pairs whose image file has a wrong magic number (magic/) or is a cut-off gzip (cut/)."""
+    import gzip
+
+    import numpy as np
+
+    from mlrun.datasets.idx import write_idx
+
+    for name in ("magic", "cut"):
+        (tmp / name).mkdir()
+        write_idx(tmp / name / "t10k-labels-idx1-ubyte.gz", (np.arange(40) % 10).astype(np.uint8))
+    (tmp / "magic" / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\x12\x34\x08\x03" + bytes(64)))
+    write_idx(tmp / "cut" / "t10k-images-idx3-ubyte.gz", np.zeros((40, 28, 28), np.uint8))
+    whole = (tmp / "cut" / "t10k-images-idx3-ubyte.gz").read_bytes()
+    (tmp / "cut" / "t10k-images-idx3-ubyte.gz").write_bytes(whole[: len(whole) // 2])
 
 
 def _foreign(run: Path, dest: Path) -> None:

@@ -11,6 +11,7 @@ from mlrun.models.activations import ACTIVATIONS, Maxout
 
 
 class MLP(nn.Module):
+    tasks = ("regression", "binary", "multiclass")   # dataset tasks it learns (checked by mlrun.train.build)
     def __init__(self, spec: DataSpec, hidden: list[int] = (128,), activation: str = "relu",
                  batch_norm: bool = False, dropout: float = 0.0, maxout_pieces: int = 2):
         """Input size from `spec.n_features` (images are flattened), output size from `spec.n_outputs`."""

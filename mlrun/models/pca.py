@@ -53,6 +53,7 @@ def _orthogonalise(v: torch.Tensor, found: torch.Tensor) -> torch.Tensor:
 
 
 class PCA(nn.Module):
+    tasks = ("regression", "binary", "multiclass", "unsupervised")   # dataset tasks it learns (checked by mlrun.train.build)
     def __init__(self, spec: DataSpec, k: int = 10, lr: float = 10.0, tol: float = 1e-4, max_iter: int = 1000,
                  unbiased: bool = True, compare_max_dim: int = 4096):
         """The top-k principal directions of the train split's features, found by gradient ascent (see the module).
