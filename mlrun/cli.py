@@ -34,6 +34,22 @@ def fail(prog: str, message: str, code: int = 2):
     sys.exit(code)
 
 
+def split_args(prog: str, argv: list[str], own: tuple[str, ...]) -> tuple[dict, list[str]]:
+    """`key=value` arguments of a checkpoint command: (the command's own keys, config overrides for the rest)."""
+    args, overrides = {}, []
+    for item in argv:
+        key, sep, value = item.partition("=")
+        if not sep:
+            fail(prog, f"{item!r}: expected key=value, e.g. checkpoint=outputs/<run>/checkpoints/best.pt")
+        if key in own:
+            args[key] = value
+        else:
+            overrides.append(item)
+    if "checkpoint" in own and "checkpoint" not in args:
+        fail(prog, "checkpoint=PATH is required (a .pt file or a run folder)")
+    return args, overrides
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ("-h", "--help", "help"):

@@ -60,23 +60,13 @@ def evaluate_checkpoint(path: str, split: str = "test", overrides: list[str] = (
 
 
 def main(argv: list[str]) -> None:
-    from mlrun.cli import fail
+    from mlrun.cli import fail, split_args
     from mlrun.errors import UserError
 
     if any(a in ("-h", "--help") for a in argv):
         print(__doc__.strip())
         return
-    args, overrides = {}, []
-    for item in argv:
-        key, sep, value = item.partition("=")
-        if not sep:
-            fail("mlrun eval", f"{item!r}: expected key=value, e.g. checkpoint=outputs/<run>/checkpoints/best.pt")
-        if key in ("checkpoint", "split", "format"):
-            args[key] = value
-        else:
-            overrides.append(item)
-    if "checkpoint" not in args:
-        fail("mlrun eval", "checkpoint=PATH is required (a .pt file or a run folder)")
+    args, overrides = split_args("mlrun eval", argv, ("checkpoint", "split", "format"))
     fmt = args.get("format", "table")
     if fmt not in FORMATS:
         fail("mlrun eval", f"format={fmt!r}: valid choices are {', '.join(FORMATS)}")

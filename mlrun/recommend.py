@@ -64,21 +64,13 @@ def recommend(path: str, user: str, k: int = 10, overrides: list[str] = ()) -> l
 
 
 def main(argv: list[str]) -> None:
-    from mlrun.cli import fail
+    from mlrun.cli import fail, split_args
     from mlrun.errors import UserError
 
     if any(a in ("-h", "--help") for a in argv):
         print(__doc__.strip())
         return
-    args, overrides = {}, []
-    for item in argv:
-        key, sep, value = item.partition("=")
-        if not sep:
-            fail("mlrun recommend", f"{item!r}: expected key=value, e.g. checkpoint=outputs/<run>/checkpoints/best.pt")
-        if key in ("checkpoint", "user", "k", "format"):
-            args[key] = value
-        else:
-            overrides.append(item)
+    args, overrides = split_args("mlrun recommend", argv, ("checkpoint", "user", "k", "format"))
     for key in ("checkpoint", "user"):
         if key not in args:
             fail("mlrun recommend", f"{key}= is required: mlrun recommend checkpoint=PATH user=ID [k=10]")

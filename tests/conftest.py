@@ -50,3 +50,15 @@ def mlrun_cli(*args: str, cwd: Path, env: dict | None = None, timeout: int = 300
 @pytest.fixture
 def cli():
     return mlrun_cli
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny tensors, many small solver steps: on a shared 2-core machine intra-op thread hand-offs cost far more
+    than the work (25× slower under load), so such tests run on one thread."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -17,14 +17,7 @@ from mlrun.train import build, train
 SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors, many small solver steps: on a shared 2-core machine intra-op thread hand-offs cost far more
-    than the work (25× slower under load), so these tests run on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")   # see tests/conftest.py
 
 
 def test_spec_shapes_and_segments():

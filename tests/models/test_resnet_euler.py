@@ -9,14 +9,7 @@ FLAT = DataSpec(input_shape=(10,), n_outputs=3, task="multiclass")
 IMAGE = DataSpec(input_shape=(3, 8, 8), n_outputs=5, task="multiclass")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors, many small solver steps: on a shared 2-core machine intra-op thread hand-offs cost far more
-    than the work (25× slower under load), so these tests run on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")   # see tests/conftest.py
 
 
 @pytest.mark.parametrize("spec, x", [(FLAT, torch.randn(4, 10)), (IMAGE, torch.randn(4, 3, 8, 8))])
