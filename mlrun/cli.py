@@ -63,7 +63,13 @@ def main(argv: list[str] | None = None) -> None:
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         fail("mlrun", f"unknown command {command!r}; valid commands are {', '.join(COMMANDS)}")
-    importlib.import_module(COMMANDS[command][0]).main(rest)
+    try:
+        importlib.import_module(COMMANDS[command][0]).main(rest)
+    except BrokenPipeError:                  # `mlrun train --help | head`: the reader left; no traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
 
 
 if __name__ == "__main__":
