@@ -68,6 +68,10 @@ CASES = [
     pytest.param("cnn-on-tabular", "train model=cnn dataset=diabetes", r"model='cnn': needs a classification dataset",
                  marks=slow),
     pytest.param("mf-on-digits", "train model=mf dataset=digits", r"model='mf': needs a ratings dataset", marks=slow),
+    ("als-burn-in-too-long", "train model=mf optimizer=als dataset=synthetic_ratings optimizer.noise=1 "
+     "optimizer.burn_in=4 trainer.epochs=4", r"optimizer.burn_in=4: must be < trainer.epochs=4"),
+    pytest.param("als-negative-noise", "train model=mf optimizer=als dataset=synthetic_ratings optimizer.noise=-0.5",
+                 r"optimizer.noise=-0.5: must be a number ≥ 0", marks=slow),
     ("node-on-ratings", "train model=node dataset=synthetic_ratings",
      r"model=NeuralODE: learns .*dataset=synthetic_ratings is ratings"),
     pytest.param("logistic-on-regression", "train model=logistic dataset=diabetes", r"model.*logistic.*regression",

@@ -20,11 +20,11 @@ import numpy as np
 import torch
 
 from mlrun.datasets._ratings import ratings_data, read_ratings
-from mlrun.models.mf import DTYPES, MF, _Layout, als_sweep
+from mlrun.models.mf import DTYPES, MF, PosteriorMean, _Layout, als_sweep
 
 
-def fit_and_score(data, k, reg, sweeps, update, dtype, seed=0):
-    """(test RMSE, val RMSE, seconds) of one ALS fit."""
+def fit_and_score(data, k, reg, sweeps, update, dtype, noise=0.0, burn_in=5, seed=0):
+    """(test RMSE, val RMSE, seconds) of one ALS fit (Bayesian ALS averaged after burn_in sweeps when noise > 0)."""
     start = time.perf_counter()
     torch.manual_seed(seed)
     model = MF(data.spec, k=k, reg=reg)
@@ -32,10 +32,12 @@ def fit_and_score(data, k, reg, sweeps, update, dtype, seed=0):
     ratings = data.train.y.to(DTYPES[dtype])
     by_user = _Layout(users, items, model.n_users, model.n_items)
     by_item = _Layout(items, users, model.n_items, model.n_users)
-    params = model.params(DTYPES[dtype])
-    for _ in range(sweeps):
-        params = als_sweep(params, by_user, by_item, ratings, reg, update)
-    model.set_params(*params)
+    params, average = model.params(DTYPES[dtype]), PosteriorMean()
+    for sweep in range(1, sweeps + 1):
+        sampling = noise > 0 and sweep > burn_in
+        params = als_sweep(params, by_user, by_item, ratings, reg, update, noise if sampling else 0.0,
+                           average if sampling else None)
+    model.set_params(*(average.params() if noise > 0 else params))
     model.eval()
     with torch.no_grad():
         test = float((model(data.test.x) - data.test.y).pow(2).mean().sqrt())
@@ -55,6 +57,8 @@ def main():
     parser.add_argument("--sweeps", type=int, default=15)
     parser.add_argument("--update", default="seed", choices=["seed", "joint"])
     parser.add_argument("--dtype", default="float64", choices=list(DTYPES))
+    parser.add_argument("--noise", type=float, default=0.0, help="σ > 0: Bayesian ALS (optimizer.noise)")
+    parser.add_argument("--burn-in", type=int, default=5)
     args = parser.parse_args()
     users, items, ratings = read_ratings(Path(args.root) / "u.data", "\t", [0, 1, 2], header=False)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); {args.update} update, {args.dtype}")
@@ -63,10 +67,11 @@ def main():
         for fold in range(5):
             data = ratings_data(users, items, ratings, name="movielens_100k", split={"train": 1, "val": 0, "test": 0},
                                 folds=5, fold=fold, seed=0)
-            rmse, _, seconds = fit_and_score(data, args.k, args.reg, args.sweeps, args.update, args.dtype)
+            rmse, _, seconds = fit_and_score(data, args.k, args.reg, args.sweeps, args.update, args.dtype,
+                                          args.noise, args.burn_in)
             rmses.append(rmse)
             total += seconds
-        print(f"als k={args.k} reg={args.reg:g} sweeps={args.sweeps}: folds {' '.join(f'{r:.4f}' for r in rmses)}  "
+        print(f"als k={args.k} reg={args.reg:g} sweeps={args.sweeps} noise={args.noise:g} burn_in={args.burn_in}: folds {' '.join(f'{r:.4f}' for r in rmses)}  "
               f"mean {np.mean(rmses):.4f} ± {np.std(rmses):.4f}  {total:.2f} s for 5 folds "
               f"(process CPU incl. splitting {time.process_time() - cpu:.2f} s)")
         return
@@ -75,7 +80,8 @@ def main():
     print("| K | λ | val RMSE | test RMSE | seconds |\n|---|---|---|---|---|")
     for k in (int(v) for v in args.ks.split(",")):
         for reg in (float(v) for v in args.regs.split(",")):
-            test, val, seconds = fit_and_score(data, k, reg, args.sweeps, args.update, args.dtype)
+            test, val, seconds = fit_and_score(data, k, reg, args.sweeps, args.update, args.dtype, args.noise,
+                                               args.burn_in)
             print(f"| {k} | {reg:g} | {val:.4f} | {test:.4f} | {seconds:.2f} |", flush=True)
 
 
