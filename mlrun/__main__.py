@@ -1,6 +1,6 @@
 """`python -m mlrun ...` is the same as the `mlrun` command."""
 
-from mlrun.cli import main
+from mlrun.cli import entry
 
 if __name__ == "__main__":
-    main()
+    entry()

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,26 @@ def test_same_second_runs_get_distinct_dirs(tmp_path):
 
     dirs = {claim_run_dir(str(tmp_path), "x") for _ in range(5)}
     assert len(dirs) == 5 and all(Path(d).is_dir() for d in dirs)
+
+
+def test_entry_skips_teardown_only_after_a_single_train(monkeypatch):
+    """`mlrun train` (not -m) ends in os._exit with main()'s status; other commands and sweeps exit normally."""
+    from mlrun import cli
+
+    left, outcome = [], {}
+    monkeypatch.setattr(cli, "_leave", left.append)
+    monkeypatch.setattr(cli, "main", lambda argv: outcome.get("raise") and (_ for _ in ()).throw(outcome["raise"]))
+    for argv, error, expected in ((["train"], None, [0]), (["train", "x=1"], SystemExit(2), [2]),
+                                  (["train"], SystemExit("bad"), [1]), (["train"], SystemExit(None), [0])):
+        left.clear()
+        outcome["raise"] = error
+        monkeypatch.setattr(sys, "argv", ["mlrun", *argv])
+        cli.entry()
+        assert left == expected, (argv, error)
+    for argv in (["train", "-m", "a=1,2"], ["eval", "checkpoint=x"]):
+        left.clear()
+        outcome["raise"] = SystemExit(3)
+        monkeypatch.setattr(sys, "argv", ["mlrun", *argv])
+        with pytest.raises(SystemExit):
+            cli.entry()
+        assert left == []
