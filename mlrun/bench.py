@@ -32,26 +32,13 @@ def prepare(cfg, data=None) -> SimpleNamespace:
     `data`: a ready `Data` to use instead of building `cfg.dataset` (benchmarks on files mlrun has no option for)."""
     import torch
 
-    from mlrun.losses import make_loss
-    from mlrun.loop import make_step
-    from mlrun.train import build, build_optimizer, build_scheduler, network, place
+    from mlrun.train import assemble, build
 
     torch.manual_seed(cfg.seed)
     device = build(cfg.device, "device")
     trainer = build(cfg.trainer, "trainer")
     data = data if data is not None else build(cfg.dataset, "dataset", seed=cfg.seed)
-    model = build(cfg.model, "model", data.spec).to(device)
-    loss_fn = make_loss(cfg.get("loss"), data.spec)
-    optimizer = build_optimizer(cfg.optimizer, model)
-    epochs, batch_size, shuffle = trainer.plan(len(data.train))
-    scheduler = build_scheduler(trainer, optimizer, epochs)
-    data, generator, stream = place(data, trainer, device, cfg.seed, batch_size, shuffle)
-    net = network(model, data)
-    net = torch.compile(net) if trainer.compile else net
-    step = make_step(net, loss_fn, optimizer, trainer.l2, trainer.clip_grad_norm, trainer.precision, device)
-    return SimpleNamespace(device=device, trainer=trainer, data=data, spec=data.spec, model=model, net=net,
-                           loss_fn=loss_fn, optimizer=optimizer, scheduler=scheduler, step=step, epochs=epochs,
-                           batch_size=batch_size, shuffle=shuffle, generator=generator, stream=stream)
+    return assemble(cfg, trainer, device, data)
 
 
 def fit_records(run: SimpleNamespace, epochs: int | None = None) -> list[dict]:

@@ -96,6 +96,32 @@ def test_compile_on_cpu_matches_eager():
     assert flat(compiled) == pytest.approx(flat(eager), rel=1e-3, abs=1e-4)
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "adagrad"])
+def test_fused_optimizer_matches_the_default_kernel(optimizer):
+    """optimizer.fused=auto (torch's fused kernel on CPU) against fused=false: the same losses to float rounding."""
+    default = losses(f"optimizer={optimizer}", "optimizer.fused=false", "trainer.epochs=2")
+    fused = losses(f"optimizer={optimizer}", "optimizer.fused=auto", "trainer.epochs=2")
+    assert flat(fused) == pytest.approx(flat(default), rel=1e-4, abs=1e-5)
+
+
+def test_fused_auto_picks_the_kernel_by_optimizer_and_device():
+    from omegaconf import OmegaConf
+
+    from mlrun.train import build_optimizer
+
+    model = torch.nn.Linear(3, 2)
+    for name, expected in (("adam", True), ("adamw", True), ("adagrad", True), ("sgd", None), ("rmsprop", None)):
+        node = make_cfg(f"optimizer={name}").optimizer
+        optimizer = build_optimizer(node, model)
+        assert optimizer.defaults.get("fused") == expected, name
+        assert OmegaConf.select(node, "fused") in ("auto", None)           # the config itself is left as written
+    assert build_optimizer(make_cfg("optimizer=adam", "optimizer.fused=false").optimizer, model).defaults["fused"] \
+        is False
+    assert build_optimizer(make_cfg("optimizer=adam").optimizer, model.double()).defaults["fused"] is True
+    with pytest.raises(UserError, match=r"optimizer.fused='sometimes': must be auto, true or false"):
+        build_optimizer(make_cfg("optimizer=adam", "optimizer.fused=sometimes").optimizer, model)
+
+
 def test_data_on_device_choices():
     with pytest.raises(UserError, match="trainer.data_on_device='sometimes'"):
         Trainer(data_on_device="sometimes")

@@ -9,7 +9,9 @@ Peers (each case runs them interleaved, `--repeats` times, in rotating order; th
   mlrun       the real path: config composed from conf/ → mlrun.bench.prepare (mlrun.train's helpers) → mlrun.loop.fit
   dataloader  DataLoader(TensorDataset(x, y), shuffle=True) feeding a plain step, as in pytorch/examples mnist
   hand        a careful hand-written loop: tensors in memory, one permutation per epoch, slices, loss summed on
-              the device (no per-step .item())
+              the device (no per-step .item()); torch's default Adam
+  hand_fused  the same loop with Adam(fused=True): what mlrun's optimizer.fused=auto picks on CPU, so
+              `mlrun ×` over it is mlrun's own loop overhead with the same kernel
   sklearn     LogisticRegression (lbfgs) / MLPClassifier (adam, same widths, batch size, lr, epochs)
   lightning   LightningModule + Trainer over the same DataLoader, when `import lightning` works
 samples/s: the fastest training pass from epoch 2 on (epoch 1 is warm-up), best over repeats; wall s is the whole call (build, every
@@ -45,7 +47,9 @@ CASES = {   # name → (dataset, mlrun overrides, hidden widths (None = logistic
     "digits_mlp": ("digits", ["model=mlp", "model.hidden=[128]"], [128], 64, 1e-3, 10),
     "mnist_mlp_b64": ("mnist", ["model=mlp", "model.hidden=[256,256]"], [256, 256], 64, 1e-3, 4),
     "mnist_mlp_b512": ("mnist", ["model=mlp", "model.hidden=[256,256]"], [256, 256], 512, 1e-3, 8),
+    "mnist_cnn": ("mnist", ["model=cnn", "model.arch=convnet"], "convnet", 128, 1e-3, 2),   # experiment=mnist_cnn's net
 }
+MF_CASE = "mf_als"     # MovieLens 100k, 5-fold CV: mlrun's ALS / Bayesian ALS vs Surprise's SVD (another venv)
 
 
 # ---------------------------------------------------------------- data: the same tensors for every peer
@@ -76,9 +80,14 @@ def load(dataset: str) -> Data:
 
 
 # ---------------------------------------------------------------- the peers
-def plain_model(spec: DataSpec, hidden: list[int] | None) -> nn.Module:
-    """What a user writes; created after the same seed in the same layer order, so the init equals mlrun's."""
+def plain_model(spec: DataSpec, hidden: list[int] | str | None) -> nn.Module:
+    """What a user writes; created after the same seed in the same layer order, so the init equals mlrun's.
+    A CNN case uses mlrun's CNN module itself (the same network; the peers differ in the loop only)."""
     torch.manual_seed(SEED)
+    if isinstance(hidden, str):
+        from mlrun.models import CNN
+
+        return CNN(spec, arch=hidden)
     widths = [spec.n_features, *(hidden or []), spec.n_outputs]
     layers = []
     for a, b in zip(widths[:-1], widths[1:]):
@@ -135,11 +144,11 @@ def run_dataloader(case, data: Data) -> dict:
     return result(len(data.train), times, time.perf_counter() - start, accuracy(model, data.test))
 
 
-def run_hand(case, data: Data) -> dict:
+def run_hand(case, data: Data, fused: bool = False) -> dict:
     _, _, hidden, bs, lr, epochs = case
     start = time.perf_counter()
     model = plain_model(data.spec, hidden)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=fused)
     x, y, n = data.train.x, data.train.y, len(data.train)
     times = []
     for _ in range(epochs):
@@ -160,12 +169,18 @@ def run_hand(case, data: Data) -> dict:
     return result(n, times, time.perf_counter() - start, accuracy(model, data.test))
 
 
+def run_hand_fused(case, data: Data) -> dict:
+    return run_hand(case, data, fused=True)
+
+
 def run_sklearn(case, data: Data) -> dict:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
 
     _, _, hidden, bs, lr, epochs = case
+    if isinstance(hidden, str):
+        return None                                            # no scikit-learn CNN
     x, y = data.train.x.numpy(), data.train.y.numpy()
     if hidden is None:
         model = LogisticRegression(max_iter=1000)
@@ -228,7 +243,8 @@ def run_lightning(case, data: Data) -> dict:
 
 
 def peers() -> dict:
-    found = {"mlrun": run_mlrun, "dataloader": run_dataloader, "hand": run_hand, "sklearn": run_sklearn}
+    found = {"mlrun": run_mlrun, "dataloader": run_dataloader, "hand": run_hand, "hand_fused": run_hand_fused,
+             "sklearn": run_sklearn}
     try:
         import lightning  # noqa: F401
         import logging
@@ -257,6 +273,8 @@ def _timed(fn) -> float:
 
 
 def step_flops_per_sample(spec: DataSpec, hidden: list[int] | None) -> int:
+    if isinstance(hidden, str):
+        raise ValueError("only for MLPs")
     """6·Σ fan_in·fan_out: forward 2·Σ per sample, backward ≈ 2× forward (grad wrt input and wrt weights)."""
     widths = [spec.n_features, *(hidden or []), spec.n_outputs]
     return 6 * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
@@ -275,7 +293,10 @@ def bench_cases(names: list[str], repeats: int, table: list[str]) -> None:
         order = list(runners)
         for r in range(repeats):
             for p in order[r % len(order):] + order[:r % len(order)]:     # rotate who runs first
-                results[p].append(runners[p](case, data))
+                out = runners[p](case, data)
+                if out is not None:                                       # None: the peer has no such model
+                    results[p].append(out)
+        results = {p: rs for p, rs in results.items() if rs}
         best = {p: max(rs, key=lambda d: d["sps"]) for p, rs in results.items()}
         lines = [f"\n{name}: {case[0]} {len(data.train)} train, batch {case[3]}, {case[5]} epochs, Adam lr {case[4]}",
                  f"{'peer':<11} {'samples/s':>11} {'median':>11} {'wall s':>8} {'test acc':>9} {'mlrun ×':>8}"]
@@ -283,6 +304,10 @@ def bench_cases(names: list[str], repeats: int, table: list[str]) -> None:
             med = statistics.median(d["sps"] for d in results[p])
             lines.append(f"{p:<11} {b['sps']:>11,.0f} {med:>11,.0f} {min(d['wall'] for d in results[p]):>8.2f} "
                          f"{b['acc']:>9.4f} {best['mlrun']['sps'] / b['sps']:>8.2f}")
+        if isinstance(case[2], str):
+            print("\n".join(lines), flush=True)
+            table.extend(lines)
+            continue
         flops = step_flops_per_sample(data.spec, case[2]) * best["mlrun"]["sps"]
         widths = [data.spec.n_features, *(case[2] or []), data.spec.n_outputs]
         shape = min(matmul_flops(case[3], a, b) for a, b in zip(widths[:-1], widths[1:]))
@@ -290,6 +315,54 @@ def bench_cases(names: list[str], repeats: int, table: list[str]) -> None:
                      f"probe; slowest forward GEMM at this batch runs at {shape / 1e9:.1f} GFLOP/s")
         print("\n".join(lines), flush=True)
         table.extend(lines)
+
+
+def mf_als(repeats: int, surprise_python: str | None, table: list[str]) -> None:
+    """5-fold CV on ml-100k, timed like Surprise's cross_validate (fit + predict every fold, parsing excluded):
+    mlrun's ALS (K=5, λ=10, 15 sweeps) and Bayesian ALS (experiment=movielens_bayes_als's settings), and
+    Surprise's SVD run by `surprise_python` (scikit-surprise needs numpy < 2: its own venv), interleaved."""
+    import subprocess
+    import sys
+
+    here = Path(__file__).resolve().parent
+    sys.path.insert(0, str(here.parent / "movielens"))
+    from bench_als import fit_and_score
+
+    from mlrun.datasets._ratings import ratings_data, read_ratings
+
+    root = Path(os.environ.get("MLRUN_DATA_DIR", here.parents[1].parent / "shared" / "data")) / "ml-100k"
+    users, items, ratings = read_ratings(root / "u.data", "\t", [0, 1, 2], header=False)
+    folds = [ratings_data(users, items, ratings, name="movielens_100k", split={"train": 1, "val": 0, "test": 0},
+                          folds=5, fold=f, seed=SEED) for f in range(5)]
+    settings = {"mlrun ALS (K=5, λ=10, 15 sweeps, float64)": dict(k=5, reg=10.0, sweeps=15, update="seed",
+                                                                 dtype="float64"),
+                "mlrun Bayesian ALS (K=5, λ=3, σ=1, 45 sweeps, float32)": dict(
+                    k=5, reg=3.0, sweeps=45, update="seed", dtype="float32", noise=1.0, burn_in=5)}
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in settings}
+    svd: list[tuple[float, float]] = []
+    for _ in range(repeats):
+        for name, kw in settings.items():
+            scores = [fit_and_score(data, **kw) for data in folds]
+            results[name].append((float(np.mean([s[0] for s in scores])), sum(s[2] for s in scores)))
+        if surprise_python:
+            out = subprocess.run([surprise_python, str(here.parent / "movielens" / "surprise_svd.py"), str(root),
+                                  "svd"], capture_output=True, text=True, check=True).stdout
+            line = out.strip().splitlines()[-1]             # "svd: folds ... mean R ± S  T s for 5 folds ..."
+            words = line.split()
+            svd.append((float(words[words.index("mean") + 1]), float(words[words.index("s") - 1])))
+    base = min(t for _, t in svd) if svd else None
+    lines = [f"\n{MF_CASE}: ml-100k 5-fold CV, fit + predict of all folds, best of {repeats}",
+             f"{'peer':<56} {'RMSE':>7} {'wall s':>8} {'SVD time ÷ this':>16}"]
+    for name, runs in results.items():
+        best = min(t for _, t in runs)
+        ratio = f"{base / best:>16.2f}" if base else f"{'–':>16}"
+        lines.append(f"{name:<56} {runs[0][0]:>7.4f} {best:>8.2f} {ratio}")
+    if svd:
+        lines.append(f"{'Surprise SVD (defaults)':<56} {svd[0][0]:>7.4f} {base:>8.2f} {1:>16.2f}")
+    else:
+        lines.append("Surprise SVD: not run (give --surprise-python, a venv with scikit-surprise)")
+    print("\n".join(lines), flush=True)
+    table.extend(lines)
 
 
 def scaling(table: list[str]) -> None:
@@ -312,7 +385,8 @@ def scaling(table: list[str]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    ap.add_argument("--cases", nargs="+", default=[*CASES, MF_CASE], choices=[*CASES, MF_CASE])
+    ap.add_argument("--surprise-python", help="python of a venv with scikit-surprise, for the mf_als case")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved runs per peer; the best counts")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     ap.add_argument("--scaling", action="store_true", help="only the batch-size × width table")
@@ -326,7 +400,9 @@ def main() -> None:
     if args.scaling:
         scaling(table)
     else:
-        bench_cases(args.cases, args.repeats, table)
+        bench_cases([c for c in args.cases if c != MF_CASE], args.repeats, table)
+        if MF_CASE in args.cases:
+            mf_als(args.repeats, args.surprise_python, table)
     table.append(f"load average {os.getloadavg()[0]:.1f} at end")
     if args.out:
         args.out.write_text("\n".join(table) + "\n")
