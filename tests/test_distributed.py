@@ -112,6 +112,5 @@ def test_a_dying_rank_ends_the_whole_job(tmp_path):
              .stdout.split() if b"RANK=1\0" in Path(f"/proc/{p}/environ").read_bytes()]
     assert rank1, "no rank 1 process found"
     os.kill(rank1[0], signal.SIGKILL)
-    start = time.time()
-    proc.communicate(timeout=180)
-    assert proc.returncode != 0 and time.time() - start < 180
+    proc.communicate(timeout=180)                  # a hung job raises TimeoutExpired here
+    assert proc.returncode != 0

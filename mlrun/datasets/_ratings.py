@@ -141,6 +141,20 @@ def split_ratings(users: np.ndarray, split: dict, leave_out: int, folds: int, fo
     return split_indices(np.zeros(n), fractions, seed, stratify=False)
 
 
+def grouplens(root: str, *, name: str, folder: str, ratings_file: str, sep: str, titles_file: str, titles_sep: str,
+              url: str, md5: str, split: dict, leave_out: int, folds: int, fold: int, seed: int,
+              download: bool) -> RatingsData:
+    """A GroupLens MovieLens release: `root/ratings_file` (user, item, rating, timestamp; downloaded from `url`
+    with an MD5 check when missing and `download`), titles from `root/titles_file` when present; split and
+    remapped by `ratings_data`."""
+    file = locate(root, ratings_file, url, md5, folder, download)
+    users, items, ratings = read_ratings(file, sep=sep, columns=[0, 1, 2], header=False, key="dataset.root")
+    title_path = Path(file).with_name(titles_file)
+    titles = read_titles(title_path, titles_sep) if title_path.is_file() else {}
+    return ratings_data(users, items, ratings, name=name, split=split, leave_out=leave_out, folds=folds, fold=fold,
+                        seed=seed, titles=titles)
+
+
 def ratings_data(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, *, name: str, split: dict,
                  leave_out: int = 0, folds: int = 1, fold: int = 0, seed: int = 0,
                  titles: dict | None = None, fixed_test: np.ndarray | None = None) -> RatingsData:

@@ -7,9 +7,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from mlrun.datasets._ratings import RatingsData, locate, ratings_data, read_ratings, read_titles
+from mlrun.datasets._ratings import RatingsData, grouplens
 
 URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
 MD5 = "0e33842e24a9c977be4e0107933c0723"
@@ -19,9 +17,7 @@ def movielens_100k(root: str, split: dict, leave_out: int = 0, folds: int = 1, f
                    download: bool = False) -> RatingsData:
     """Read `root/u.data` (downloaded from GroupLens with an MD5 check when missing and `download`); split and
     remap as described in mlrun.datasets._ratings."""
-    file = locate(root, "u.data", URL, MD5, "ml-100k", download)
-    users, items, ratings = read_ratings(file, sep="\t", columns=[0, 1, 2], header=False, key="dataset.root")
-    item_file = Path(file).with_name("u.item")
-    titles = read_titles(item_file, "|") if item_file.is_file() else {}
-    return ratings_data(users, items, ratings, name="movielens_100k", split=split, leave_out=leave_out,
-                        folds=folds, fold=fold, seed=seed, titles=titles)
+    return grouplens(root, name="movielens_100k", folder="ml-100k",
+                     ratings_file="u.data", sep="\t", titles_file="u.item",
+                     titles_sep="|", url=URL, md5=MD5, split=split, leave_out=leave_out, folds=folds, fold=fold,
+                     seed=seed, download=download)
