@@ -44,6 +44,9 @@ def _rank_grads(rank: int, world: int, port: int, batches, out) -> None:
     if rank == 0:                  # plain lists: shared-memory tensors die with this process
         out.put(([p.detach().tolist() for p in net.parameters()], total.item()))
     dist.destroy_process_group()
+    out.close()
+    out.join_thread()              # the result is in the pipe; then skip the interpreter teardown, where gloo's
+    os._exit(0)                    # threads can abort ("terminate called without an active exception")
 
 
 def test_sharded_ddp_step_equals_one_process_on_the_global_batch():
