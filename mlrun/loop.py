@@ -16,7 +16,8 @@ from typing import Callable, Iterator
 import torch
 
 from mlrun.datasets.spec import Split
-from mlrun.metrics import HIGHER_IS_BETTER, METRICS, task_metrics
+from mlrun.metrics import HIGHER_IS_BETTER
+from mlrun.scoring import evaluate  # noqa: F401 - fit() scores val with it; re-exported
 
 Step = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -172,25 +173,6 @@ def stream_epoch(step: Step, stream: Stream, progress: Callable = iter) -> torch
     for xb, yb in progress(stream):
         total += step(xb, yb) * len(yb)
     return total / max(stream.n, 1)
-
-
-@torch.no_grad()
-def evaluate(model, split: Split, loss_fn, task: str, batch_size: int = 4096,
-             device: torch.device | None = None) -> dict[str, float]:
-    """Mean loss and task metrics over `split` (NaN for an empty split); one host sync.
-    `device`: where the model is, when the split is kept on the host (each chunk is copied there)."""
-    if len(split) == 0:
-        return {"loss": math.nan, **{k: math.nan for k in METRICS[task]}}
-    device = device or split.x.device
-    was_training = model.training
-    model.eval()
-    out = torch.cat([model(split.x[i:i + batch_size].to(device, non_blocking=True)).float()
-                     for i in range(0, len(split), batch_size)])
-    model.train(was_training)
-    y = split.y.to(device)
-    scores = {"loss": loss_fn(out, y), **task_metrics(out, y, task)}
-    values = torch.stack(list(scores.values())).tolist()      # the one sync
-    return dict(zip(scores, values))
 
 
 def fit(model, step: Step, train: Split, val: Split, loss_fn, task: str, metric: str, *, epochs: int,

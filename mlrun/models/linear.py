@@ -10,7 +10,7 @@ from torch import nn
 
 from mlrun.datasets.spec import DataSpec
 from mlrun.errors import check, choose
-from mlrun.loop import evaluate
+from mlrun.scoring import evaluate
 
 SOLVERS = ("gradient", "lstsq")
 

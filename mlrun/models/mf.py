@@ -40,7 +40,7 @@ from torch import nn
 
 from mlrun.datasets.spec import DataSpec
 from mlrun.errors import UserError, check, choose, number
-from mlrun.loop import evaluate
+from mlrun.scoring import evaluate
 from mlrun.metrics import HIGHER_IS_BETTER
 
 UPDATES = ("seed", "joint")

@@ -160,7 +160,7 @@ class PCA(nn.Module):
         return self._fit_direct
 
     def _fit_direct(self, data: Data, trainer, loss_fn) -> Iterator[tuple[dict, bool]]:
-        from mlrun.loop import evaluate
+        from mlrun.scoring import evaluate
 
         batch = trainer.plan(len(data.train))[1]
         batches = _batches(data.train.x, batch, data.preprocess)

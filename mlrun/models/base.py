@@ -1,0 +1,48 @@
+"""The model protocol: what a run asks of a model, with the defaults every model inherits.
+
+    class MLP(Model):
+        tasks = ("regression", "binary", "multiclass")
+        def __init__(self, spec: DataSpec, hidden=(64,), ...): ...
+
+A model is built as `Model(spec, **options)` from its conf/model/<name>.yaml. The run (mlrun.build, mlrun.run)
+reads only the members below; a model overrides the ones it needs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+from torch import nn
+
+from mlrun.datasets.spec import DataSpec
+
+Records = Iterator[tuple[dict, bool]]      # (epoch record, improved) per epoch, as mlrun.loop.fit yields
+
+
+class Model(nn.Module):
+    tasks: tuple[str, ...] = ()            # dataset tasks it learns (DataSpec.task); checked once in mlrun.build
+    penalty: Callable[[], torch.Tensor] | None = None   # a method: added to each gradient step's objective
+
+    @classmethod
+    def adapt_spec(cls, spec: DataSpec) -> DataSpec:
+        """The spec the run monitors for this model (task, loss, metric): a copy, never the dataset's own."""
+        return spec
+
+    @property
+    def fit_direct(self) -> Callable[..., Records] | None:
+        """A model that trains itself (closed forms, PCA) returns `fit(data, trainer, loss_fn) -> Records`;
+        None = the gradient loop trains it."""
+        return None
+
+    def epoch_metrics(self) -> dict:
+        """Extra numbers for each epoch's record (e.g. ODE function evaluations)."""
+        return {}
+
+    def summary_metrics(self) -> dict:
+        """Extra numbers for summary.json after the test (e.g. PCA eigenvalues)."""
+        return {}
+
+    def write_artifacts(self, run_dir: Path, data) -> None:
+        """Files written into the run folder after the test (e.g. a trajectory plot)."""
