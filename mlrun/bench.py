@@ -4,7 +4,7 @@
     mlrun bench model=mlp model.hidden=[256,256] trainer.batch_size=64,512 steps=300 epochs=5 target=0.95
     mlrun bench devices=cpu out=bench_cpu                               # one device; the table goes to bench_cpu/
 
-Each row builds the run exactly as `mlrun train` does (mlrun.train's helpers, mlrun.loop's step and fit), then:
+Each row builds the run exactly as `mlrun train` does (mlrun.build.assemble, mlrun.loop's step and fit), then:
   - throughput: `warmup` untimed steps, then `steps` timed steps → samples/s and ms per step;
   - training: `epochs` epochs of `fit` → median epoch time, time to reach `target` on the monitored val metric;
   - speed-up: samples/s over the CPU row with the same values.
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,18 +26,12 @@ COLUMNS = ("device", "overrides", "batch_size", "samples_per_second", "step_ms",
            "time_to_target_s", "best_val", "metric", "speedup_vs_cpu")
 
 
-def prepare(cfg, data=None) -> SimpleNamespace:
-    """Every part of a run built from a composed config in `mlrun train`'s order, with its helpers (no outputs).
+def prepare(cfg, data=None):
+    """Every part of a run built from a composed config by mlrun.build (the one build order; no outputs).
     `data`: a ready `Data` to use instead of building `cfg.dataset` (benchmarks on files mlrun has no option for)."""
-    import torch
+    from mlrun.build import assemble
 
-    from mlrun.train import assemble, build
-
-    torch.manual_seed(cfg.seed)
-    device = build(cfg.device, "device")
-    trainer = build(cfg.trainer, "trainer")
-    data = data if data is not None else build(cfg.dataset, "dataset", seed=cfg.seed)
-    return assemble(cfg, trainer, device, data)
+    return assemble(cfg, data=data)
 
 
 def fit_records(run: SimpleNamespace, epochs: int | None = None) -> list[dict]:
@@ -121,26 +114,10 @@ def devices(choice: str) -> tuple[list[str], str | None]:
     return ["cpu"], f"CUDA is unavailable ({why}): CPU rows only"
 
 
-def compose(overrides: list[str]):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    from mlrun.paths import config_dir
-    from mlrun.rundir import register_resolvers
-
-    register_resolvers()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            return hydra_compose(config_name="config", overrides=overrides)
-    finally:
-        GlobalHydra.instance().clear()
-
-
 def bench(overrides: list[str], steps: int = 200, warmup: int = 20, epochs: int = 3, target: float = 0.9,
           device_choice: str = "auto", log=print) -> list[dict]:
     """One row per device × swept combination (see the module docstring)."""
+    from mlrun.config import compose
     from mlrun.metrics import HIGHER_IS_BETTER
 
     kinds, note = devices(device_choice)
@@ -206,44 +183,3 @@ def format_table(rows: list[dict]) -> str:
                      f"{r['step_ms']:>8.3f} {r['epoch_seconds']:>8.3f} {r['time_to_target_s']:>11.3f} "
                      f"{r['best_val']:>9.4f} {r['speedup_vs_cpu']:>8.2f}")
     return "\n".join(lines)
-
-
-def main(argv: list[str]) -> None:
-    from mlrun.cli import fail
-    from mlrun.errors import UserError
-
-    if any(a in ("-h", "--help") for a in argv):
-        print(__doc__.strip())
-        return
-    opts, overrides = dict(BENCH_KEYS), []
-    for item in argv:
-        key, sep, value = item.partition("=")
-        if not sep:
-            fail("mlrun bench", f"{item!r}: expected key=value, e.g. trainer.batch_size=64,512")
-        if key in BENCH_KEYS:
-            opts[key] = value
-        else:
-            overrides.append(item)
-    try:
-        steps, warmup, epochs = (int(opts[k]) for k in ("steps", "warmup", "epochs"))
-        target = float(opts["target"])
-    except ValueError:
-        fail("mlrun bench", f"steps={opts['steps']}, warmup={opts['warmup']}, epochs={opts['epochs']}, "
-                            f"target={opts['target']}: steps, warmup, epochs must be integers, target a number")
-    if steps < 1 or warmup < 0 or epochs < 1:
-        fail("mlrun bench", f"steps={steps}, warmup={warmup}, epochs={epochs}: need steps ≥ 1, warmup ≥ 0, epochs ≥ 1")
-    from mlrun.paths import config_dir
-    from mlrun.precheck import check_overrides
-
-    problem = check_overrides(config_dir(), overrides)
-    if problem:
-        fail("mlrun bench", problem)
-    out = Path(opts["out"] or Path("outputs") / "bench" / time.strftime("%Y-%m-%d_%H-%M-%S"))
-    try:
-        rows = bench(overrides, steps, warmup, epochs, target, opts["devices"])
-    except UserError as e:
-        fail("mlrun bench", str(e))
-    paths = write(rows, out, target)
-    print(format_table(rows))
-    print("wrote " + ", ".join(str(p) for p in paths))
-    sys.stdout.flush()

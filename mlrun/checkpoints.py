@@ -17,6 +17,7 @@ import torch
 from mlrun.errors import UserError
 
 REQUIRED = ("model", "config", "spec")
+CONFIG_KEYS = ("dataset", "model", "optimizer", "device", "trainer")   # sections every run's config has
 
 
 def save(path: Path, payload: dict) -> None:
@@ -52,4 +53,37 @@ def load(path: str | Path, key: str = "checkpoint", map_location="cpu") -> dict:
         raise UserError(f"{key}={str(file)!r}: corrupt or not a torch checkpoint ({type(e).__name__})") from None
     if not isinstance(payload, dict) or any(k not in payload for k in REQUIRED):
         raise UserError(f"{key}={str(file)!r}: not an mlrun checkpoint (needs keys {', '.join(REQUIRED)})")
+    problem = _schema_problem(payload)
+    if problem:
+        raise UserError(f"{key}={str(file)!r}: not a valid mlrun checkpoint ({problem})")
     return payload
+
+
+def _schema_problem(payload: dict) -> str | None:
+    """What is wrong with a loaded payload's shape, or None: the config a mapping of the run's groups with no
+    interpolations (`${...}` would be resolved: resolvers can create folders), the spec a mapping, the weights
+    a mapping of tensors."""
+    config = payload["config"]
+    if not isinstance(config, dict):
+        return f"its config is a {type(config).__name__}, not a mapping"
+    for group in CONFIG_KEYS:
+        if not isinstance(config.get(group), dict):
+            return f"its config has no {group} section"
+    for path, value in _leaves(config):
+        if isinstance(value, str) and "${" in value:
+            return f"config.{path}={value!r}: interpolations are not allowed in a stored config"
+    if not isinstance(payload["spec"], dict) or not isinstance(payload["spec"].get("task"), str):
+        return "its spec is not a mapping with a task"
+    model = payload["model"]
+    if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor) for v in model.values()):
+        return "its model weights are not a mapping of tensors"
+    return None
+
+
+def _leaves(tree, prefix: str = ""):
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list) else ()
+    for k, v in items:
+        if isinstance(v, (dict, list)):
+            yield from _leaves(v, f"{prefix}{k}.")
+        else:
+            yield f"{prefix}{k}", v

@@ -15,22 +15,23 @@ import json
 import logging
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from omegaconf import DictConfig, open_dict
 
+from mlrun.build import settings
 from mlrun.errors import UserError
 from mlrun.outputs import MetricsCSV, table, write_json
 
 log = logging.getLogger("mlrun")
 
 
-def cross_validate(cfg: DictConfig, run_dir: str | Path) -> float:
-    """Train every fold, write the per-fold rows and mean ± std; return the mean test value of the metric."""
-    from mlrun.train import build, train
-
+def cross_validate(cfg: DictConfig, run_dir: str | Path, train: Callable[[DictConfig, Path], float]) -> float:
+    """Train every fold with `train` (mlrun.run.train), write the per-fold rows and mean ± std; return the mean
+    test value of the metric."""
     run_dir = Path(run_dir)
-    folds = build(cfg.trainer, "trainer").cv_folds             # validates trainer.* first
+    folds = settings(cfg).cv_folds                               # validates trainer.* first
     if "folds" not in cfg.dataset:
         raise UserError(f"trainer.cv_folds={folds}: dataset={cfg.dataset._target_.rsplit('.', 1)[-1]} has no "
                         f"`folds` key; cross validation needs a dataset that partitions itself (the ratings "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class UserError(Exception):
     """A mistake the user can fix (bad value, missing file, missing GPU). Printed as one line, exit 2."""
@@ -18,9 +20,11 @@ def number(key: str, value, low: float = float("-inf"), high: float = float("inf
     """Fail unless `value` is a number (an int when `integer`) in [low, high] ((low, high] when `low_open`)."""
     kind = int if integer else (int, float)
     ok = isinstance(value, kind) and not isinstance(value, bool)
+    finite = not ok or math.isfinite(value)
+    ok = ok and finite
     ok = ok and (value > low if low_open else value >= low) and value <= high
     if not ok:
-        what = "an integer" if integer else "a number"
+        what = "an integer" if integer else ("a number" if finite else "a finite number")
         lo = f"> {low:g}" if low_open else f"≥ {low:g}"
         rng = lo if high == float("inf") else f"in {'(' if low_open else '['}{low:g}, {high:g}]"
         raise UserError(f"{key}={value!r}: must be {what} {rng}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import signal
 import threading
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -126,3 +127,20 @@ def diverged(where: str, loss: float, checkpoint: str, lr, policy: str) -> Diver
     hint += ", set trainer.clip_grad_norm" + (", or trainer.nan_policy=skip_batch" if policy == "stop" else "")
     return Diverged(f"non-finite {'loss' if not math.isfinite(loss) else 'parameters'} (train_loss={loss}) "
                     f"in {where} (trainer.nan_policy={policy}); {kept}; {hint}")
+
+
+class NanGuard:
+    """trainer.nan_policy's check at each checkpoint: `stop` ends the run on a NaN/Inf loss or parameter,
+    `skip_batch` only on NaN/Inf parameters or an epoch that skipped every batch. The message names the optimiser
+    steps since the last checkpoint (`boundary.saved + 1` to `boundary.steps`)."""
+
+    def __init__(self, policy: str, model: torch.nn.Module, skipped: torch.Tensor | None, n_batches: int,
+                 last: Path, lr):
+        self.policy, self.model, self.skipped, self.n_batches, self.last, self.lr = (
+            policy, model, skipped, n_batches, last, lr)
+
+    def check(self, where: str, loss: float, boundary: Boundary) -> None:
+        hopeless = self.skipped is not None and self.policy == "skip_batch" and int(self.skipped) >= self.n_batches
+        if hopeless or not finite(loss if self.policy == "stop" else 0.0, self.model):
+            raise diverged(f"{where}, optimiser steps {boundary.saved + 1}-{boundary.steps}", loss,
+                           str(self.last) if self.last.exists() else "", self.lr, self.policy)

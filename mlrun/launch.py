@@ -1,101 +1,100 @@
-"""What `mlrun train` settles before Hydra starts: the run folder, resume=, and the DDP ranks.
+"""What `mlrun train` settles before Hydra starts, returned as one `Launch` record (no module state):
 
-- A single run's folder is claimed here (mlrun.rundir, atomic) and handed to Hydra as hydra.run.dir, so an
-  unwritable output_root is one line (not a traceback inside Hydra), and under torchrun rank 0 claims the one
-  folder and broadcasts it: the other ranks join it without writing .hydra/ or train.log.
+- a single run's folder is claimed here (mlrun.rundir, atomic) and handed to Hydra as hydra.run.dir, so an
+  unwritable output_root is one line (not a traceback inside Hydra); under torchrun rank 0 claims the one folder
+  and broadcasts it, and the other ranks join it without writing .hydra/ or train.log;
+- a sweep's folder (-m) is claimed the same way and handed over as hydra.sweep.dir, so the command knows where
+  the jobs' rows are when Hydra returns;
 - resume=PATH: the run folder is the checkpoint's; Hydra runs in it with hydra.output_subdir=null so the run's
   .hydra/ keeps the original config, and the config trained is the checkpoint's (mlrun.resume.config).
-- A sweep (-m) keeps Hydra's own folders; only output_root's writability is checked here.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlrun.config import compose, override_key
 from mlrun.errors import UserError
 
-RESUME: dict | None = None       # {"cfg", "payload", "run_dir", "checkpoint"} when resume= was given
-OWNER = True                     # this process writes the run folder (rank 0, or no DDP)
-WORLD = 1                        # processes in the job (torchrun's WORLD_SIZE)
+
+@dataclass
+class Launch:
+    argv: list[str]                          # what Hydra is started with
+    run_dir: Path | None = None              # the single run's folder (None: a sweep, or placed by the user)
+    sweep_dir: Path | None = None            # the sweep's folder (-m)
+    rank: int = 0                            # torchrun's RANK (0 without torchrun)
+    world: int = 1                           # torchrun's WORLD_SIZE
+    resume: dict | None = None               # {"cfg", "payload", "run_dir", "checkpoint"} when resume= was given
+    failed: list[str] = field(default_factory=list)   # run dirs of jobs that failed in this process
+
+    @property
+    def owner(self) -> bool:
+        """This process writes the run folder (rank 0, or no DDP)."""
+        return self.rank == 0
 
 
-def prepare(argv: list[str], config_dir: Path, searchpath: str | None) -> list[str]:
-    """The Hydra argv to run with: `argv` (minus resume=) plus the hydra.* overrides decided here."""
-    global RESUME, OWNER, WORLD
+def prepare(argv: list[str], searchpath: str | None) -> Launch:
+    """The Launch for `mlrun train ARGV`: Hydra's argv (minus resume=) plus the hydra.* overrides decided here."""
     overrides = [a for a in argv if not a.startswith("-")]
     multirun = any(a in ("-m", "--multirun") for a in argv)
-    resume_path = next((a.partition("=")[2] for a in overrides if _key(a) == "resume"), None)
-    resume_path = None if resume_path in (None, "", "null", "None") else resume_path
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))   # set by torchrun
-    OWNER, WORLD = rank == 0, world
-
-    def compose(items: list[str]):
-        return compose_config(items, config_dir, searchpath)
-
+    given = {override_key(a): a.partition("=")[2] for a in overrides}
+    resume_path = given.get("resume")
+    if resume_path in ("", "null", "None"):              # resume=null: the same as not giving it
+        argv = [a for a in argv if override_key(a) != "resume"]
+        overrides = [a for a in overrides if override_key(a) != "resume"]
+        resume_path = None
     if resume_path is not None:
-        if multirun:
-            raise UserError(f"resume={resume_path}: continues one run; it cannot be combined with -m")
-        from mlrun import resume
-
-        run_dir, ckpt, payload = resume.load(resume_path)
-        cfg = resume.config(payload, run_dir, overrides, compose)
-        cfg.resume = str(ckpt)
-        _check_strategy(cfg.trainer.strategy, world)
-        _writable(run_dir, "resume")
-        _join(world)
-        RESUME = {"cfg": cfg, "payload": payload, "run_dir": run_dir, "checkpoint": ckpt}
-        rest = [a for a in argv if _key(a) != "resume"]
-        return [*rest, f"hydra.run.dir={_quote(run_dir)}", "hydra.output_subdir=null", *_quiet(rank)]
-    if any(_key(a) == "resume" for a in overrides):      # resume=null: the same as not giving it
-        argv = [a for a in argv if _key(a) != "resume"]
-        overrides = [a for a in overrides if _key(a) != "resume"]
-    if any(_key(a) in ("hydra.run.dir", "hydra.sweep.dir") for a in overrides):
-        return argv                                       # the user placed the run: Hydra reports problems
-    cfg = compose(overrides) if not multirun or world > 1 else None
+        return _resume(argv, overrides, resume_path, multirun, rank, world, searchpath)
+    if "hydra.run.dir" in given or "hydra.sweep.dir" in given:   # the user placed the run: Hydra reports problems
+        sweep_dir = Path(given["hydra.sweep.dir"].strip("'\"")) if multirun and "hydra.sweep.dir" in given else None
+        return Launch(argv, sweep_dir=sweep_dir, rank=rank, world=world)
     if multirun:
         if world > 1:
             raise UserError("trainer.strategy=ddp runs one job per torchrun launch; -m sweeps are not supported")
-        root = compose([o for o in overrides if "," not in o.partition("=")[2]]).output_root
-        _writable(Path(str(root)) / "multirun", "output_root")
-        return argv
+        cfg = compose([o for o in overrides if "," not in o.partition("=")[2]], searchpath)
+        sweep_dir = Path(_claim(str(cfg.output_root) + "/multirun", cfg.name, "output_root"))
+        return Launch([*argv, f"hydra.sweep.dir={_quote(sweep_dir)}"], sweep_dir=sweep_dir)
+    cfg = compose(overrides, searchpath)
     _check_strategy(cfg.trainer.strategy, world)
     _join(world)
-    run_dir = ""
-    if OWNER:
-        from mlrun.rundir import claim_run_dir
-
-        try:
-            run_dir = claim_run_dir(str(cfg.output_root), cfg.name)
-        except OSError as e:
-            raise UserError(f"output_root={str(cfg.output_root)!r}: cannot create a run folder there "
-                            f"({e.strerror or type(e).__name__}); pick a writable folder") from None
+    run_dir = _claim(str(cfg.output_root), cfg.name, "output_root") if rank == 0 else ""
     if world > 1:                                        # rank 0 claimed the folder: everyone runs in it
         from mlrun import distributed
 
         run_dir = distributed.broadcast(run_dir)
-    extra = [] if OWNER else ["hydra.output_subdir=null", *_quiet(rank)]
-    return [*argv, f"hydra.run.dir={_quote(run_dir)}", *extra]
+    extra = [] if rank == 0 else ["hydra.output_subdir=null", *_quiet(rank)]
+    return Launch([*argv, f"hydra.run.dir={_quote(run_dir)}", *extra], Path(run_dir), rank=rank, world=world)
 
 
-def compose_config(items: list[str], config_dir: Path, searchpath: str | None = None):
-    """The config `mlrun train ITEMS` composes (hydra.* overrides other than the search path are dropped)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+def _resume(argv, overrides, path, multirun, rank, world, searchpath) -> Launch:
+    if multirun:
+        raise UserError(f"resume={path}: continues one run; it cannot be combined with -m")
+    from mlrun import resume
 
-    items = [i for i in items if not i.startswith("hydra.")]
-    items += [f"hydra.searchpath=[{searchpath}]"] if searchpath else []
-    GlobalHydra.instance().clear()
+    run_dir, ckpt, payload = resume.load(path)
+    cfg = resume.config(payload, run_dir, overrides, lambda items: compose(items, searchpath))
+    cfg.resume = str(ckpt)
+    _check_strategy(cfg.trainer.strategy, world)
+    _writable(run_dir, "resume")
+    _join(world)
+    rest = [a for a in argv if override_key(a) != "resume"]
+    return Launch([*rest, f"hydra.run.dir={_quote(run_dir)}", "hydra.output_subdir=null", *_quiet(rank)],
+                  run_dir, rank=rank, world=world,
+                  resume={"cfg": cfg, "payload": payload, "run_dir": run_dir, "checkpoint": ckpt})
+
+
+def _claim(root: str, name: str | None, key: str) -> str:
+    from mlrun.rundir import claim_run_dir
+
     try:
-        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-            return compose(config_name="config", overrides=items)
-    except Exception as e:  # noqa: BLE001 - e.g. the run's original overrides no longer compose
-        from mlrun.precheck import _one_line
-
-        raise UserError(f"cannot compose {' '.join(items)}: {_one_line(e)}") from None
-    finally:
-        GlobalHydra.instance().clear()
+        return claim_run_dir(root, name)
+    except OSError as e:
+        raise UserError(f"{key}={root!r}: cannot create a run folder there ({e.strerror or type(e).__name__}); "
+                        f"pick a writable folder") from None
 
 
 def _join(world: int) -> None:
@@ -132,7 +131,3 @@ def _quote(path) -> str:
     if "'" in text or "\\" in text:
         raise UserError(f"run folder {text!r}: quotes and backslashes are not supported in run paths")
     return f"'{text}'"
-
-
-def _key(override: str) -> str:
-    return override.partition("=")[0].lstrip("+~")

@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 import torch
 
 from mlrun.datasets.spec import Split
-from mlrun.metrics import HIGHER_IS_BETTER
+from mlrun.records import Monitor, epoch_record
 from mlrun.scoring import evaluate  # noqa: F401 - fit() scores val with it; re-exported
 
 Step = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -189,10 +189,10 @@ def fit(model, step: Step, train: Split, val: Split, loss_fn, task: str, metric:
     position: kept up to date here (a checkpoint saves it); a restored one continues where it left off.
     reduce: sums the epoch's loss over processes (DDP); boundary: see `train_epoch`.
     """
-    higher = HIGHER_IS_BETTER[metric]
     pos = position if position is not None else Position()
+    monitor = Monitor(metric, patience, pos.best, pos.since_best)
     for epoch in range(pos.epoch + 1, epochs + 1):
-        if patience and pos.since_best >= patience:
+        if monitor.done:
             break
         start = time.perf_counter()
         model.train()
@@ -211,17 +211,7 @@ def fit(model, step: Step, train: Split, val: Split, loss_fn, task: str, metric:
         scores = evaluate(model, val, loss_fn, task, eval_batch_size, stream and stream.device)
         if scheduler is not None:
             scheduler.step()
-        value = scores[metric]
-        best = pos.best
-        if len(val) == 0:                         # nothing to monitor: the last epoch is the best
-            improved = True
-        else:                                     # NaN (diverged) never improves
-            improved = not math.isnan(value) and (best is None or (value > best if higher else value < best))
-        if improved:
-            pos.best, pos.since_best = value, 0
-        else:
-            pos.since_best += 1
-        pos.epoch = epoch
-        yield {"epoch": epoch, "train_loss": train_loss, "val_loss": scores["loss"], f"val_{metric}": value,
-               "lr": lr, "epoch_seconds": time.perf_counter() - start,
-               "samples_per_second": len(train) / max(train_seconds, 1e-9)}, improved
+        improved = monitor.update(scores[metric], has_val=len(val) > 0)
+        pos.epoch, pos.best, pos.since_best = epoch, monitor.best, monitor.since_best
+        yield epoch_record(epoch, train_loss, scores, metric, time.perf_counter() - start,
+                           len(train) / max(train_seconds, 1e-9), lr=lr), improved

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from mlrun.config import one_line
+
 
 def check_overrides(config_dir: Path, overrides: list[str], searchpath: str | None = None) -> str | None:
     """None when every override composes, else one line describing the first that does not.
@@ -24,7 +26,7 @@ def check_overrides(config_dir: Path, overrides: list[str], searchpath: str | No
     try:
         parsed = OverridesParser.create().parse_overrides(mine)
     except HydraException as e:
-        return f"cannot parse overrides: {_one_line(e)}"
+        return f"cannot parse overrides: {one_line(e)}"
     choices = []                               # per override: the single-value forms to try
     for text, o in zip(mine, parsed):
         if o.is_interval_sweep():              # interval(lo,hi) for the Optuna sweeper: try both ends
@@ -54,7 +56,7 @@ def check_overrides(config_dir: Path, overrides: list[str], searchpath: str | No
                         value = next((t.partition("=")[2] for t in trial if _is_key(t, bad)), "")
                         return (f"{bad}={value}: unknown key; valid keys of {parent or 'the config'}: {keys} "
                                 f"(prefix + to add a key)")
-                    return _one_line(e)
+                    return one_line(e)
     finally:
         GlobalHydra.instance().clear()
     return None
@@ -68,8 +70,3 @@ def _unknown_key(e: Exception) -> str | None:
 
 def _is_key(override: str, key: str) -> bool:
     return override.partition("=")[0].lstrip("+~") == key
-
-
-def _one_line(e: Exception) -> str:
-    text = str(e).split("Config search path:")[0]
-    return " ".join(text.split())

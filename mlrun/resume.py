@@ -25,6 +25,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from mlrun import checkpoints
+from mlrun.config import flatten, override_key
 from mlrun.errors import UserError
 from mlrun.loop import Position
 
@@ -140,14 +141,14 @@ def config(payload: dict, run_dir: Path, overrides: list[str], compose) -> DictC
     compose(overrides) -> the composed config, as `mlrun train` would build it (see mlrun.launch).
     """
     saved = OmegaConf.create(payload["config"])
-    mine = [o for o in overrides if not _key(o).startswith("hydra") and _key(o) != "resume"]
+    mine = [o for o in overrides if not override_key(o).startswith("hydra") and override_key(o) != "resume"]
     original = _original_overrides(run_dir)
     _check_belongs(saved, run_dir, original, compose)
     if mine:
-        keys = {_key(o) for o in mine}
-        kept = [o for o in original if not any(_key(o) == k or _key(o).startswith(k + ".") for k in keys)]
-        before, after = _flat(compose(original)), _flat(compose(kept + mine))
-        flat_saved = _flat(saved)
+        keys = {override_key(o) for o in mine}
+        kept = [o for o in original if not any(override_key(o) == k or override_key(o).startswith(k + ".") for k in keys)]
+        before, after = flatten(compose(original)), flatten(compose(kept + mine))
+        flat_saved = flatten(saved)
         for key in sorted(set(before) | set(after)):
             new = after.get(key, "<absent>")
             if before.get(key, "<absent>") == new or key in IGNORED or key.startswith(tuple(i + "." for i in IGNORED)):
@@ -155,7 +156,7 @@ def config(payload: dict, run_dir: Path, overrides: list[str], compose) -> DictC
             if key in RESUMABLE:
                 OmegaConf.update(saved, key, new, merge=False)
             elif flat_saved.get(key, "<absent>") != new:
-                culprit = next((o for o in mine if key == _key(o) or key.startswith(_key(o).split("/")[0] + ".")),
+                culprit = next((o for o in mine if key == override_key(o) or key.startswith(override_key(o).split("/")[0] + ".")),
                                ", ".join(mine))
                 raise UserError(f"resume: {culprit} conflicts with the run being resumed ({key} is "
                                 f"{flat_saved.get(key, '<absent>')!r} in its checkpoint, would be {new!r}); on resume "
@@ -169,10 +170,10 @@ def _check_belongs(saved: DictConfig, run_dir: Path, original: list[str], compos
     if not (run_dir / ".hydra" / "config.yaml").is_file():
         return
     try:
-        theirs = _flat(compose(original))
+        theirs = flatten(compose(original))
     except Exception:  # noqa: BLE001 - the conf/ files changed since: nothing to compare against
         return
-    mine = _flat(saved)
+    mine = flatten(saved)
     for key in sorted(set(theirs) | set(mine)):
         if key in RESUMABLE or key in IGNORED or key.startswith(tuple(i + "." for i in IGNORED)):
             continue
@@ -189,18 +190,3 @@ def _original_overrides(run_dir: Path) -> list[str]:
         return [str(o) for o in OmegaConf.load(file)]
     except Exception:  # noqa: BLE001 - unreadable: compare against the defaults instead
         return []
-
-
-def _key(override: str) -> str:
-    return override.partition("=")[0].lstrip("+~")
-
-
-def _flat(cfg, prefix: str = "") -> dict:
-    data = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
-    out = {}
-    for k, v in data.items():
-        if isinstance(v, dict) and v:
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out

@@ -181,10 +181,10 @@ def _fmt(v):
 def _direction(*, _root_) -> str:
     """maximize | minimize for the monitored metric of the configured dataset (acc, r2 → maximize)."""
     from mlrun.metrics import HIGHER_IS_BETTER
-    from mlrun.train import build
+    from mlrun.build import dataset
 
     try:
-        metric = build(_root_.dataset, "dataset", seed=_root_.seed).spec.metric
+        metric = dataset(_root_).spec.metric
     except Exception:  # noqa: BLE001 - a broken dataset fails each job with its own line; default metrics are max
         return "maximize"
     return "maximize" if HIGHER_IS_BETTER.get(metric, True) else "minimize"

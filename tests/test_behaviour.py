@@ -16,9 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import mlrun_cli  # noqa: E402 - the one helper that runs the command
+from conftest import mlrun_cli
 
 FAST = ["device=cpu", "trainer.epochs=2"]
 CASES = {                                   # name → overrides of `mlrun train`
@@ -40,33 +38,30 @@ RESUMED = ["device=cpu", "model.hidden=[16]", "trainer.epochs=4", "trainer.batch
 GOLDEN = {}     # filled below from the recorded table
 
 
-def test_metrics(summary: dict) -> dict:
+def metrics_of(summary: dict) -> dict:
     return {k: v for k, v in sorted(summary.items())
             if k.startswith("test_") and isinstance(v, float) and not k.startswith("test_n")}
 
 
-test_metrics.__test__ = False       # a helper, not a test
 
 
 def run(overrides: list[str], cwd: Path) -> dict:
     out = mlrun_cli("train", *overrides, cwd=cwd)
     assert out.returncode == 0, out.stderr
     (summary,) = (cwd / "outputs").glob("*/*/summary.json")
-    return test_metrics(json.loads(summary.read_text()))
+    return metrics_of(json.loads(summary.read_text()))
 
 
 def sweep(cwd: Path) -> dict:
     out = mlrun_cli("train", "-m", *SWEEP, cwd=cwd)
     assert out.returncode == 0, out.stderr
     jobs = sorted((cwd / "outputs" / "multirun").glob("*/*/*/summary.json"), key=lambda p: int(p.parent.name))
-    return {f"job{p.parent.name}.{k}": v for p in jobs for k, v in test_metrics(json.loads(p.read_text())).items()}
+    return {f"job{p.parent.name}.{k}": v for p in jobs for k, v in metrics_of(json.loads(p.read_text())).items()}
 
 
 def resumed(cwd: Path) -> dict:
     """SIGTERM once the first checkpoint exists, then `resume=`: the same numbers as uninterrupted."""
     import subprocess
-
-    from conftest import data_dir  # noqa: F401 - same environment as mlrun_cli
 
     proc = subprocess.Popen([sys.executable, "-m", "mlrun", "train", *RESUMED], cwd=cwd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -82,7 +77,7 @@ def resumed(cwd: Path) -> dict:
         assert out.returncode == 0, out.stderr
     else:                                         # it finished before the signal landed
         assert proc.returncode == 0, err
-    return test_metrics(json.loads((run_dir / "summary.json").read_text()))
+    return metrics_of(json.loads((run_dir / "summary.json").read_text()))
 
 
 def close(a: dict, b: dict) -> bool:

@@ -1,7 +1,5 @@
 """Every YAML under conf/ composes, has a _target_ and a comment on every key, and instantiates."""
 
-import re
-from pathlib import Path
 
 import pytest
 import torch
@@ -10,7 +8,8 @@ from omegaconf import OmegaConf
 from conftest import data_dir, make_cfg
 from mlrun.errors import UserError
 from mlrun.paths import config_dir
-from mlrun.train import build, build_optimizer, train
+from mlrun import build
+from mlrun.run import train
 
 CONF = config_dir()
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir())
@@ -42,23 +41,23 @@ def test_option_composes_and_instantiates(group, option):
         pytest.skip(f"{group} has no _target_")  # e.g. search presets that only configure hydra
     if group == "dataset":
         try:
-            build(node, "dataset", seed=0)
+            build.dataset(cfg)
         except UserError as e:
             if any(k in str(e) for k in NEEDS_FILES):
                 pytest.skip(f"data files absent: {e}")
             raise
     elif group == "model":
-        data = build(make_cfg().dataset, "dataset", seed=0)
+        data = build.dataset(make_cfg())
         try:
-            model = build(node, "model", data.spec)
+            model, _ = build.model(node, data.spec)
         except UserError as e:                          # a model for another task (e.g. linear on digits)
-            assert "needs" in str(e) or "dataset" in str(e)
+            assert "learns" in str(e) or "dataset" in str(e)
             return
         assert isinstance(model, torch.nn.Module)
     elif group == "optimizer":
-        build_optimizer(node, torch.nn.Linear(2, 1))
+        build.optimizer(node, torch.nn.Linear(2, 1))
     elif group in ("device", "trainer"):
-        build(node, group)
+        build.make(node, group)
 
 
 @pytest.mark.parametrize("option", [o for g, o in OPTIONS if g == "experiment"])

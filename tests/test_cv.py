@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mlrun.errors import UserError
-from mlrun.train import train
+from mlrun.run import train
 from tests.conftest import make_cfg
 
 SMALL = ["model=mf", "optimizer=als", "dataset=synthetic_ratings", "dataset.n_users=120", "dataset.n_items=60",

@@ -89,7 +89,7 @@ def _test_metrics(run: Path) -> dict:
 
 @pytest.mark.slow
 def test_two_gloo_processes_match_one_process(tmp_path, cfg):
-    from mlrun.train import train
+    from mlrun.run import train
 
     proc = _torchrun(*RUN, cwd=tmp_path)
     out, err = proc.communicate(timeout=600)

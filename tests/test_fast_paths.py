@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from mlrun.bench import fit_records, prepare
 from mlrun.errors import UserError
 from mlrun.loop import make_step
-from mlrun.trainer import Trainer
+from mlrun.settings import TrainerSettings as Trainer
 from conftest import make_cfg
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -71,7 +71,7 @@ def test_streaming_matches_on_device_on_cpu():
 def test_streaming_train_writes_the_same_summary(tmp_path):
     import json
 
-    from mlrun.train import train
+    from mlrun.run import train
 
     for on in ("true", "false"):
         (tmp_path / on).mkdir()
@@ -107,7 +107,7 @@ def test_fused_optimizer_matches_the_default_kernel(optimizer):
 def test_fused_auto_picks_the_kernel_by_optimizer_and_device():
     from omegaconf import OmegaConf
 
-    from mlrun.train import build_optimizer
+    from mlrun.build import optimizer as build_optimizer
 
     model = torch.nn.Linear(3, 2)
     for name, expected in (("adam", True), ("adamw", True), ("adagrad", True), ("sgd", None), ("rmsprop", None)):

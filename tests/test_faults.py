@@ -9,11 +9,11 @@ import signal
 import pytest
 import torch
 
-import mlrun.train
+import mlrun.build
 from mlrun import checkpoints
 from mlrun.faults import Boundary, Diverged, Stopped
 from mlrun.loop import make_step
-from mlrun.train import train
+from mlrun.run import train
 
 RUN = ["device=cpu", "model.hidden=[16]", "trainer.batch_size=128", "trainer.epochs=3"]   # 10 steps per epoch
 
@@ -21,7 +21,7 @@ RUN = ["device=cpu", "model.hidden=[16]", "trainer.batch_size=128", "trainer.epo
 def poison(monkeypatch, at_step: int, how: str) -> None:
     """From optimiser step `at_step` on: 'params' sets the weights to NaN after the step; 'batch' feeds a NaN
     input row at that step only."""
-    real = mlrun.train.make_step
+    real = mlrun.build.make_step
 
     def make(*args, **kwargs):
         inner, count = real(*args, **kwargs), [0]
@@ -41,7 +41,7 @@ def poison(monkeypatch, at_step: int, how: str) -> None:
         step.skipped = inner.skipped
         return step
 
-    monkeypatch.setattr(mlrun.train, "make_step", make)
+    monkeypatch.setattr(mlrun.build, "make_step", make)
 
 
 def test_nan_stop_names_the_epoch_and_keeps_the_last_good_checkpoint(cfg, tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import make_cfg
 from mlrun.datasets.idx import write_idx
-from mlrun.train import train
+from mlrun.run import train
 
 PRESETS = {"mnist_logistic": "idx", "mnist_mlp": "idx", "mnist_cnn": "idx", "mnist_lenet5": "idx",
            "fashion_cnn": "idx", "svhn_cnn": "mat"}

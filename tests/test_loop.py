@@ -9,7 +9,7 @@ from mlrun.datasets import digits
 from mlrun.loop import evaluate, fit, make_step, train_epoch
 from mlrun.losses import make_loss
 from mlrun.models import MLP
-from mlrun.train import train
+from mlrun.run import train
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
 BATCHING = [["trainer.batch_size=32"], ["trainer.batch_size=full"], ["trainer.batch_size=1"], ["trainer.online=true"]]

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import make_cfg
 from mlrun.paths import config_dir
-from mlrun.train import train
+from mlrun.run import train
 
 pytest.importorskip("torchdiffeq")
 

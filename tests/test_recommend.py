@@ -7,8 +7,9 @@ import json
 import pytest
 
 from mlrun.errors import UserError
-from mlrun.recommend import main, recommend
-from mlrun.train import train
+from mlrun.cli.recommend import main
+from mlrun.recommend import recommend
+from mlrun.run import train
 from tests.conftest import make_cfg, mlrun_cli
 
 

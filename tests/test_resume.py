@@ -19,9 +19,8 @@ from omegaconf import OmegaConf
 
 from mlrun import checkpoints, resume
 from mlrun.errors import UserError
-from mlrun.launch import compose_config
-from mlrun.paths import config_dir
-from mlrun.train import train
+from mlrun.config import compose as compose_config
+from mlrun.run import train
 
 # dropout (CPU RNG), a cosine schedule (scheduler state), shuffling (generator) and mid-epoch checkpoints
 RUN = ["device=cpu", "model.hidden=[16]", "model.dropout=0.2", "trainer.lr_schedule=cosine",
@@ -55,7 +54,7 @@ def outcome(run_dir: Path) -> tuple[dict, list]:
 
 def resume_in_process(run_dir: Path, overrides=()) -> None:
     _, _, payload = resume.load(str(run_dir))
-    cfg = resume.config(payload, run_dir, list(overrides), lambda o: compose_config(o, config_dir()))
+    cfg = resume.config(payload, run_dir, list(overrides), lambda o: compose_config(o))
     train(cfg, run_dir, resume=payload)
 
 
@@ -106,7 +105,7 @@ def test_resume_extends_a_finished_run_like_a_longer_one(cfg, tmp_path):
 def test_resume_refuses_a_changed_model_and_a_checkpoint_without_state(cfg, tmp_path):
     train(cfg("device=cpu", "model.hidden=[8]", "trainer.epochs=1"), tmp_path)
     _, _, payload = resume.load(str(tmp_path))
-    compose = lambda o: compose_config(o, config_dir())   # noqa: E731
+    compose = lambda o: compose_config(o)   # noqa: E731
     with pytest.raises(UserError, match="model=logistic conflicts"):
         resume.config(payload, tmp_path, ["model=logistic"], compose)
     with pytest.raises(UserError, match="model.hidden=.*conflicts"):

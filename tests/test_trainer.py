@@ -1,7 +1,7 @@
 import pytest
 
 from mlrun.errors import UserError
-from mlrun.trainer import Trainer
+from mlrun.settings import TrainerSettings as Trainer
 
 
 def test_plan_batching_modes():

@@ -6,7 +6,7 @@
     python bench.py --scaling                                                  # samples/s vs batch size and width
 
 Peers (each case runs them interleaved, `--repeats` times, in rotating order; the best run counts):
-  mlrun       the real path: config composed from conf/ → mlrun.bench.prepare (mlrun.train's helpers) → mlrun.loop.fit
+  mlrun       the real path: config composed from conf/ → mlrun.bench.prepare (mlrun.build.assemble) → mlrun.loop.fit
   dataloader  DataLoader(TensorDataset(x, y), shuffle=True) feeding a plain step, as in pytorch/examples mnist
   hand        a careful hand-written loop: tensors in memory, one permutation per epoch, slices, loss summed on
               the device (no per-step .item()); torch's default Adam
@@ -74,7 +74,7 @@ def load(dataset: str) -> Data:
     root = Path(os.environ.get("MLRUN_DATA_DIR", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
     if dataset == "mnist":
         return mnist_t10k(root)
-    from mlrun.train import build
+    from mlrun.build import make as build
 
     return build(compose([f"dataset={dataset}"]).dataset, "dataset", seed=SEED)
 

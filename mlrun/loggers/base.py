@@ -1,9 +1,12 @@
-"""The logger interface and the two calls `mlrun.train` makes."""
+"""The logger interface and the two calls `mlrun.run.train` makes."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+
+from mlrun.build import make
+from mlrun.config import flatten
 
 
 class Logger:
@@ -33,13 +36,9 @@ NoLogger = Logger     # logger=none
 
 def start(cfg, run_dir: Path) -> Logger:
     """Build `cfg.logger` for `run_dir` (NoLogger when the config has none) and log the run's parameters."""
-    from omegaconf import OmegaConf
-
-    from mlrun.train import build
-
     node = cfg.get("logger")
-    logger = build(node, "logger", Path(run_dir)) if node else NoLogger()
-    logger.log_params(flatten(OmegaConf.to_container(cfg, resolve=True)))
+    logger = make(node, "logger", Path(run_dir)) if node else NoLogger()
+    logger.log_params({k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in flatten(cfg).items()})
     return logger
 
 
@@ -48,18 +47,6 @@ def finish(logger: Logger, summary: dict, *artifacts: Path) -> None:
     for path in artifacts:
         logger.log_artifact(Path(path))
     logger.close()
-
-
-def flatten(tree, prefix: str = "") -> dict:
-    """{"optimizer": {"lr": 0.1}} → {"optimizer.lr": 0.1}; lists and None become strings."""
-    out = {}
-    for key, value in tree.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out |= flatten(value, f"{name}.")
-        else:
-            out[name] = value if isinstance(value, (bool, int, float, str)) else str(value)
-    return out
 
 
 def scalars(record: dict) -> dict[str, float]:

@@ -24,6 +24,7 @@ import math
 import torch
 from torch import nn
 
+from mlrun.models.base import Model
 from mlrun.datasets.spec import DataSpec
 from mlrun.errors import UserError, check, choose, number
 from mlrun.models.activations import ACTIVATIONS
@@ -63,7 +64,9 @@ def image_shape_of(spec: DataSpec, image_shape=None) -> tuple[int, int, int]:
     return 1, side, side
 
 
-class CNN(nn.Module):
+class CNN(Model):
+    tasks = ("binary", "multiclass")   # dataset tasks it learns (checked once by mlrun.build.model)
+
     def __init__(self, spec: DataSpec, arch: str = "convnet", channels: list[int] | None = None,
                  convs_per_block: int | None = None, kernel: int | None = None, padding=None,
                  pooling: str | None = None, batch_norm: bool | None = None, activation: str | None = None,
@@ -71,8 +74,6 @@ class CNN(nn.Module):
                  image_shape: list[int] | None = None, channels_last: bool = True):
         """Conv blocks then a dense head; in/out sizes from `spec` (classification only)."""
         super().__init__()
-        check(spec.task in ("binary", "multiclass"), "model", "cnn",
-              f"needs a classification dataset; dataset={spec.name} is {spec.task}")
         preset = choose(PRESETS, "model.arch", arch)
         given = dict(channels=channels, convs_per_block=convs_per_block, kernel=kernel, padding=padding,
                      pooling=pooling, batch_norm=batch_norm, activation=activation, dropout=dropout, head=head,

@@ -8,19 +8,20 @@ import time
 import torch
 from torch import nn
 
+from mlrun.models.base import Model
 from mlrun.datasets.spec import DataSpec
-from mlrun.errors import check, choose
+from mlrun.errors import choose
 from mlrun.scoring import evaluate
 
 SOLVERS = ("gradient", "lstsq")
 
 
-class Linear(nn.Module):
+class Linear(Model):
+    tasks = ("regression",)   # dataset tasks it learns (checked once by mlrun.build.model)
+
     def __init__(self, spec: DataSpec, solver: str = "gradient"):
         """A single affine layer from `spec.n_features` inputs to `spec.n_outputs` targets (regression only)."""
         super().__init__()
-        check(spec.task == "regression", "model", "linear",
-              f"needs a regression dataset; dataset={spec.name} is {spec.task} (use model=logistic or model=mlp)")
         self.solver = choose({s: s for s in SOLVERS}, "model.solver", solver)
         self.flatten = nn.Flatten()
         self.linear = nn.Linear(spec.n_features, spec.n_outputs)

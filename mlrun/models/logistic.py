@@ -5,16 +5,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mlrun.models.base import Model
 from mlrun.datasets.spec import DataSpec
-from mlrun.errors import check
 
 
-class Logistic(nn.Module):
+class Logistic(Model):
+    tasks = ("binary", "multiclass")   # dataset tasks it learns (checked once by mlrun.build.model)
+
     def __init__(self, spec: DataSpec):
         """Logits for `spec.n_outputs` classes (1 for binary) from the flattened input."""
         super().__init__()
-        check(spec.task in ("binary", "multiclass"), "model", "logistic",
-              f"needs a classification dataset; dataset={spec.name} is {spec.task} (use model=linear or model=mlp)")
         self.flatten = nn.Flatten()
         self.linear = nn.Linear(spec.n_features, spec.n_outputs)
 

@@ -38,6 +38,7 @@ import warnings
 import torch
 from torch import nn
 
+from mlrun.models.base import Model
 from mlrun.datasets.spec import DataSpec
 from mlrun.errors import UserError, check, choose, number
 from mlrun.scoring import evaluate
@@ -48,7 +49,7 @@ DTYPES = {"float64": torch.float64, "float32": torch.float32}
 MAX_BLOCK = 2 ** 25          # elements of one block of stacked (K+1)×(K+1) matrices (256 MiB in float64)
 
 
-class MF(nn.Module):
+class MF(Model):
     def __init__(self, spec: DataSpec, k: int = 5, reg: float = 10.0, init_scale: float = 0.1, clip: bool = True):
         """Factors and biases for the `spec.n_users` × `spec.n_items` train id maps (task=ratings only)."""
         super().__init__()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mlrun.models.base import Model
 from mlrun.datasets.spec import DataSpec
 from mlrun.errors import check, choose
 from mlrun.models.activations import ACTIVATIONS, Maxout
 
 
-class MLP(nn.Module):
-    tasks = ("regression", "binary", "multiclass")   # dataset tasks it learns (checked by mlrun.train.build)
+class MLP(Model):
+    tasks = ("regression", "binary", "multiclass")   # dataset tasks it learns (checked once by mlrun.build.model)
     def __init__(self, spec: DataSpec, hidden: list[int] = (128,), activation: str = "relu",
                  batch_norm: bool = False, dropout: float = 0.0, maxout_pieces: int = 2):
         """Input size from `spec.n_features` (images are flattened), output size from `spec.n_outputs`."""

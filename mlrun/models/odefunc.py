@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from mlrun.models.base import Model
 from mlrun.datasets.spec import DataSpec
 from mlrun.errors import UserError, check, number
 
@@ -105,7 +106,7 @@ class ConvDynamics(Dynamics):
         return self.counted(self.norm3(h))
 
 
-class ODENet(nn.Module):
+class ODENet(Model):
     """stem → states at `self.times` from `solve` (defined by the subclass) → head; NFE per batch per epoch."""
 
     def __init__(self, spec: DataSpec, width: int, t1: float):

@@ -25,6 +25,7 @@ from typing import Callable, Iterator
 import torch
 from torch import nn
 
+from mlrun.models.base import Model
 from mlrun.datasets.spec import Data, DataSpec, Split
 from mlrun.errors import UserError, check, number
 
@@ -52,8 +53,8 @@ def _orthogonalise(v: torch.Tensor, found: torch.Tensor) -> torch.Tensor:
     return v / v.norm().clamp_min(torch.finfo(v.dtype).tiny)
 
 
-class PCA(nn.Module):
-    tasks = ("regression", "binary", "multiclass", "unsupervised")   # dataset tasks it learns (checked by mlrun.train.build)
+class PCA(Model):
+    tasks = ("regression", "binary", "multiclass", "unsupervised")   # dataset tasks it learns (checked once by mlrun.build.model)
     def __init__(self, spec: DataSpec, k: int = 10, lr: float = 10.0, tol: float = 1e-4, max_iter: int = 1000,
                  unbiased: bool = True, compare_max_dim: int = 4096):
         """The top-k principal directions of the train split's features, found by gradient ascent (see the module).

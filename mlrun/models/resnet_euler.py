@@ -10,16 +10,14 @@ from __future__ import annotations
 import torch
 
 from mlrun.datasets.spec import DataSpec
-from mlrun.errors import check, number
+from mlrun.errors import number
 from mlrun.models.odefunc import ODENet
 
 
 class ResNetEuler(ODENet):
-    tasks = ("regression", "binary", "multiclass")   # dataset tasks it learns (checked by mlrun.train.build)
+    tasks = ("regression", "binary", "multiclass")   # dataset tasks it learns (checked once by mlrun.build.model)
     def __init__(self, spec: DataSpec, steps: int = 4, t1: float = 1.0, width: int = 64):
         """`steps` residual updates with the shared dynamics f between the stem and head of mlrun.models.odefunc."""
-        check(spec.task != "trajectory", "model", "resnet_euler",
-              f"does not output trajectories (dataset={spec.name}); use model=node")
         number("model.steps", steps, 1, integer=True)
         super().__init__(spec, width, t1)
         self.dt = float(t1) / steps

@@ -10,7 +10,7 @@ from conftest import make_cfg, mlrun_cli
 from mlrun.datasets import idx
 from mlrun.datasets.idx import read_idx, read_pair, write_idx
 from mlrun.errors import UserError
-from mlrun.train import train
+from mlrun.run import train
 
 
 def make_images(n_per_class: int = 20, classes: int = 10, side: int = 12, seed: int = 0):

@@ -12,7 +12,8 @@ from mlrun.datasets.spiral import A, true_trajectory
 from mlrun.errors import UserError
 from mlrun.losses import make_loss
 from mlrun.models import MLP, NeuralODE
-from mlrun.train import build, train
+from mlrun.build import make as build
+from mlrun.run import train
 
 SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from mlrun.errors import UserError
-from mlrun.train import train
+from mlrun.run import train
 
 pytest.importorskip("mlflow", reason="extra [mlflow] not installed")
 

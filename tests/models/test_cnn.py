@@ -10,7 +10,7 @@ from mlrun.datasets.spec import DataSpec
 from mlrun.errors import UserError
 from mlrun.models import CNN
 from mlrun.models.cnn import PRESETS
-from mlrun.train import train
+from mlrun.run import train
 
 
 def spec(*shape, n_outputs=10, task="multiclass"):
@@ -91,9 +91,12 @@ def test_bad_options_are_one_line(kwargs, match):
         CNN(spec(1, 28, 28), **kwargs)
 
 
-def test_regression_is_refused():
-    with pytest.raises(UserError, match="model=.cnn.: needs a classification dataset"):
-        CNN(spec(1, 8, 8, n_outputs=1, task="regression"))
+def test_regression_is_refused_by_the_task_check():
+    from mlrun.build import model
+
+    with pytest.raises(UserError, match=r"model=cnn: learns binary, multiclass datasets; dataset=.* is regression "
+                                        r"\(models for regression: linear, mlp, node, pca, resnet_euler\)"):
+        model(make_cfg("model=cnn").model, spec(1, 8, 8, n_outputs=1, task="regression"))
 
 
 def test_cnn_on_digits_through_the_real_config(tmp_path):

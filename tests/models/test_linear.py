@@ -6,7 +6,7 @@ from conftest import make_cfg
 from mlrun.datasets import diabetes
 from mlrun.errors import UserError
 from mlrun.models import Linear
-from mlrun.train import train
+from mlrun.run import train
 
 SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
 
@@ -57,8 +57,11 @@ def test_closed_form_weights_and_ridge():
 def test_linear_refuses_classification_and_bad_solver():
     from mlrun.datasets import digits
 
-    with pytest.raises(UserError, match="model='linear': needs a regression dataset; dataset=digits is multiclass"):
-        Linear(digits(SPLIT).spec)
+    from mlrun.build import model
+
+    with pytest.raises(UserError, match=r"model=linear: learns regression datasets; dataset=digits is multiclass "
+                                        r"\(models for multiclass: cnn, logistic, mlp, node, pca, resnet_euler\)"):
+        model(make_cfg("model=linear").model, digits(SPLIT).spec)
     with pytest.raises(UserError, match="model.solver='svd': valid choices are gradient, lstsq"):
         Linear(diabetes(SPLIT).spec, solver="svd")
 

@@ -7,7 +7,7 @@ from conftest import make_cfg
 from mlrun.datasets import diabetes, digits
 from mlrun.errors import UserError
 from mlrun.models import Logistic
-from mlrun.train import train
+from mlrun.run import train
 
 SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
 
@@ -32,5 +32,8 @@ def test_binary_has_one_logit_multiclass_has_c(tmp_path):
 
 
 def test_logistic_refuses_regression():
-    with pytest.raises(UserError, match="model='logistic': needs a classification dataset"):
-        Logistic(diabetes(SPLIT).spec)
+    from mlrun.build import model
+
+    with pytest.raises(UserError, match="model=logistic: learns binary, multiclass datasets; dataset=diabetes is "
+                                        "regression"):
+        model(make_cfg("model=logistic").model, diabetes(SPLIT).spec)

@@ -13,7 +13,7 @@ from mlrun.datasets import synthetic_ratings
 from mlrun.errors import UserError
 from mlrun.models import ALS, MF
 from mlrun.models.mf import _Layout, als_sweep, objective, solve_side
-from mlrun.train import train
+from mlrun.run import train
 from tests.conftest import data_dir, make_cfg
 
 
@@ -100,7 +100,7 @@ def fit_als(data, k, reg, sweeps, update="seed", dtype="float64", **options):
 
 
 def make_trainer(**options):
-    from mlrun.trainer import Trainer
+    from mlrun.settings import TrainerSettings as Trainer
 
     return Trainer(**{"patience": 0, **options})
 

@@ -10,10 +10,10 @@ import torch
 
 from mlrun.datasets import synthetic_ratings
 from mlrun.errors import UserError
-from mlrun.evaluate import evaluate_checkpoint
+from mlrun.saved import evaluate_checkpoint
 from mlrun.models import MF
 from mlrun.models.mf import PosteriorMean, _Layout, solve_side
-from mlrun.train import train
+from mlrun.run import train
 from tests.conftest import data_dir, make_cfg
 from tests.models.test_mf import fit_als, problem, rmse
 

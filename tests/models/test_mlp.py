@@ -9,7 +9,7 @@ from mlrun.datasets.spec import DataSpec
 from mlrun.errors import UserError
 from mlrun.models import MLP
 from mlrun.models.activations import ACTIVATIONS, Maxout
-from mlrun.train import train
+from mlrun.run import train
 
 SPEC = DataSpec(input_shape=(1, 4, 4), n_outputs=3, task="multiclass")
 

@@ -172,8 +172,8 @@ def test_bad_options_are_one_line_errors(key, value):
 
 
 def test_train_writes_eigenpairs_and_the_eigh_check(cfg, tmp_path):
-    from mlrun.evaluate import evaluate_checkpoint
-    from mlrun.train import train
+    from mlrun.saved import evaluate_checkpoint
+    from mlrun.run import train
 
     run = tmp_path / "run"
     run.mkdir()
@@ -190,7 +190,7 @@ def test_train_writes_eigenpairs_and_the_eigh_check(cfg, tmp_path):
 
 
 def test_supervised_loss_is_refused(cfg, tmp_path):
-    from mlrun.train import train
+    from mlrun.run import train
 
     with pytest.raises(UserError, match="loss='mse'"):
         train(cfg("model=pca", "loss=mse"), tmp_path / "run")

@@ -49,5 +49,9 @@ def test_bad_options(kwargs, match):
 
 def test_refuses_trajectories():
     spec = DataSpec(input_shape=(2,), n_outputs=2, task="trajectory", name="spiral", times=[0.0, 0.1])
-    with pytest.raises(UserError, match="model='resnet_euler': does not output trajectories .*use model=node"):
-        ResNetEuler(spec)
+    from conftest import make_cfg
+    from mlrun.build import model
+
+    with pytest.raises(UserError, match=r"model=resnet_euler: learns regression, binary, multiclass datasets; "
+                                        r"dataset=spiral is trajectory \(models for trajectory: node\)"):
+        model(make_cfg("model=resnet_euler").model, spec)

@@ -1,4 +1,4 @@
-"""The training-loop settings (`conf/trainer/*.yaml`), checked before anything is built."""
+"""The training-loop settings: `conf/trainer/*.yaml` → `TrainerSettings`, checked before anything is built."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ STRATEGIES = ("single", "ddp")
 
 
 @dataclass
-class Trainer:
+class TrainerSettings:
     epochs: int = 30              # passes over the train split
     batch_size: int | str = 64    # examples per step: int ≥ 1 (1 = stochastic GD) or "full" (batch GD)
     online: bool = False          # one pass in data order, one example per step (online GD)

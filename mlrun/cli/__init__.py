@@ -12,12 +12,14 @@ from __future__ import annotations
 import importlib
 import sys
 
-COMMANDS = {                                 # command → (module, one-line help)
-    "train": ("mlrun.cli_train", "compose a config from conf/ and train it (Hydra; --help lists the groups)"),
-    "eval": ("mlrun.evaluate", "evaluate a checkpoint on a split of its dataset: checkpoint=PATH [split=test]"),
-    "recommend": ("mlrun.recommend", "top-k unrated items for a user (model=mf): checkpoint=PATH user=ID [k=10]"),
-    "bench": ("mlrun.bench", "samples/s, epoch time, time to target per device and batch size: CSV + plot"),
-    "report": ("mlrun.report", "table + plots of runs and sweeps: PATH... [--filter k=v] [--sort col] [--out DIR]"),
+from mlrun.cli.common import fail, split_args  # noqa: F401 - re-exported for the commands
+
+COMMANDS = {                                 # command → (module, one-line help); each module has main(argv)
+    "train": ("mlrun.cli.train", "compose a config from conf/ and train it (Hydra; --help lists the groups)"),
+    "eval": ("mlrun.cli.eval", "evaluate a checkpoint on a split of its dataset: checkpoint=PATH [split=test]"),
+    "recommend": ("mlrun.cli.recommend", "top-k unrated items for a user (model=mf): checkpoint=PATH user=ID [k=10]"),
+    "bench": ("mlrun.cli.bench", "samples/s, epoch time, time to target per device and batch size: CSV + plot"),
+    "report": ("mlrun.cli.report", "table + plots of runs and sweeps: PATH... [--filter k=v] [--sort col] [--out DIR]"),
 }
 
 
@@ -26,28 +28,6 @@ def usage() -> str:
     lines += [f"  {name:<10} {text}" for name, (_, text) in COMMANDS.items()]
     lines += ["", "mlrun <command> --help for details"]
     return "\n".join(lines)
-
-
-def fail(prog: str, message: str, code: int = 2):
-    """Print one error line to stderr and exit non-zero."""
-    print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
-    sys.exit(code)
-
-
-def split_args(prog: str, argv: list[str], own: tuple[str, ...]) -> tuple[dict, list[str]]:
-    """`key=value` arguments of a checkpoint command: (the command's own keys, config overrides for the rest)."""
-    args, overrides = {}, []
-    for item in argv:
-        key, sep, value = item.partition("=")
-        if not sep:
-            fail(prog, f"{item!r}: expected key=value, e.g. checkpoint=outputs/<run>/checkpoints/best.pt")
-        if key in own:
-            args[key] = value
-        else:
-            overrides.append(item)
-    if "checkpoint" in own and "checkpoint" not in args:
-        fail(prog, "checkpoint=PATH is required (a .pt file or a run folder)")
-    return args, overrides
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,297 @@
+"""The one build order, for every command that builds a run (train, cv, bench, eval, predict, recommend, sweeps):
+
+    config → trainer settings → device → data (+ transforms) → model → loss → optimizer/solver → epoch plan
+           → scheduler → placement of the splits → the network the loop calls → its step
+
+    parts = assemble(cfg)                       # a composed config (mlrun.config.compose, Hydra's, a checkpoint's)
+    parts = rebuild(payload, overrides)         # the same from a checkpoint's stored config: eval, predict, recommend
+
+Every group node is built through `instantiate` only after `allowed()` has checked it against the registry: the
+`_target_`s that mlrun's conf/ (and the user's ./conf) give that group, at the group's top level, and nothing
+else. A config read from a file (a checkpoint from a stranger) therefore cannot name other code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from hydra.utils import get_class, instantiate
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
+
+from mlrun import distributed
+from mlrun.config import user_searchpath
+from mlrun.datasets.spec import Data, DataSpec
+from mlrun.datasets.transforms import maybe_project, without_pca
+from mlrun.errors import UserError, check, find_user_error, number
+from mlrun.loop import Stream, make_step
+from mlrun.losses import make_loss
+from mlrun.paths import config_dir
+from mlrun.settings import TrainerSettings
+
+GROUPS = ("dataset", "model", "optimizer", "device", "trainer", "logger")   # the config groups that build objects
+RENAMED = {"mlrun.models.ALS": "mlrun.solvers.ALS",              # targets older checkpoints may carry
+           "mlrun.trainer.Trainer": "mlrun.settings.TrainerSettings"}
+
+# torch optimizers with a fused kernel (one kernel per step over all parameters instead of a Python loop of
+# element-wise ops per parameter) and the device types torch implements it on. optimizer.fused=auto uses it
+# there (experiments/bench_peers). Results differ from the default kernel only by float rounding.
+FUSED_DEVICES = {"torch.optim.Adam": ("cpu", "cuda"), "torch.optim.AdamW": ("cpu", "cuda"),
+                 "torch.optim.Adagrad": ("cpu",)}
+
+
+# ---- the registry: conf/<group>/*.yaml
+
+@lru_cache(maxsize=8)
+def _scan(folder: str) -> dict[str, dict[str, str]]:
+    """{group: {target: option}} from the `_target_:` lines of <folder>/<group>/*.yaml."""
+    found: dict[str, dict[str, str]] = {}
+    for group in GROUPS:
+        for file in sorted(Path(folder, group).glob("*.yaml")):
+            m = re.search(r"^_target_:\s*([\w.]+)", file.read_text(encoding="utf-8"), re.M)
+            if m:
+                found.setdefault(group, {}).setdefault(m.group(1), file.stem)
+    return found
+
+
+def registry(group: str) -> dict[str, str]:
+    """{target: option} that `group=option` can build: mlrun's conf/ plus the user's ./conf."""
+    folders = [str(config_dir())]
+    mine = user_searchpath()
+    if mine:
+        folders.append(mine.removeprefix("file://"))
+    table: dict[str, str] = {}
+    for folder in folders:
+        table |= _scan(folder).get(group, {})
+    return table
+
+
+def allowed(node: DictConfig, group: str) -> DictConfig:
+    """`node` if its `_target_` is one of `group`'s registered options and no other key names code; a renamed
+    target of an older checkpoint is mapped to its current name. Anything else is refused in one line."""
+    table = registry(group)
+    target = node.get("_target_")
+    target = target if target in table else RENAMED.get(target, target)
+    if target not in table:
+        raise UserError(f"{group}._target_={node.get('_target_')!r}: refused: not an mlrun {group} option "
+                        f"(valid: {', '.join(sorted(table.values()))})")
+    for path, value in _walk(OmegaConf.to_container(node, resolve=False)):
+        special = path.rsplit(".", 1)[-1]
+        if special.startswith("_") and special.endswith("_") and path != "_target_":
+            raise UserError(f"{group}.{path}={value!r}: refused: only {group}._target_ may direct how a config "
+                            f"is built")
+    node = node.copy()
+    node._target_ = target
+    return node
+
+
+def screen(cfg: DictConfig) -> None:
+    """Every group node through `allowed()`, and no `_target_` outside them: a config read from a file can
+    name only what mlrun's registry builds, whether or not this command builds that group."""
+    for group in GROUPS:
+        if isinstance(cfg.get(group), DictConfig):
+            allowed(cfg[group], group)
+    for path, value in _walk(OmegaConf.to_container(cfg, resolve=False)):
+        if path.rsplit(".", 1)[-1] == "_target_" and path.split(".")[0] not in GROUPS:
+            raise UserError(f"{path}={value!r}: refused: only the config groups ({', '.join(GROUPS)}) name "
+                            f"what is built")
+
+
+def _walk(tree, prefix: str = ""):
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list) else ()
+    for key, value in items:
+        path = f"{prefix}{key}"
+        yield path, value
+        yield from _walk(value, f"{path}.")
+
+
+def make(node: DictConfig, group: str, *args, **runtime):
+    """instantiate(node, *args, **runtime) after `allowed()`; errors raised by the target become one line.
+    Runtime objects go positionally (the spec, the parameters): keyword dataclasses would be merged as config."""
+    node = allowed(node, group)
+    try:
+        return instantiate(node, *args, **runtime, _convert_="all")
+    except Exception as e:  # noqa: BLE001 - instantiate wraps everything; keep the user's line, name the group
+        user = find_user_error(e)
+        if user is not None:
+            raise user from None
+        cause = e.__cause__ or e
+        raise UserError(f"{group}: cannot build {node.get('_target_', '?')} ({type(cause).__name__}: "
+                        f"{str(cause).splitlines()[0] if str(cause) else ''})") from None
+
+
+# ---- each part, in order
+
+def settings(cfg: DictConfig) -> TrainerSettings:
+    return make(cfg.trainer, "trainer")
+
+
+def dataset(cfg: DictConfig) -> Data:
+    """The dataset builder (seeded split), then dataset.pca_components (PCA scores fitted on train)."""
+    data = make(without_pca(cfg.dataset), "dataset", seed=cfg.seed)
+    return maybe_project(data, cfg.dataset.get("pca_components"))
+
+
+def model(node: DictConfig, spec: DataSpec) -> tuple[torch.nn.Module, DataSpec]:
+    """(model, the spec the run monitors). The one check of `tasks`: a model learns the dataset tasks it
+    declares; the message lists the models that do learn this dataset's task."""
+    node = allowed(node, "model")
+    cls = get_class(node._target_)
+    tasks = getattr(cls, "tasks", ())
+    if tasks and spec.task not in tasks:
+        fits = sorted(option for target, option in registry("model").items()
+                      if spec.task in getattr(get_class(target), "tasks", ()))
+        raise UserError(f"model={registry('model')[node._target_]}: learns {', '.join(tasks)} datasets; "
+                        f"dataset={spec.name} is {spec.task} (models for {spec.task}: {', '.join(fits) or 'none'})")
+    adapt = getattr(cls, "adapt_spec", None)
+    run_spec = adapt(spec) if adapt is not None else spec
+    return make(node, "model", run_spec), run_spec
+
+
+def optimizer(node: DictConfig, net: torch.nn.Module) -> torch.optim.Optimizer:
+    """A torch optimizer (optimizer.fused=auto → torch's fused kernel where it has one) or a solver."""
+    if node.get("fused") is not None:
+        fused = node.get("fused")
+        check(fused in ("auto", True, False), "optimizer.fused", fused, "must be auto, true or false")
+        if fused == "auto":
+            params = list(net.parameters())
+            devices = FUSED_DEVICES.get(node.get("_target_"), ())
+            node = node.copy()
+            node.fused = bool(params) and all(p.device.type in devices and p.is_floating_point() for p in params)
+    if "lr" in node:                               # solvers such as optimizer=als have no learning rate
+        number("optimizer.lr", node.get("lr"), 0, low_open=True)
+    for key in ("weight_decay", "eps"):
+        if node.get(key) is not None:
+            number(f"optimizer.{key}", node.get(key), 0)
+    for key in ("momentum", "alpha"):
+        if node.get(key) is not None:
+            number(f"optimizer.{key}", node.get(key), 0, 0.999999)
+    return make(node, "optimizer", net.parameters())
+
+
+def scheduler(trainer: TrainerSettings, opt: torch.optim.Optimizer, epochs: int):
+    if trainer.lr_schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=trainer.step_size, gamma=trainer.gamma)
+    if trainer.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    return None
+
+
+def network(net: torch.nn.Module, data: Data) -> torch.nn.Module:
+    """The module the loop calls: the dataset's on-device preprocessing (if any) in front of the model."""
+    return net if data.preprocess is None else torch.nn.Sequential(data.preprocess, net)
+
+
+def place(data: Data, trainer: TrainerSettings, device: torch.device, seed: int, batch_size: int, shuffle: bool):
+    """(data, generator, stream): the splits moved to `device` once (every batch is then a view; stream None),
+    or kept on the host with a `Stream` of train batches (trainer.data_on_device=false, or auto above
+    trainer.device_data_mb). The generator draws the shuffles; the host path uses a CPU one, so on CPU both
+    paths see the same batches."""
+    nbytes = sum(t.nbytes for part in (data.train, data.val, data.test) for t in (part.x, part.y))
+    if trainer.on_device(nbytes, device):
+        return data.to(device), torch.Generator(device=device).manual_seed(seed), None
+    pre = data.preprocess.to(device) if data.preprocess is not None else None
+    generator = torch.Generator().manual_seed(seed)
+    stream = Stream(data.train, batch_size, shuffle, generator, device, trainer.workers, seed)
+    return Data(data.train, data.val, data.test, data.spec, pre), generator, stream
+
+
+@dataclass
+class Parts:
+    """Everything a run is made of, built in one order (`assemble`)."""
+    trainer: TrainerSettings
+    device: torch.device
+    data: Data                  # placed: on the device, or on the host with `stream`
+    spec: DataSpec              # the spec the run monitors (the model's view of the dataset's)
+    model: torch.nn.Module
+    net: torch.nn.Module        # what the loop calls: preprocessing + model, compiled when asked
+    loss_fn: object
+    optimizer: torch.optim.Optimizer
+    scheduler: object
+    step: object                # mlrun.loop.make_step (through DDP with several processes)
+    epochs: int
+    batch_size: int
+    shuffle: bool
+    generator: torch.Generator | None
+    stream: Stream | None
+    fit_direct: object          # None, or fit(data, trainer, loss_fn) for models/solvers that train themselves
+    source: Data                # the dataset as its builder returned it (host, whole splits, id maps of ratings)
+    ddp: distributed.Context
+
+
+def assemble(cfg: DictConfig, ddp: distributed.Context | None = None, data: Data | None = None) -> Parts:
+    """Build every part of `cfg` in the one order. `data`: a ready Data instead of building cfg.dataset
+    (benchmarks on generated files). Nothing is modified in place; RNG use is seeded by cfg.seed."""
+    screen(cfg)
+    number("seed", cfg.get("seed"), 0, 2**63 - 1, integer=True)
+    torch.manual_seed(cfg.seed)
+    trainer = settings(cfg)
+    ddp = ddp or distributed.context(trainer.strategy)
+    device = ddp.device(make(cfg.device, "device"))
+    data = data if data is not None else dataset(cfg)
+    net_model, spec = model(cfg.model, data.spec)
+    net_model = net_model.to(device)
+    source = data = dataclasses.replace(data, spec=spec)
+    loss_fn = make_loss(cfg.get("loss"), spec)
+    opt = optimizer(cfg.optimizer, net_model)
+    if trainer.fast_dev_run:                       # one batch of each split
+        n = trainer.plan(len(data.train))[1]
+        data = dataclasses.replace(data, train=data.train.head(n), val=data.val.head(n), test=data.test.head(n))
+    epochs, batch_size, shuffle = trainer.plan(len(data.train))
+    sched = scheduler(trainer, opt, epochs)
+    data, generator, stream = place(data, trainer, device, cfg.seed, batch_size, shuffle)
+    net = network(net_model, data)
+    net = torch.compile(net) if trainer.compile else net
+
+    def step_of(module, loss):
+        return make_step(module, loss, opt, trainer.l2, trainer.clip_grad_norm, trainer.precision, device,
+                         penalty=net_model.penalty, skip_nonfinite=trainer.nan_policy == "skip_batch")
+
+    step = step_of(net, loss_fn) if ddp.world == 1 else ddp.step(step_of, net, loss_fn)
+    direct = getattr(net_model, "fit_direct", None)
+    if direct is None and hasattr(opt, "fit_direct"):       # a solver (optimizer=als) trains the model itself
+        direct = lambda data, trainer, loss_fn: opt.fit_direct(net_model, data, trainer, loss_fn)  # noqa: E731
+    return Parts(trainer, device, data, spec, net_model, net, loss_fn, opt, sched, step, epochs, batch_size,
+                 shuffle, generator, stream, direct, source, ddp)
+
+
+# ---- rebuilding a saved run (eval, predict, recommend)
+
+def stored_config(payload: dict, overrides: list[str] = ()) -> DictConfig:
+    """The checkpoint's config with `key=value` overrides of existing keys (device=cpu picks the device type)."""
+    cfg = OmegaConf.create(payload["config"])
+    OmegaConf.set_struct(cfg, True)
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key == "device" and value in ("auto", "cpu", "cuda"):
+            cfg.device.type = value
+            continue
+        parsed = OmegaConf.from_dotlist([item])
+        if OmegaConf.select(cfg, key, default=KeyError) is KeyError:
+            raise UserError(f"{key}={value!r}: not a key of the checkpoint's config")
+        new = OmegaConf.select(parsed, key)
+        OmegaConf.update(cfg, key, OmegaConf.to_container(new) if isinstance(new, (DictConfig, ListConfig)) else new,
+                         merge=False)
+    return cfg
+
+
+def rebuild(payload: dict, overrides: list[str] = (), key: str = "checkpoint") -> tuple[DictConfig, Parts]:
+    """(config, parts) of a saved run with its weights loaded: the same build order as training, from the
+    checkpoint's config (same seed → same split, scaling and projection); the spec must match the saved one."""
+    cfg = stored_config(payload, overrides)
+    with open_dict(cfg):                          # whole splits, eager, one process
+        cfg.trainer.fast_dev_run, cfg.trainer.compile, cfg.trainer.strategy = False, False, "single"
+    parts = assemble(cfg)
+    if parts.spec.to_dict() != payload["spec"]:
+        raise UserError(f"{key}: the rebuilt dataset differs from the one the model was trained on (spec "
+                        f"{parts.spec.to_dict()} vs {payload['spec']}); pass the same data files")
+    try:
+        parts.model.load_state_dict(payload["model"])
+    except (RuntimeError, KeyError, TypeError) as e:
+        raise UserError(f"{key}: its weights do not fit {cfg.model._target_} "
+                        f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    return cfg, parts

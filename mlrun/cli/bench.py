@@ -1,0 +1,56 @@
+"""`mlrun bench [key=value ...]`: the same experiment on each available device and each given value (mlrun.bench).
+
+    mlrun bench experiment=smoke trainer.batch_size=64,512          # CPU rows (+ CUDA rows when available)
+    mlrun bench devices=cpu out=bench_cpu                               # one device; the table goes to bench_cpu/
+
+Bench keys: steps=200 warmup=20 epochs=3 target=0.9 devices=auto out=outputs/bench/<time>; anything else is a
+config override (commas sweep like `mlrun train -m`). Writes <out>/bench.csv (+ bench.png) and prints the table.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from mlrun.cli.common import fail, print_help
+
+
+def main(argv: list[str]) -> None:
+    from mlrun.bench import BENCH_KEYS, bench, format_table, write
+    from mlrun.errors import UserError
+
+    if any(a in ("-h", "--help") for a in argv):
+        return print_help(__doc__)
+    opts, overrides = dict(BENCH_KEYS), []
+    for item in argv:
+        key, sep, value = item.partition("=")
+        if not sep:
+            fail("mlrun bench", f"{item!r}: expected key=value, e.g. trainer.batch_size=64,512")
+        if key in BENCH_KEYS:
+            opts[key] = value
+        else:
+            overrides.append(item)
+    try:
+        steps, warmup, epochs = (int(opts[k]) for k in ("steps", "warmup", "epochs"))
+        target = float(opts["target"])
+    except ValueError:
+        fail("mlrun bench", f"steps={opts['steps']}, warmup={opts['warmup']}, epochs={opts['epochs']}, "
+                            f"target={opts['target']}: steps, warmup, epochs must be integers, target a number")
+    if steps < 1 or warmup < 0 or epochs < 1:
+        fail("mlrun bench", f"steps={steps}, warmup={warmup}, epochs={epochs}: need steps ≥ 1, warmup ≥ 0, epochs ≥ 1")
+    from mlrun.paths import config_dir
+    from mlrun.precheck import check_overrides
+
+    problem = check_overrides(config_dir(), overrides)
+    if problem:
+        fail("mlrun bench", problem)
+    out = Path(opts["out"] or Path("outputs") / "bench" / time.strftime("%Y-%m-%d_%H-%M-%S"))
+    try:
+        rows = bench(overrides, steps, warmup, epochs, target, opts["devices"])
+    except UserError as e:
+        fail("mlrun bench", str(e))
+    paths = write(rows, out, target)
+    print(format_table(rows))
+    print("wrote " + ", ".join(str(p) for p in paths))
+    sys.stdout.flush()

@@ -1,0 +1,172 @@
+"""`mlrun train [group=option] [key=value] [-m]`: parse → settle the run (mlrun.launch) → Hydra → mlrun.run.train.
+
+A bad value ends in one line on stderr and exit 2. In a single run the folder it had just created is removed
+(nothing in outputs/ looks like a result); in a sweep the job's folder keeps `error.txt`, the other jobs go on,
+and the command exits 1 at the end. SIGINT/SIGTERM: exit 130/143 after a checkpoint, with the resume command;
+NaN/Inf with trainer.nan_policy=stop: exit 3, the run folder and its checkpoints kept (mlrun.faults).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from mlrun.cli.common import fail
+
+INFO_FLAGS = ("-h", "--help", "--hydra-help", "--info", "-i", "--shell-completion", "-sc")
+
+
+def main(argv: list[str]) -> None:
+    import hydra
+
+    from mlrun import sweep
+    from mlrun.config import user_searchpath
+    from mlrun.errors import UserError
+    from mlrun.paths import config_dir
+
+    sweep.register_resolvers()
+    missing = sweep.missing_plugin(argv)
+    if missing:
+        fail("mlrun train", missing)
+    searchpath = user_searchpath()             # ./conf/<group>/<option>.yaml adds options without editing mlrun
+    if searchpath:
+        argv = [f"hydra.searchpath=[{searchpath}]", *argv]
+    launch = None
+    if not any(a in INFO_FLAGS for a in argv):
+        from hydra._internal.utils import get_args_parser   # Hydra's own parser: flags vs overrides
+
+        from mlrun.launch import prepare
+        from mlrun.precheck import check_overrides
+
+        problem = check_overrides(config_dir(), get_args_parser().parse_args(argv).overrides, searchpath)
+        if problem:
+            fail("mlrun train", problem)
+        if not any(a in ("--cfg", "-c") for a in argv):
+            try:
+                launch = prepare(argv, searchpath)
+            except UserError as e:
+                fail("mlrun train", str(e))
+            argv = launch.argv
+    sys.argv = ["mlrun train", *argv]
+    if any("optuna" in a for a in argv):       # Optuna's sweeper raises when every trial failed: let it reach us
+        os.environ.setdefault("HYDRA_FULL_ERROR", "1")
+
+    def task(cfg) -> float:                    # Hydra's composed config, the launch record, explicitly
+        return run_task(cfg, launch)
+
+    try:
+        hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(task)()
+    except Exception as e:
+        from hydra.errors import HydraException
+
+        rows = sweep.collect(launch.sweep_dir) if launch and launch.sweep_dir else []
+        if isinstance(e, HydraException) and not rows:     # a bad hydra.* override: one line, as Hydra would
+            _drop_if_empty(launch)
+            fail("mlrun train", str(e).split("\n")[0])
+        if not rows or any(r["status"] == "ok" for r in rows):
+            raise
+    finally:
+        if "mlrun.distributed" in sys.modules:
+            sys.modules["mlrun.distributed"].shutdown()
+    if launch is not None:
+        report_failed_jobs(launch)
+
+
+def run_task(cfg, launch) -> float:
+    """One job: train `cfg` in Hydra's output folder and turn every failure into one line (see the docstring).
+    On resume the checkpoint's config is trained, not Hydra's: Hydra composed only this command's overrides, which
+    mlrun.launch has already merged into the checkpoint's config (or refused)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from mlrun.errors import UserError
+    from mlrun.faults import EXIT_DIVERGED, Diverged, Stopped, on_signals, stop_now
+    from mlrun.run import train
+
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    multirun = hc.mode == RunMode.MULTIRUN
+    resume = launch.resume if launch is not None else None
+    owner = launch.owner if launch is not None else True
+    last = run_dir / "checkpoints" / "last.pt"
+    try:
+        with on_signals(stop_now):       # the training loop installs its own: stop at the next step boundary
+            if resume is not None:
+                return train(resume["cfg"], run_dir, resume=resume["payload"])
+            return train(cfg, run_dir)
+    except Stopped as e:                 # exit 130 (SIGINT) / 143 (SIGTERM)
+        if not owner:                    # rank 0 says it
+            sys.exit(e.code)
+        if not last.exists() and resume is None:
+            logging.shutdown()
+            shutil.rmtree(run_dir, ignore_errors=True)
+            fail("mlrun train", f"{e}; nothing was saved", e.code)
+        how = f"mlrun train resume={run_dir}"
+        if launch is not None and launch.world > 1:
+            how = f"torchrun --nproc_per_node=<N> -m {how}"
+        fail("mlrun train", f"{e}; checkpoint {last}; resume with: {how}", e.code)
+    except Exception as e:  # noqa: BLE001 - in a sweep any failure is recorded and the other jobs go on
+        if not multirun and not isinstance(e, (UserError, OSError)):
+            raise
+        line = _line(e, run_dir)
+        if multirun:
+            return _job_failed(hc, run_dir, line, e, launch)
+        if isinstance(e, Diverged):      # keep the run folder: metrics.csv, last good checkpoints
+            if owner:
+                (run_dir / "error.txt").write_text(line + "\n")
+            fail("mlrun train", line, EXIT_DIVERGED)
+        if isinstance(e, OSError):
+            fail("mlrun train", line, 1)
+        if resume is None and owner and not (run_dir / "checkpoints").exists():
+            logging.shutdown()           # failed before training: leave no half-made run behind
+            shutil.rmtree(run_dir, ignore_errors=True)
+        elif resume is None and owner:
+            (run_dir / "error.txt").write_text(line + "\n")
+        fail("mlrun train", line)
+
+
+def _line(e: Exception, run_dir: Path) -> str:
+    from mlrun.errors import UserError
+
+    if isinstance(e, OSError):           # disk full, folder removed or made read-only during the run
+        return f"cannot write the run folder {run_dir}: {e.strerror or e} ({getattr(e, 'filename', '') or ''})"
+    line = " ".join(str(e).split())
+    return line if isinstance(e, UserError) else f"{type(e).__name__}: {line}"
+
+
+def _job_failed(hc, run_dir: Path, line: str, e: Exception, launch) -> float:
+    """A failed sweep job: error.txt in its folder, a log line, and the sweeper told in its own terms."""
+    from mlrun.errors import UserError
+
+    (run_dir / "error.txt").write_text(line + "\n")
+    logging.getLogger("mlrun").error("job %s failed: %s", hc.job.num, line, exc_info=not isinstance(e, UserError))
+    if launch is not None:
+        launch.failed.append(str(run_dir))
+    if "optuna" in str(hc.sweeper.get("_target_")):   # a raise makes a FAIL trial; NaN crashes that sweeper
+        from mlrun.sweep import JobFailed
+
+        raise JobFailed(line) from None
+    return float("nan")
+
+
+def report_failed_jobs(launch) -> None:
+    """Exit 1 with one line when sweep jobs failed (in this process or, per the sweep's rows, elsewhere)."""
+    from mlrun import sweep
+
+    rows = sweep.collect(launch.sweep_dir) if launch.sweep_dir else []
+    failed = {d: "" for d in launch.failed} | {r["run_dir"]: r.get("error", "") for r in rows
+                                                if r.get("status") != "ok"}
+    if failed:
+        first = next((e for e in failed.values() if e), "")
+        fail("mlrun train", f"{len(failed)} sweep job(s) failed{f' (first: {first})' if first else ''}; "
+                            f"see error.txt in {', '.join(sorted(failed))}", 1)
+
+
+def _drop_if_empty(launch) -> None:
+    """Hydra refused to start: the folder claimed for it holds nothing yet; remove it."""
+    for folder in (launch.run_dir, launch.sweep_dir) if launch is not None else ():
+        if folder is not None and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
