@@ -4,9 +4,11 @@ import torch
 from mlrun import checkpoints
 from mlrun.errors import UserError
 
+CONFIG = {group: {} for group in checkpoints.CONFIG_KEYS}     # the smallest config a checkpoint may carry
+
 
 def test_round_trip_weights_only(tmp_path):
-    payload = {"model": {"w": torch.ones(2)}, "config": {"a": 1}, "spec": {"task": "binary"}, "epoch": 3}
+    payload = {"model": {"w": torch.ones(2)}, "config": CONFIG, "spec": {"task": "binary"}, "epoch": 3}
     checkpoints.save(tmp_path / "c" / "x.pt", payload)
     got = checkpoints.load(tmp_path / "c" / "x.pt")
     assert got["epoch"] == 3 and torch.equal(got["model"]["w"], torch.ones(2))
@@ -14,7 +16,8 @@ def test_round_trip_weights_only(tmp_path):
 
 
 def test_a_run_dir_means_its_best_checkpoint(tmp_path):
-    checkpoints.save(tmp_path / "checkpoints" / "best.pt", {"model": {}, "config": {}, "spec": {}, "epoch": 1})
+    checkpoints.save(tmp_path / "checkpoints" / "best.pt", {"model": {}, "config": CONFIG, "spec": {"task": "binary"},
+                                                                  "epoch": 1})
     assert checkpoints.load(tmp_path)["epoch"] == 1
 
 
@@ -42,3 +45,20 @@ def test_truncated_checkpoint(tmp_path):
     path.write_bytes(path.read_bytes()[:-600])
     with pytest.raises(UserError, match="corrupt or not a torch checkpoint"):
         checkpoints.load(path)
+
+
+@pytest.mark.parametrize("change, match", [
+    ({"config": "seed: 1"}, "its config is a str, not a mapping"),
+    ({"config": [1, 2]}, "its config is a list, not a mapping"),
+    ({"config": {k: v for k, v in CONFIG.items() if k != "device"}}, "its config has no device section"),
+    ({"config": {**CONFIG, "seed": "${oc.env:HOME}"}}, r"config.seed='\$\{oc.env:HOME\}': interpolations are not"),
+    ({"config": {**CONFIG, "dataset": {"path": "${mlrun_run_dir:/tmp/x,y}"}}}, "interpolations are not allowed"),
+    ({"model": None}, "its model weights are not a mapping of tensors"),
+    ({"model": {"w": [1.0]}}, "its model weights are not a mapping of tensors"),
+    ({"spec": "multiclass"}, "its spec is not a mapping with a task"),
+])
+def test_a_loadable_checkpoint_with_bad_contents_is_one_line(tmp_path, change, match):
+    payload = {"model": {"w": torch.ones(2)}, "config": CONFIG, "spec": {"task": "binary"}, "epoch": 1} | change
+    torch.save(payload, tmp_path / "x.pt")
+    with pytest.raises(UserError, match=f"not a valid mlrun checkpoint \\(.*{match}"):
+        checkpoints.load(tmp_path / "x.pt")
