@@ -227,7 +227,9 @@ def assemble(cfg: DictConfig, ddp: distributed.Context | None = None, data: Data
     """Build every part of `cfg` in the one order. `data`: a ready Data instead of building cfg.dataset
     (benchmarks on generated files). Nothing is modified in place; RNG use is seeded by cfg.seed."""
     screen(cfg)
-    number("seed", cfg.get("seed"), 0, 2**63 - 1, integer=True)
+    seed = cfg.get("seed")
+    check(isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**63, "seed", seed,
+          "must be an integer in [0, 2**63 - 1]")
     torch.manual_seed(cfg.seed)
     trainer = settings(cfg)
     ddp = ddp or distributed.context(trainer.strategy)

@@ -7,8 +7,11 @@ A checkpoint holds everything needed to rebuild and evaluate the model:
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
+import re
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -23,13 +26,23 @@ CONFIG_KEYS = ("dataset", "model", "optimizer", "device", "trainer")   # section
 def save(path: Path, payload: dict) -> None:
     """Write to a temporary file in the same folder, fsync, then rename: a crash leaves the old file intact."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(exist_ok=True)           # not parents: a run folder deleted mid-run is not re-created
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        torch.save(payload, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, RuntimeError):      # torch reports a failed write as e.g. "unexpected pos 576 vs 534"
+            full = "space" in str(e) or shutil.disk_usage(path.parent).free < 2**20
+            code = errno.ENOSPC if full else errno.EIO
+            raise OSError(code, os.strerror(code), str(path)) from None
+        if isinstance(e, OSError) and not e.filename:
+            raise OSError(e.errno, e.strerror, str(path)) from None
+        raise
 
 
 def load(path: str | Path, key: str = "checkpoint", map_location="cpu") -> dict:
@@ -47,8 +60,10 @@ def load(path: str | Path, key: str = "checkpoint", map_location="cpu") -> dict:
     try:
         payload = torch.load(file, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise UserError(f"{key}={str(file)!r}: refused: it holds pickled objects beyond tensors and plain data "
-                        f"(weights_only load failed: {str(e).splitlines()[0][:160]})") from None
+        found = re.search(r"GLOBAL (\S+)", re.sub(r"\x1b\[[0-9;]*m", "", str(e)))
+        what = f" (it names {found.group(1)})" if found else ""
+        raise UserError(f"{key}={str(file)!r}: refused: it holds pickled objects beyond tensors and plain data"
+                        f"{what}; mlrun loads checkpoints with weights_only=True and never runs their code") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
         raise UserError(f"{key}={str(file)!r}: corrupt or not a torch checkpoint ({type(e).__name__})") from None
     if not isinstance(payload, dict) or any(k not in payload for k in REQUIRED):

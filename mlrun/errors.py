@@ -9,6 +9,15 @@ class UserError(Exception):
     """A mistake the user can fix (bad value, missing file, missing GPU). Printed as one line, exit 2."""
 
 
+class Stopped(BaseException):
+    """SIGINT/SIGTERM ended the command; exit 128 + signal. A BaseException, so that no `except Exception` on the
+    way (Hydra's instantiate, a dataset reader) turns a stop into an error blamed on a config group."""
+
+    def __init__(self, signum: int, message: str):
+        super().__init__(message)
+        self.code = 128 + signum
+
+
 def check(ok: bool, key: str, value, allowed: str) -> None:
     """Raise `UserError("key=value: allowed")` unless `ok`."""
     if not ok:

@@ -19,18 +19,10 @@ from typing import Callable
 
 import torch
 
-from mlrun.errors import UserError
+from mlrun.errors import Stopped, UserError  # noqa: F401 - Stopped: raised here, caught by the commands
 
 EXIT_DIVERGED = 3                   # exit status of a run stopped by nan_policy=stop
 SIGNALS = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
-
-
-class Stopped(Exception):
-    """A signal ended the run at a step boundary after its checkpoint was written; exit 128 + signal."""
-
-    def __init__(self, signum: int, message: str):
-        super().__init__(message)
-        self.code = 128 + signum
 
 
 class Diverged(UserError):

@@ -29,6 +29,7 @@ class Launch:
     world: int = 1                           # torchrun's WORLD_SIZE
     resume: dict | None = None               # {"cfg", "payload", "run_dir", "checkpoint"} when resume= was given
     failed: list[str] = field(default_factory=list)   # run dirs of jobs that failed in this process
+    claimed: bool = True                     # this command created run_dir/sweep_dir (so may remove it unused)
 
     @property
     def owner(self) -> bool:
@@ -49,9 +50,19 @@ def prepare(argv: list[str], searchpath: str | None) -> Launch:
         resume_path = None
     if resume_path is not None:
         return _resume(argv, overrides, resume_path, multirun, rank, world, searchpath)
-    if "hydra.run.dir" in given or "hydra.sweep.dir" in given:   # the user placed the run: Hydra reports problems
-        sweep_dir = Path(given["hydra.sweep.dir"].strip("'\"")) if multirun and "hydra.sweep.dir" in given else None
-        return Launch(argv, sweep_dir=sweep_dir, rank=rank, world=world)
+    if "hydra.run.dir" in given or "hydra.sweep.dir" in given:   # the user placed the run
+        key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+        if key not in given:
+            return Launch(argv, rank=rank, world=world, claimed=False)
+        folder = Path(given[key].strip("'\""))
+        if not multirun and any((folder / name).exists() for name in ("checkpoints", "metrics.csv", ".hydra")):
+            raise UserError(f"{key}={str(folder)!r}: already holds a run; continue it with "
+                            f"`mlrun train resume={folder}` or pick a new folder")
+        existed = folder.exists()
+        if rank == 0:
+            _writable(folder, key)
+        return Launch(argv, None if multirun else folder, folder if multirun else None, rank=rank, world=world,
+                      claimed=not existed)
     if multirun:
         if world > 1:
             raise UserError("trainer.strategy=ddp runs one job per torchrun launch; -m sweeps are not supported")
@@ -76,6 +87,10 @@ def _resume(argv, overrides, path, multirun, rank, world, searchpath) -> Launch:
     from mlrun import resume
 
     run_dir, ckpt, payload = resume.load(path)
+    if rank == 0:
+        from mlrun.rundir import probe_lock
+
+        probe_lock(run_dir)                              # a run (or resume) still going in that folder: refuse now
     cfg = resume.config(payload, run_dir, overrides, lambda items: compose(items, searchpath))
     cfg.resume = str(ckpt)
     _check_strategy(cfg.trainer.strategy, world)
@@ -83,7 +98,7 @@ def _resume(argv, overrides, path, multirun, rank, world, searchpath) -> Launch:
     _join(world)
     rest = [a for a in argv if override_key(a) != "resume"]
     return Launch([*rest, f"hydra.run.dir={_quote(run_dir)}", "hydra.output_subdir=null", *_quiet(rank)],
-                  run_dir, rank=rank, world=world,
+                  run_dir, rank=rank, world=world, claimed=False,
                   resume={"cfg": cfg, "payload": payload, "run_dir": run_dir, "checkpoint": ckpt})
 
 

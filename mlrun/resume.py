@@ -95,8 +95,12 @@ def reopen_metrics(path: Path, epochs_done: int) -> list[str] | None:
     """Cut metrics.csv back to the rows of finished epochs (a crash may have written one more); its header."""
     if not path.is_file():
         return None
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise UserError(f"resume: {path} is not a readable metrics file ({type(e).__name__}); move it aside to "
+                        f"resume without the earlier rows") from None
     if not rows:
         return None
     header, body = rows[0], [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= epochs_done]
@@ -132,7 +136,48 @@ def load(path: str) -> tuple[Path, Path, dict]:
     if "resume" not in payload:
         raise UserError(f"resume={str(ckpt)!r}: holds no training state (best.pt keeps only the best weights); "
                         f"pass the run dir or its checkpoints/last.pt")
+    problem = state_problem(payload["resume"])
+    if problem:
+        raise UserError(f"resume={str(ckpt)!r}: not a valid training state ({problem})")
     return run_dir, ckpt, payload
+
+
+def _count(v, low: int = 0) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def state_problem(state) -> str | None:
+    """What is wrong with last.pt's `resume` entry, or None (it comes from a file: check before use)."""
+    if not isinstance(state, dict) or not isinstance(state.get("position"), dict):
+        return "no position"
+    p = state["position"]
+    for key in ("epoch", "batch", "step", "since_best"):
+        if not _count(p.get(key)):
+            return f"position.{key}={p.get(key)!r} is not an integer ≥ 0"
+    if p.get("total") is not None and not (isinstance(p["total"], torch.Tensor) and p["total"].ndim == 0):
+        return "position.total is not a scalar tensor"
+    if p.get("shuffle_state") is not None and not (isinstance(p["shuffle_state"], torch.Tensor)
+                                                   and p["shuffle_state"].dtype == torch.uint8):
+        return "position.shuffle_state is not a generator state"
+    rng = state.get("rng")
+    if not isinstance(rng, dict) or not isinstance(rng.get("torch"), torch.Tensor) or \
+            rng["torch"].shape != torch.get_rng_state().shape or rng["torch"].dtype != torch.uint8:
+        return "rng.torch is not a torch RNG state"
+    n = rng.get("numpy")
+    if not isinstance(n, dict) or not isinstance(n.get("keys"), torch.Tensor) or n["keys"].numel() != 624 \
+            or not _count(n.get("pos")):
+        return "rng.numpy is not a numpy RNG state"
+    if not isinstance(rng.get("python"), (list, tuple)) or len(rng["python"]) != 3:
+        return "rng.python is not a python RNG state"
+    if state.get("scheduler") is not None and not isinstance(state["scheduler"], dict):
+        return "scheduler is not a mapping"
+    best = state.get("best")
+    if best is not None and not (isinstance(best, dict) and isinstance(best.get("model"), dict)
+                                 and isinstance(best.get("record"), dict)):
+        return "best is not {model, record}"
+    if not _count(state.get("skipped", 0)) or not _count(state.get("world", 1), 1):
+        return "skipped/world are not counts"
+    return None
 
 
 def config(payload: dict, run_dir: Path, overrides: list[str], compose) -> DictConfig:
@@ -186,7 +231,14 @@ def _original_overrides(run_dir: Path) -> list[str]:
     file = run_dir / ".hydra" / "overrides.yaml"
     if not file.is_file():
         return []
-    try:
-        return [str(o) for o in OmegaConf.load(file)]
+    import yaml
+
+    try:                                 # plain YAML: OmegaConf would resolve `${...}` while reading
+        overrides = [str(o) for o in yaml.safe_load(file.read_text(encoding="utf-8")) or []]
     except Exception:  # noqa: BLE001 - unreadable: compare against the defaults instead
         return []
+    for o in overrides:                  # resolvers run on compose: a stored file must not name any
+        if "${" in o:
+            raise UserError(f"resume: {file} holds an interpolation ({o!r}); refused: the overrides of a run "
+                            f"folder are read as plain values")
+    return overrides

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 import mlrun
 from mlrun import checkpoints, resume as resuming
 from mlrun.build import Parts
+from mlrun.errors import UserError
 from mlrun.faults import Boundary, NanGuard
 from mlrun.loop import Position
 
@@ -46,10 +47,18 @@ class RunState:
         """A fresh state, or the one `resume` (a last.pt payload) saved; a model that fits itself restarts."""
         if resume is None or parts.fit_direct is not None:
             return cls(cfg, run_dir, parts, ddp, Position(), None)
-        parts.model.load_state_dict(resume["model"])
-        parts.optimizer.load_state_dict(resume["optimizer"])
         saved = resume["resume"]
-        position = resuming.restore(saved, parts.generator, parts.scheduler, parts.device)
+        n_batches = -(-len(parts.data.train) // parts.batch_size)
+        if saved["position"]["batch"] >= n_batches:
+            raise UserError(f"resume: last.pt's position.batch={saved['position']['batch']} does not fit this run's "
+                            f"{n_batches} batches per epoch")
+        try:
+            parts.model.load_state_dict(resume["model"])
+            parts.optimizer.load_state_dict(resume["optimizer"])
+            position = resuming.restore(saved, parts.generator, parts.scheduler, parts.device)
+        except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as e:
+            raise UserError(f"resume: last.pt does not fit the run being resumed ({type(e).__name__}: "
+                            f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
         if ddp.rank and position.total is not None:    # the saved running loss is the sum over ranks: count once
             position.total.zero_()
         best = (saved["best"]["record"], saved["best"]["model"]) if saved["best"] is not None else None

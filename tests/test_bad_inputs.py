@@ -116,9 +116,35 @@ CASES = [
     pytest.param("output-root-under-a-file", "train output_root={tmp}/a_file/outputs",
                  r"output_root=.*a_file/outputs.*(Not a directory|writable)", marks=slow),
     pytest.param("sweep-output-root-in-proc", "train -m output_root=/proc/mlrun-outputs seed=1,2",
-                 r"output_root='/proc/mlrun-outputs/multirun': not a writable folder", marks=slow),
+                 r"output_root='/proc/mlrun-outputs/multirun': cannot create a run folder there", marks=slow),
     pytest.param("resume-not-a-run", "train resume={tmp}/empty_dir", r"not a run folder", marks=slow),
     pytest.param("resume-missing", "train resume={tmp}/no/such/run", r"no such file or folder", marks=slow),
+    # hardening (issue 14): run names and folders, values past their limits, files that load with bad contents
+    ("name-escapes-output-root", "train name=../../../../escaped", r"name='../../../../escaped': must be one"),
+    pytest.param("name-nested", "train name=a/b", r"name='a/b': must be one folder-name component", marks=slow),
+    pytest.param("output-root-null", "train output_root=null", r"output_root='None': must be a folder path",
+                 marks=slow),
+    pytest.param("seed-too-large", "train seed=1180591620717411303424", r"seed=1180591620717411303424: must be an "
+                 r"integer in \[0, 2\*\*63 - 1\]", marks=slow),
+    pytest.param("seed-not-int", "train seed=abc", r"seed='abc': must be an integer", marks=slow),
+    pytest.param("lr-inf", "train optimizer.lr=inf", r"optimizer\.lr=inf: must be a finite number > 0", marks=slow),
+    pytest.param("l2-inf", "train trainer.l2=inf", r"trainer\.l2=inf: must be a finite number ≥ 0", marks=slow),
+    pytest.param("run-dir-of-an-existing-run", "train hydra.run.dir={run}", r"already holds a run; continue it with",
+                 marks=slow),
+    pytest.param("run-dir-in-proc", "train hydra.run.dir=/proc/mlrun-x", r"hydra.run.dir='/proc/mlrun-x': not a "
+                 r"writable folder", marks=slow),
+    pytest.param("resume-while-running", "train resume={tmp}/busy", r"is in use by pid \d+", marks=slow),
+    pytest.param("tampered-overrides", "train resume={tmp}/tampered", r"holds an interpolation", marks=slow),
+    pytest.param("bad-position-in-last-pt", "train resume={tmp}/negative",
+                 r"not a valid training state \(position.epoch=-5 is not an integer ≥ 0\)", marks=slow),
+    pytest.param("batch-beyond-the-epoch", "train resume={tmp}/far", r"position.batch=1000000000 does not fit",
+                 marks=slow),
+    pytest.param("metrics-not-utf8", "train resume={tmp}/binary_metrics", r"not a readable metrics file",
+                 marks=slow),
+    pytest.param("code-in-a-stored-config", "eval checkpoint={tmp}/evil/checkpoints/best.pt",
+                 r"device.index._target_=.*refused", marks=slow),
+    pytest.param("config-as-a-string", "eval checkpoint={tmp}/strcfg/checkpoints/best.pt",
+                 r"its config is a str, not a mapping", marks=slow),
 ]
 
 
@@ -148,7 +174,34 @@ def world(tmp_path_factory):
     (tmp / "corrupt" / "checkpoints").mkdir(parents=True)
     (tmp / "corrupt" / "checkpoints" / "last.pt").write_bytes(os.urandom(4096))
     _foreign(run, tmp / "foreign")
-    return {"tmp": tmp, "run": run, "before": _fingerprint(tmp / "outputs")}
+    _tampered_copies(run, tmp)
+    from mlrun.rundir import RunLock
+
+    shutil.copytree(run, tmp / "busy")
+    lock = RunLock(tmp / "busy").acquire()              # as a run still training there would hold it
+    yield {"tmp": tmp, "run": run, "before": _fingerprint(tmp / "outputs")}
+    lock.release()
+    assert not (tmp / "evil_target").exists()           # the interpolation in overrides.yaml was never resolved
+
+
+def _tampered_copies(run: Path, tmp: Path) -> None:
+    """Copies of the earlier run whose files load but carry bad contents."""
+    def copy(name: str, file: str, change) -> None:
+        shutil.copytree(run, tmp / name)
+        payload = torch.load(tmp / name / "checkpoints" / file, weights_only=True)
+        change(payload)
+        torch.save(payload, tmp / name / "checkpoints" / file)
+
+    copy("negative", "last.pt", lambda p: p["resume"]["position"].update(epoch=-5))
+    copy("far", "last.pt", lambda p: p["resume"]["position"].update(batch=10**9))
+    copy("evil", "best.pt", lambda p: p["config"]["device"].update(
+        index={"_target_": "builtins.open", "file": str(tmp / "evil_target"), "mode": "w"}))
+    copy("strcfg", "best.pt", lambda p: p.update(config="device: cpu"))
+    shutil.copytree(run, tmp / "binary_metrics")
+    (tmp / "binary_metrics" / "metrics.csv").write_bytes(b"epoch,train_loss\n\xff\xfe\x00\x81\n")
+    shutil.copytree(run, tmp / "tampered")
+    with open(tmp / "tampered" / ".hydra" / "overrides.yaml", "a") as f:
+        f.write(f"- name=${{mlrun_run_dir:{tmp / 'evil_target'},x}}\n")
 
 
 def _bad_idx(tmp: Path) -> None:

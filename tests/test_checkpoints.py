@@ -62,3 +62,43 @@ def test_a_loadable_checkpoint_with_bad_contents_is_one_line(tmp_path, change, m
     torch.save(payload, tmp_path / "x.pt")
     with pytest.raises(UserError, match=f"not a valid mlrun checkpoint \\(.*{match}"):
         checkpoints.load(tmp_path / "x.pt")
+
+
+def test_a_full_disk_is_an_oserror_naming_the_file_and_leaves_no_temporary(tmp_path, monkeypatch):
+    """torch reports ENOSPC as a RuntimeError ('unexpected pos 576 vs 534'); the previous checkpoint stays."""
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    target = tmp_path / "c" / "last.pt"
+    checkpoints.save(target, {"model": {"w": torch.ones(2)}, "config": CONFIG, "spec": {"task": "binary"}})
+    before = target.read_bytes()
+
+    def full(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534")
+
+    monkeypatch.setattr(torch, "save", full)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**9, 10**9, 0))
+    with pytest.raises(OSError) as e:
+        checkpoints.save(target, {"model": {}})
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(target)
+    assert target.read_bytes() == before and [p.name for p in target.parent.iterdir()] == ["last.pt"]
+
+
+def test_a_real_full_filesystem(tmp_path):
+    """The same on a 200 KB tmpfs, where the machine lets root mount one (skipped elsewhere)."""
+    import errno
+    import subprocess
+
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        with pytest.raises(OSError) as e:
+            checkpoints.save(mnt / "c" / "last.pt", {"model": {"w": torch.zeros(100_000)}})
+        assert e.value.errno == errno.ENOSPC
+        assert list((mnt / "c").iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)

@@ -114,3 +114,30 @@ def test_diverged_run_exits_3_in_one_line_and_keeps_its_folder(tmp_path, cli):
     assert len(lines) == 1 and "non-finite" in lines[0] and "epoch 1" in lines[0], r.stderr
     (run,) = (tmp_path / "outputs").glob("*/*")
     assert (run / "error.txt").read_text().strip() in lines[0] and (run / "metrics.csv").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig, delay", [(signal.SIGTERM, 0.05), (signal.SIGINT, 0.5), (signal.SIGTERM, 0.9),
+                                        (signal.SIGTERM, 1.3), (signal.SIGINT, 1.6), (signal.SIGTERM, 2.2)])
+def test_a_signal_at_any_instant_of_start_up_is_one_line_and_leaves_nothing(tmp_path, sig, delay):
+    """Measured before: SIGTERM at ~1 s → exit -15 and a folder left; SIGINT at 0.5 s → a traceback; at ~1.3 s →
+    exit 2 blaming the dataset. Now: 128 + signal with one line, or (signal after training ended) exit 0."""
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "mlrun", "train", "device=cpu", "trainer.epochs=1",
+                             "model.hidden=[8]"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    time.sleep(delay)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err and "cannot build" not in err, err
+    if proc.returncode == 0:                          # it had finished: a complete run
+        (run,) = (tmp_path / "outputs").glob("*/*")
+        assert (run / "summary.json").is_file()
+        return
+    assert proc.returncode == 128 + sig, err
+    assert len(err.strip().splitlines()) == 1 and "stopped by SIG" in err, err
+    runs = list((tmp_path / "outputs").glob("*/*")) if (tmp_path / "outputs").exists() else []
+    assert all((r / "checkpoints" / "last.pt").is_file() for r in runs), runs     # only resumable ones stay

@@ -50,3 +50,63 @@ def test_processes_claiming_in_the_same_second_get_distinct_folders(tmp_path):
     for p in procs:
         p.join(timeout=60)
     assert len(set(dirs)) == 4 and all(p.exitcode == 0 for p in procs)
+
+
+def test_names_are_one_path_component():
+    import pytest
+
+    from mlrun.errors import UserError
+    from mlrun.rundir import check_name
+
+    for good in ("smoke", "lr=0.1,bs=64", "exp_1.2", "José", None):
+        check_name(good)
+    for bad in ("../../x", "a/b", "a\\b", "..", ".", "it's", 'say "hi"', "two words", "", "x" * 101):
+        with pytest.raises(UserError, match="must be one folder-name component"):
+            check_name(bad)
+
+
+def test_a_run_folder_has_one_owner(tmp_path):
+    """The lock holder's pid is named; the lock goes with its process (kill -9 included)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import pytest
+
+    from mlrun.errors import UserError
+    from mlrun.rundir import RunLock, probe_lock
+
+    with RunLock(tmp_path):
+        with pytest.raises(UserError, match=f"is in use by pid {os.getpid()}"):
+            probe_lock(tmp_path)
+    probe_lock(tmp_path)                                   # released
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from mlrun.rundir import RunLock; "
+                               f"lock = RunLock({str(tmp_path)!r}).acquire(); print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(UserError, match=f"pid {holder.pid}"):
+        probe_lock(tmp_path)
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while True:                                            # the kernel drops the lock with the process
+        try:
+            probe_lock(tmp_path)
+            break
+        except UserError:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+
+
+def test_stale_temporaries_are_removed(tmp_path):
+    from mlrun.rundir import remove_stale_temporaries
+
+    (tmp_path / "checkpoints").mkdir()
+    for name in (".last.pt.tmp123", ".best.pt.tmp9", "last.pt"):
+        (tmp_path / "checkpoints" / name).write_bytes(b"x")
+    (tmp_path / ".summary.json.tmp7").write_text("{")
+    remove_stale_temporaries(tmp_path)
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["last.pt"]
+    assert not (tmp_path / ".summary.json.tmp7").exists()

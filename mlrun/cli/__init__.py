@@ -13,6 +13,7 @@ import importlib
 import sys
 
 from mlrun.cli.common import fail, split_args  # noqa: F401 - re-exported for the commands
+from mlrun.errors import Stopped
 
 COMMANDS = {                                 # command → (module, one-line help); each module has main(argv)
     "train": ("mlrun.cli.train", "compose a config from conf/ and train it (Hydra; --help lists the groups)"),
@@ -45,11 +46,42 @@ def main(argv: list[str] | None = None) -> None:
         fail("mlrun", f"unknown command {command!r}; valid commands are {', '.join(COMMANDS)}")
     try:
         importlib.import_module(COMMANDS[command][0]).main(rest)
-    except BrokenPipeError:                  # `mlrun train --help | head`: the reader left; no traceback
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.stdout.flush()
+    except BrokenPipeError:                  # `mlrun report ... | head`: the reader left; no traceback
+        _quiet_stdout()
         sys.exit(0)
+    except Stopped as e:                     # SIGINT/SIGTERM outside a training loop (which handles its own)
+        fail(f"mlrun {command}", str(e), e.code)
+
+
+def _quiet_stdout() -> None:
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _stop(signum, frame) -> None:
+    import signal
+
+    raise Stopped(signum, f"stopped by {signal.Signals(signum).name} before training started")
+
+
+def _install_early_handlers() -> None:
+    """From the first instant: SIGINT/SIGTERM raise `Stopped` (exit 130/143, one line, nothing half-made) instead
+    of killing the process or raising KeyboardInterrupt inside an import. A signal ignored on purpose (nohup,
+    `cmd &`) stays ignored. Warnings go to stdout, so stderr holds only the one error line."""
+    import logging
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) is not signal.SIG_IGN:
+            signal.signal(sig, _stop)
+    logging.captureWarnings(True)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    warnings_log = logging.getLogger("py.warnings")
+    warnings_log.addHandler(handler)
+    warnings_log.propagate = False
 
 
 def entry() -> None:
@@ -58,6 +90,7 @@ def entry() -> None:
     takes ≈ 0.9 s on the 2-core machine — more than mlrun's own work in a smoke run. By then everything the run
     wrote is closed (checkpoints fsynced and renamed, loggers closed in train(), logging shut down here), so
     os._exit is safe. Sweeps (-m) exit normally: launchers may hold worker pools with their own exit hooks."""
+    _install_early_handlers()
     argv = sys.argv[1:]
     fast = argv[:1] == ["train"] and not any(a in ("-m", "--multirun") for a in argv)
     try:
@@ -73,6 +106,8 @@ def entry() -> None:
     else:
         if fast:
             _leave(0)
+    finally:
+        _flush_or_quiet()
 
 
 def _leave(code: int) -> None:
@@ -86,6 +121,14 @@ def _leave(code: int) -> None:
         except (OSError, ValueError):        # a closed pipe: nothing left to say
             pass
     os._exit(code)
+
+
+def _flush_or_quiet() -> None:
+    """At exit of every command: a reader that left (`| head`) costs no 'Exception ignored' message."""
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        _quiet_stdout()
 
 
 if __name__ == "__main__":

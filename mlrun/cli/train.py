@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 from mlrun.cli.common import fail
@@ -20,6 +20,20 @@ INFO_FLAGS = ("-h", "--help", "--hydra-help", "--info", "-i", "--shell-completio
 
 
 def main(argv: list[str]) -> None:
+    from mlrun.errors import Stopped
+
+    launch = []                                # filled by _main: what to clean up after a stop
+    try:
+        _main(argv, launch)
+    except Stopped as e:                       # before the training loop took over: nothing worth keeping
+        _drop_unfinished(launch[0] if launch else None)
+        fail("mlrun train", f"{e}; nothing was saved", e.code)
+    except OSError as e:                       # e.g. the disk was full before the run could write .hydra/
+        _drop_unfinished(launch[0] if launch else None)
+        fail("mlrun train", f"cannot write the run folder: {e.strerror or e} ({e.filename or ''})", 1)
+
+
+def _main(argv: list[str], started: list) -> None:
     import hydra
 
     from mlrun import sweep
@@ -49,6 +63,7 @@ def main(argv: list[str]) -> None:
                 launch = prepare(argv, searchpath)
             except UserError as e:
                 fail("mlrun train", str(e))
+            started.append(launch)
             argv = launch.argv
     sys.argv = ["mlrun train", *argv]
     if any("optuna" in a for a in argv):       # Optuna's sweeper raises when every trial failed: let it reach us
@@ -84,6 +99,7 @@ def run_task(cfg, launch) -> float:
 
     from mlrun.errors import UserError
     from mlrun.faults import EXIT_DIVERGED, Diverged, Stopped, on_signals, stop_now
+    from mlrun.rundir import RunLock, discard, remove_stale_temporaries
     from mlrun.run import train
 
     hc = HydraConfig.get()
@@ -91,10 +107,13 @@ def run_task(cfg, launch) -> float:
     multirun = hc.mode == RunMode.MULTIRUN
     resume = launch.resume if launch is not None else None
     owner = launch.owner if launch is not None else True
+    mine = owner and resume is None and (launch is None or launch.claimed)   # a folder this command made
     last = run_dir / "checkpoints" / "last.pt"
     try:
-        with on_signals(stop_now):       # the training loop installs its own: stop at the next step boundary
-            if resume is not None:
+        with on_signals(stop_now), RunLock(run_dir) if owner else nullcontext():   # one process per run folder
+            if owner:
+                remove_stale_temporaries(run_dir)
+            if resume is not None:   # the loop installs its own handler: stop at the next step boundary
                 return train(resume["cfg"], run_dir, resume=resume["payload"])
             return train(cfg, run_dir)
     except Stopped as e:                 # exit 130 (SIGINT) / 143 (SIGTERM)
@@ -102,7 +121,8 @@ def run_task(cfg, launch) -> float:
             sys.exit(e.code)
         if not last.exists() and resume is None:
             logging.shutdown()
-            shutil.rmtree(run_dir, ignore_errors=True)
+            if mine:
+                discard(run_dir)
             fail("mlrun train", f"{e}; nothing was saved", e.code)
         how = f"mlrun train resume={run_dir}"
         if launch is not None and launch.world > 1:
@@ -120,9 +140,9 @@ def run_task(cfg, launch) -> float:
             fail("mlrun train", line, EXIT_DIVERGED)
         if isinstance(e, OSError):
             fail("mlrun train", line, 1)
-        if resume is None and owner and not (run_dir / "checkpoints").exists():
+        if mine and not (run_dir / "checkpoints").exists():
             logging.shutdown()           # failed before training: leave no half-made run behind
-            shutil.rmtree(run_dir, ignore_errors=True)
+            discard(run_dir)
         elif resume is None and owner:
             (run_dir / "error.txt").write_text(line + "\n")
         fail("mlrun train", line)
@@ -165,8 +185,23 @@ def report_failed_jobs(launch) -> None:
                             f"see error.txt in {', '.join(sorted(failed))}", 1)
 
 
+def _drop_unfinished(launch) -> None:
+    """A stop or a write failure before any checkpoint: remove the folder this command claimed (not a resumed
+    run's, which holds earlier results)."""
+    from mlrun.rundir import discard
+
+    if launch is None or launch.resume is not None or not launch.owner or not launch.claimed:
+        return
+    logging.shutdown()
+    for folder in (launch.run_dir, launch.sweep_dir):
+        if folder is not None and folder.is_dir() and not any(folder.rglob("checkpoints")):
+            discard(folder)
+
+
 def _drop_if_empty(launch) -> None:
     """Hydra refused to start: the folder claimed for it holds nothing yet; remove it."""
-    for folder in (launch.run_dir, launch.sweep_dir) if launch is not None else ():
+    from mlrun.rundir import discard
+
+    for folder in (launch.run_dir, launch.sweep_dir) if launch is not None and launch.claimed else ():
         if folder is not None and folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
+            discard(folder)
