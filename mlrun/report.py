@@ -1,4 +1,4 @@
-"""`mlrun report PATH... [--filter KEY=VALUE]... [--sort COLUMN] [--out DIR] [--no-plots]`
+"""`mlrun report PATH... [--filter KEY=VALUE]... [--sort COLUMN] [--out DIR] [--no-plots] [--wide]`
 
     mlrun report outputs/multirun/2026-11-21/10-00-00        # a sweep: one row per job
     mlrun report outputs/ --filter model=mlp --sort val_acc   # every run under outputs/, best first
@@ -7,14 +7,23 @@
 PATH is a run folder, a sweep folder or any folder above them (runs are the folders with summary.json, or
 error.txt for a failed job). The table holds the settings that differ between the runs (overrides and config
 group choices), the best val metric, val and train loss at that epoch, the test metrics, best epoch, epochs, seconds,
-samples/s, device, a published reference when the summary has one, and the error of failed runs. It is printed
-and written to <out>/runs.csv and <out>/runs.md; <out> is PATH/report (one PATH) or ./report (several).
+samples/s, device, a published reference when the summary has one, and the error of failed runs. Rows come in
+folder order with numbers compared as numbers (job 2 before job 10), or by --sort.
+
+Printed, the table fits the terminal (120 columns when output is not a terminal): values shared by every run and a
+shared published reference are said once above it (different references: a [n] mark per row, listed below),
+long text is cut, and the least important columns are left out, named below the table. --wide prints every
+column in full. <out>/runs.csv and <out>/runs.md always hold every column; <out> is PATH/report (one PATH),
+./report (several) or --out DIR. The files are written all or nothing: where <out> cannot be written the table
+is still printed, then one line says so (exit 1) and suggests --out.
 Plots (PNG, matplotlib, headless): curves.png (train loss and val metric vs epoch and vs wall time, all runs
-overlaid) and, for a sweep over one or two settings, <metric>_vs_<setting>.png (line/bars or heatmap; seeds are
-averaged, the error bars are their standard deviation).
+overlaid; the legend beside the panels, best first: past 10 runs the others are grey under one entry) and, for a
+sweep over one or two settings, <metric>_vs_<setting>.png (points joined for numbers or side by side for names,
+the metric axis zoomed to the data, not from 0; or a heatmap; seeds are averaged, error bars = their std).
 
 --filter KEY=VALUE keeps runs whose column, config group (model=mlp) or config key (optimizer.lr=0.1) has that
 value (repeatable). --sort COLUMN orders the table, best first for metrics (acc, r2 high; loss, rmse low).
+Full guide: docs/sweeps.md.
 """
 
 from __future__ import annotations
@@ -275,16 +284,14 @@ def _cut(text: str, limit: int, keep_end: bool = False) -> str:
 
 
 def _rank(column: str, keys: list[str], monitor: str | None) -> int:
-    """How much a column matters in the printed table: the highest numbers are left out first to fit."""
-    if column == "run":
-        return 0
-    if column in keys:
-        return 1
-    fixed = {"status": 2, monitor: 3, "test_" + (monitor or "").removeprefix("val_"): 4, "error": 5,
+    """How much a column matters in the printed table: columns are taken by rank (lowest first) while they fit."""
+    fixed = {"run": 0, monitor: 1, "status": 2, "test_" + (monitor or "").removeprefix("val_"): 3, "error": 5,
              "ref": 7, "ref_difference": 7, "val_loss": 8, "train_loss": 8, "best_epoch": 9, "epochs": 9,
              "seconds": 10, "samples_per_s": 11, "device": 12}
     if column in fixed:
         return fixed[column]
+    if column in keys:
+        return 4                        # the settings that differ, in their order, as many as fit
     return 6 if column.startswith(("val_", "test_")) else 13
 
 
@@ -339,20 +346,19 @@ def compact(df, keys: list[str] = (), width: int | None = WIDTH) -> str:
     shared = {c: v[0] for c, v in cells.items() if c != "run" and len(set(v)) == 1}
     columns = [c for c in cells if c not in shared]
     numeric = {c: all(_number(v) for v in df[c] if not _missing(v)) for c in columns}
-    text_max = TEXT_MAX
-    while True:
-        shown = [[_cut(v, 2 * text_max if c == "error" else text_max, keep_end=c == "run") for v in cells[c]]
-                 for c in columns]
-        widths = [max(len(c), *map(len, vs)) for c, vs in zip(columns, shown)]
-        if sum(widths) + 2 * (len(columns) - 1) <= width or len(columns) == 1:
-            break
-        droppable = [c for c in columns if _rank(c, keys, monitor) > 1]
-        if droppable:                   # the least important column, the rightmost among equals
-            columns.remove(max(reversed(droppable), key=lambda c: _rank(c, keys, monitor)))
-        elif text_max > 12:             # only run and settings left: shorter text cells
-            text_max -= 4
-        else:
-            columns.pop()
+    chosen: dict[str, list[str]] = {}
+    used = -2                                        # two spaces between columns
+    for c in sorted(columns, key=lambda c: _rank(c, keys, monitor)):        # stable: settings in their order
+        shown = [_cut(v, 2 * TEXT_MAX if c == "error" else TEXT_MAX, keep_end=c == "run") for v in cells[c]]
+        room = width - used - 2
+        if max(len(c), *map(len, shown)) > room and not numeric[c] and room >= max(len(c), 12):
+            shown = [_cut(v, room, keep_end=c == "run") for v in shown]      # text cut to the room left
+        if max(len(c), *map(len, shown)) <= room or not chosen:
+            chosen[c] = shown
+            used += max(len(c), *map(len, shown)) + 2
+    columns = [c for c in columns if c in chosen]                           # in the table's own order
+    shown = [chosen[c] for c in columns]
+    widths = [max(len(c), *map(len, vs)) for c, vs in zip(columns, shown)]
     lines = ["  ".join(c.rjust(w) if numeric[c] else c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
     lines += ["  ".join(vs[i].rjust(w) if numeric[c] else vs[i].ljust(w) for c, vs, w in zip(columns, shown, widths))
               .rstrip() for i in range(len(df))]
@@ -361,6 +367,10 @@ def compact(df, keys: list[str] = (), width: int | None = WIDTH) -> str:
     hidden = [c for c in cells if c not in shared and c not in columns]
     foot = _wrap(f"not shown to fit {width} columns: {', '.join(hidden)} (--wide prints every column; runs.csv "
                  f"has them all)", width) if hidden else []
+    if "error" in hidden:                           # the errors did not fit as a column: one line per failed run
+        failed = [(r, e) for r, e in zip(cells["run"] if "run" in cells else [""] * len(df), cells["error"]) if e]
+        foot = [_cut(f"{r} failed: {e}", width) for r, e in failed[:10]] + \
+            ([f"... and {len(failed) - 10} more failed runs"] if len(failed) > 10 else []) + foot
     refs = _reference_lines(distinct, "ref_difference" in columns or "ref_difference" in shared, width)
     return "\n".join((refs + head + lines if len(distinct) == 1 else head + lines + refs) + foot)
 

@@ -290,7 +290,7 @@ def test_a_failed_write_leaves_nothing_half_made(sweep30, tmp_path, monkeypatch)
 def test_curves_legend_scales_outside_the_panels(sweep30):
     from mlrun.report import TOP, curves_figure, table
 
-    df, runs, keys = table([str(sweep30)])
+    df, runs, _ = table([str(sweep30)])
     fig = curves_figure(runs, [f"job {r['run']}" for _, r in df.iterrows()])
     assert not any(ax.get_legend() for ax in fig.axes) and len(fig.legends) == 1
     legend = fig.legends[0]
@@ -334,3 +334,20 @@ def test_sweep_table_puts_the_best_first(sweep30):
     rows = [int(line.split()[0]) for line in text.splitlines() if line[:1].isdigit()]
     assert rows == sorted(range(30), key=lambda j: -accuracy(j)) and max(map(len, text.splitlines())) <= 120
     assert sweep_table(sweep30.parent / "nothing_here") == ""
+
+
+def test_errors_that_do_not_fit_as_a_column_get_a_line_each():
+    import pandas as pd
+
+    from mlrun.report import compact
+
+    df = pd.DataFrame({"run": ["a/0", "a/1", "a/2"], "optimizer.lr": [0.1, -1.0, -2.0],
+                       "status": ["ok", "failed", "failed"], "val_acc": [0.9, float("nan"), float("nan")],
+                       "error": ["", "optimizer.lr=-1: must be a number > 0", "optimizer.lr=-2: must be a number > 0"]})
+    wide = compact(df, ["optimizer.lr"], width=120)
+    assert wide.splitlines()[0].split() == ["run", "optimizer.lr", "status", "val_acc", "error"]
+    narrow = compact(df, ["optimizer.lr"], width=40).splitlines()
+    assert narrow[0].split() == ["run", "optimizer.lr", "status", "val_acc"] and max(map(len, narrow)) <= 40
+    failed = [line for line in narrow if " failed: " in line]
+    assert [line[:33] for line in failed] == ["a/1 failed: optimizer.lr=-1: must", "a/2 failed: optimizer.lr=-2: must"]
+    assert all(line.endswith("…") and len(line) == 40 for line in failed)   # cut to the width
