@@ -7,7 +7,9 @@
 `SweepSummary` is a Hydra callback (conf/config.yaml, hydra.callbacks). `on_job_end` runs wherever the job ran
 (this process, a joblib worker, a submitit/Slurm job) and appends the job's row under a file lock, so parallel jobs
 never lose a row. `on_multirun_end` runs in the launching process: it reads the summary back from disk (plus any
-`error.txt` without a row), logs the failures and leaves them in `FAILED`, which `mlrun train` turns into exit 1.
+`error.txt` without a row), logs the failures, prints the jobs' table best first (mlrun.report.sweep_table) and
+leaves the failures in `FAILED`, which `mlrun train` turns into exit 1. `on_multirun_start` stops a submitit_slurm
+sweep (one line) where Slurm is not installed.
 
 Also here: the resolvers used by the Optuna preset (`${mlrun_direction:}`, `${mlrun_optuna_storage:DIR}`,
 `${mlrun_study_name:}`) and the one-line message for a sweeper/launcher plugin that is not installed or for Slurm
@@ -132,11 +134,15 @@ class SweepSummary(Callback):
             return
         for r in FAILED:
             log.error("  job %s failed (%s): %s", r.get("job"), r.get("overrides", ""), r.get("error"))
-        table = sweep_table(sweep_dir, terminal_width())
+        try:
+            table = sweep_table(sweep_dir, terminal_width())
+        except Exception as e:  # noqa: BLE001 - the table is a convenience: the summary below must still be said
+            table = ""
+            log.warning("could not print the sweep's table (%s: %s); mlrun report %s", type(e).__name__, e, sweep_dir)
         if table:
             print(f"\n{table}\n", flush=True)
-        log.info("sweep summary: %d jobs, %d failed (table above, best first): %s", len(rows), len(FAILED),
-                 sweep_dir / SUMMARY)
+        log.info("sweep summary: %d jobs, %d failed%s: %s", len(rows), len(FAILED),
+                 " (table above, best first)" if table else "", sweep_dir / SUMMARY)
         log.info("every column and the plots: mlrun report %s", sweep_dir)
 
 
