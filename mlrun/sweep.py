@@ -7,10 +7,13 @@
 `SweepSummary` is a Hydra callback (conf/config.yaml, hydra.callbacks). `on_job_end` runs wherever the job ran
 (this process, a joblib worker, a submitit/Slurm job) and appends the job's row under a file lock, so parallel jobs
 never lose a row. `on_multirun_end` runs in the launching process: it reads the summary back from disk (plus any
-`error.txt` without a row), logs the failures and leaves them in `FAILED`, which `mlrun train` turns into exit 1.
+`error.txt` without a row), logs the failures, prints the jobs' table best first (mlrun.report.sweep_table) and
+leaves the failures in `FAILED`, which `mlrun train` turns into exit 1. `on_multirun_start` stops a submitit_slurm
+sweep (one line) where Slurm is not installed.
 
-Also here: the resolvers used by the Optuna preset (`${mlrun_direction:}`, `${mlrun_optuna_storage:DIR}`) and the
-one-line message for a sweeper/launcher plugin that is not installed.
+Also here: the resolvers used by the Optuna preset (`${mlrun_direction:}`, `${mlrun_optuna_storage:DIR}`,
+`${mlrun_study_name:}`) and the one-line message for a sweeper/launcher plugin that is not installed or for Slurm
+missing under hydra/launcher=submitit_slurm. docs/sweeps.md is the user's guide.
 """
 
 from __future__ import annotations
@@ -49,16 +52,40 @@ PLUGINS = {
 
 
 def missing_plugin(argv: list[str]) -> str | None:
-    """One line naming the extra to install when an override needs a Hydra plugin that is not installed."""
+    """One line saying what this machine lacks for the sweep `argv` asks for: a Hydra plugin (naming the extra that
+    installs it) or, for hydra/launcher=submitit_slurm, Slurm itself. None when nothing is missing."""
+    for arg in argv:
+        choice = arg.lstrip("+")
+        module, extra = PLUGINS.get(choice, (None, None))
+        if module and not _importable(module):
+            fix = (f"install the [{extra}] extra: pip install 'mlrun-classic[{extra}]'" if extra
+                   else "pip install hydra-ray-launcher (see docs/sweeps.md)")
+            return f"{arg}: the Hydra plugin {module.split('.')[-1]} is not installed; {fix}"
+        if choice == "hydra/launcher=submitit_slurm" and no_slurm():
+            return f"{arg}: {no_slurm()}"
+    return None
+
+
+def _importable(module: str) -> bool:
+    """find_spec without the exception it raises when a parent package is missing (a base install has no
+    `hydra_plugins` at all: find_spec('hydra_plugins.x') raises ModuleNotFoundError instead of returning None)."""
     import importlib.util
 
-    for arg in argv:
-        module, extra = PLUGINS.get(arg.lstrip("+"), (None, None))
-        if module and importlib.util.find_spec(module) is None:
-            fix = (f"pip install 'mlrun-classic[{extra}]'" if extra
-                   else "pip install hydra-ray-launcher (see README: Sweeps, search and reports)")
-            return f"{arg}: the Hydra plugin {module.split('.')[-1]} is not installed; {fix}"
-    return None
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):       # ModuleNotFoundError is an ImportError; ValueError: a broken __spec__
+        return False
+
+
+def no_slurm() -> str | None:
+    """Why submitit_slurm cannot submit from here (no srun/sbatch on PATH: not a Slurm node), else None."""
+    import shutil
+
+    missing = [cmd for cmd in ("sbatch", "srun") if shutil.which(cmd) is None]
+    if not missing:
+        return None
+    return (f"Slurm was not found on this machine ({' and '.join(missing)} not on PATH); run the sweep on a Slurm "
+            f"login node, or run its jobs here with hydra/launcher=submitit_local (or joblib)")
 
 
 class JobFailed(Exception):
@@ -87,17 +114,36 @@ class SweepSummary(Callback):
         append_row(Path(str(config.hydra.sweep.dir)) / SUMMARY, row)
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        CURRENT[:] = [Path(str(config.hydra.sweep.dir))]
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        CURRENT[:] = [sweep_dir]
+        launcher = str(config.hydra.launcher.get("_target_", ""))
+        if launcher.endswith("SlurmLauncher") and no_slurm():   # set in a config file, not on the command line
+            from mlrun.cli import fail
+
+            with contextlib.suppress(OSError):
+                sweep_dir.rmdir()                                  # claimed a moment ago, still empty
+            fail("mlrun train", f"hydra/launcher=submitit_slurm: {no_slurm()}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        from mlrun.report import sweep_table, terminal_width
+
         sweep_dir = Path(str(config.hydra.sweep.dir))
         rows = collect(sweep_dir)
         FAILED[:] = [r for r in rows if r.get("status") != "ok"]
         if not rows:
             return
-        log.info("sweep summary: %s (%d jobs, %d failed)", sweep_dir / SUMMARY, len(rows), len(FAILED))
         for r in FAILED:
             log.error("  job %s failed (%s): %s", r.get("job"), r.get("overrides", ""), r.get("error"))
+        try:
+            table = sweep_table(sweep_dir, terminal_width())
+        except Exception as e:  # noqa: BLE001 - the table is a convenience: the summary below must still be said
+            table = ""
+            log.warning("could not print the sweep's table (%s: %s); mlrun report %s", type(e).__name__, e, sweep_dir)
+        if table:
+            print(f"\n{table}\n", flush=True)
+        log.info("sweep summary: %d jobs, %d failed%s: %s", len(rows), len(FAILED),
+                 " (table above, best first)" if table else "", sweep_dir / SUMMARY)
+        log.info("every column and the plots: mlrun report %s", sweep_dir)
 
 
 def collect(sweep_dir: Path) -> list[dict]:
@@ -197,12 +243,36 @@ def _optuna_storage(folder: str) -> str:
     return f"sqlite:///{path / 'optuna.db'}"
 
 
+NOT_THE_SEARCH = ("hparams_search", "name", "logger", "output_root", "data_root")   # overrides a study name ignores
+
+
+def _study_name(*, _root_) -> str:
+    """`<preset>-<model>-<dataset>-<8 hex>` for hydra.sweeper.study_name: the hex digits hash what makes a search
+    different — the preset's search space (hydra.sweeper.params) and the command line's own overrides (ranges
+    and fixed values, in any order). The same command (more trials, another launcher) gives the same name and
+    continues its study; another preset, range or fixed value starts a new one. Overrides that only name or place
+    the runs (NOT_THE_SEARCH) and hydra.* settings (n_trials, launcher) are not part of it."""
+    import hashlib
+
+    hydra = _root_.hydra
+    choices = hydra.runtime.choices
+    overrides = sorted(" ".join(str(o).lstrip("+").split()) for o in hydra.overrides.task
+                       if str(o).lstrip("+~").partition("=")[0].split(".")[0] not in NOT_THE_SEARCH)
+    params = OmegaConf.to_container(hydra.sweeper.params, resolve=True) if hydra.sweeper.get("params") else {}
+    space = json.dumps({"params": {str(k): " ".join(str(v).split()) for k, v in sorted((params or {}).items())},
+                        "overrides": overrides}, sort_keys=True)
+    digest = hashlib.sha1(space.encode()).hexdigest()[:8]
+    return f"{choices.get('hparams_search') or 'optuna'}-{choices.model}-{choices.dataset}-{digest}"
+
+
 def register_resolvers() -> None:
     _register_run_dir()
     if not OmegaConf.has_resolver("mlrun_direction"):
         OmegaConf.register_new_resolver("mlrun_direction", _direction)
     if not OmegaConf.has_resolver("mlrun_optuna_storage"):
         OmegaConf.register_new_resolver("mlrun_optuna_storage", _optuna_storage, use_cache=True)
+    if not OmegaConf.has_resolver("mlrun_study_name"):
+        OmegaConf.register_new_resolver("mlrun_study_name", _study_name)
 
 
 # Launcher workers (joblib's loky processes, submitit jobs) unpickle this callback before they resolve
