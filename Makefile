@@ -1,22 +1,23 @@
 # Two commands do all the set-up on a fresh machine:
 #   make train   → venv + install, then `mlrun train` on the embedded default (MLP on digits)
 #   make test    → venv + install, then the test suite
-# TORCH picks the torch build: the default is the CPU wheel; `make test TORCH=torch` takes PyPI's newest (CUDA).
+# TORCH picks the torch build (pip arguments): torch==2.13.0 by default; PyPI's Linux wheel of it is the CUDA build,
+# so on a CPU-only machine use TORCH="torch --index-url https://download.pytorch.org/whl/cpu" (README: Install).
 PYTHON ?= python3
 VENV   ?= .venv
 TORCH  ?= torch==2.13.0
 EXTRAS ?= dev
 BIN    := $(VENV)/bin
 
-.PHONY: setup train test test-slow smoke clean
+.PHONY: setup train test test-slow smoke lint clean
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[$(EXTRAS)]"
+	$(BIN)/pip install --progress-bar off --upgrade pip
+	$(BIN)/pip install --progress-bar off $(TORCH)
+	$(BIN)/pip install --progress-bar off -e ".[$(EXTRAS)]"
 	touch $@
 
 train: setup
@@ -27,6 +28,9 @@ smoke: setup
 
 test: setup
 	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/lint-imports
 
 test-slow: setup
 	$(BIN)/pytest -q -m slow || [ $$? -eq 5 ]   # 5 = no slow tests collected

@@ -14,7 +14,10 @@ else. A config read from a file (a checkpoint from a stranger) therefore cannot 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
+import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +35,8 @@ from mlrun.loop import Stream, make_step
 from mlrun.losses import make_loss
 from mlrun.paths import config_dir
 from mlrun.settings import TrainerSettings
+
+log = logging.getLogger("mlrun")
 
 GROUPS = ("dataset", "model", "optimizer", "device", "trainer", "logger")   # the config groups that build objects
 RENAMED = {"mlrun.models.ALS": "mlrun.solvers.ALS",              # targets older checkpoints may carry
@@ -131,8 +136,21 @@ def settings(cfg: DictConfig) -> TrainerSettings:
 
 
 def dataset(cfg: DictConfig) -> Data:
-    """The dataset builder (seeded split), then dataset.pca_components (PCA scores fitted on train)."""
-    data = make(without_pca(cfg.dataset), "dataset", seed=cfg.seed)
+    """The dataset builder (seeded split), then dataset.pca_components (PCA scores fitted on train). A load that
+    takes over 2 s says so when it starts to be long and when it ends (one log line each)."""
+    option = registry("dataset").get(cfg.dataset.get("_target_"), cfg.dataset.get("_target_"))
+    started = time.perf_counter()
+    slow = threading.Timer(2.0, log.info, (f"loading dataset={option} ...",))
+    slow.daemon = True
+    slow.start()
+    try:
+        data = make(without_pca(cfg.dataset), "dataset", seed=cfg.seed)
+    finally:
+        slow.cancel()
+    seconds = time.perf_counter() - started
+    if seconds > 2.0:
+        log.info("dataset=%s loaded in %.1f s: %d train / %d val / %d test", option, seconds, len(data.train),
+                 len(data.val), len(data.test))
     return maybe_project(data, cfg.dataset.get("pca_components"))
 
 

@@ -17,7 +17,9 @@ def pick(type: str = "auto", index: int = 0) -> torch.device:  # noqa: A002 - `t
         return torch.device("cpu")
     if not torch.cuda.is_available():
         why = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
-        raise UserError(f"device=cuda: CUDA is not available ({why}); valid choices here: auto, cpu")
+        fix = ("install a CUDA build of torch: pip install torch --index-url https://download.pytorch.org/whl/cu124"
+               if torch.version.cuda is None else "check the driver with nvidia-smi and CUDA_VISIBLE_DEVICES")
+        raise UserError(f"device=cuda: CUDA is not available ({why}); valid choices here: auto, cpu; or {fix}")
     count = torch.cuda.device_count()
     check(index < count, "device.index", index, f"this machine has {count} CUDA device(s): 0..{count - 1}")
     return torch.device("cuda", index)

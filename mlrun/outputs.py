@@ -88,10 +88,15 @@ def _git_commit() -> str | None:
         return None
 
 
-def epoch_line(record: dict, epochs: int, improved: bool) -> str:
-    parts = [f"epoch {record['epoch']:>{len(str(epochs))}}/{epochs}"]
+def epoch_line(record: dict, improved: bool, epochs: int | None = None, unit: str = "epoch") -> str:
+    """One console line per record: what was measured (NaN = not measured, e.g. no val split, is left out), in
+    the unit of the fit (`epoch 3/30`, `sweep 4/15`, `component 2`)."""
+    n = record["epoch"]
+    parts = [f"{unit} {n:>{len(str(epochs))}}/{epochs}" if epochs else f"{unit} {n}"]
     for key, value in record.items():
         if key in ("epoch", "epoch_seconds", "samples_per_second"):
+            continue
+        if isinstance(value, float) and math.isnan(value):
             continue
         parts.append(f"{key} {value:.4g}" if key != "lr" else f"lr {value:.3g}")
     parts.append(f"{record['epoch_seconds']:.2f}s {record['samples_per_second']:,.0f}/s")

@@ -37,6 +37,9 @@ def check_overrides(config_dir: Path, overrides: list[str], searchpath: str | No
             choices.append([f"{key}={v}" for v in o.sweep_string_iterator()])
         else:
             choices.append([text])
+    problem = _optional_groups(config_dir, parsed, searchpath)
+    if problem:
+        return problem
     extra = [f"hydra.searchpath=[{searchpath}]"] if searchpath else []
     base = [c[0] for c in choices] + extra
     trials = [base] + [base[:i] + [v] + base[i + 1:] for i, c in enumerate(choices) for v in c[1:]]
@@ -59,6 +62,33 @@ def check_overrides(config_dir: Path, overrides: list[str], searchpath: str | No
                     return one_line(e)
     finally:
         GlobalHydra.instance().clear()
+    return None
+
+
+OPTIONAL = ("experiment", "hparams_search")     # `optional` in config.yaml's defaults: Hydra skips a missing one
+
+
+def _optional_groups(config_dir: Path, parsed, searchpath: str | None) -> str | None:
+    """`experiment=smok` would be skipped in silence (an optional default): name the valid options instead. An
+    experiment file without `# @package _global_` would be merged under `experiment.` and change nothing."""
+    folders = [config_dir] + ([Path(searchpath.removeprefix("file://"))] if searchpath else [])
+    for o in parsed:
+        group = o.get_key_element().lstrip("+~")
+        if group not in OPTIONAL or o.is_delete():
+            continue
+        values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [str(o.value())]
+        options = {p.stem: p for folder in folders for p in sorted((folder / group).glob("*.yaml"))}
+        for value in values:
+            if value in ("null", "None"):
+                continue
+            if value not in options:
+                return (f"{group}={value}: no such option; valid choices are {', '.join(sorted(options))} "
+                        f"(or your own ./conf/{group}/<name>.yaml)")
+            head = options[value].read_text(encoding="utf-8").lstrip().splitlines()[:1]
+            if group == "experiment" and not (head and "@package _global_" in head[0]):
+                return (f"experiment={value}: {options[value]} must start with the line `# @package _global_` "
+                        f"(an experiment overrides keys of the whole config; without it Hydra would put them "
+                        f"under `experiment.` and they would change nothing)")
     return None
 
 

@@ -37,6 +37,7 @@ import re
 import sys
 from pathlib import Path
 
+from mlrun.config import flatten
 from mlrun.errors import UserError
 
 SKIP_GROUPS = ("hydra", "hydra/", "device")     # choice groups never shown as settings (device is its own column)
@@ -78,7 +79,7 @@ def load_run(run_dir: Path) -> dict:
     except (OSError, ValueError):
         summary = {}
     error = (run_dir / "error.txt").read_text().strip() if (run_dir / "error.txt").exists() else ""
-    return {"dir": run_dir, "overrides": overrides, "choices": choices, "config": _flatten(read_yaml("config.yaml")),
+    return {"dir": run_dir, "overrides": overrides, "choices": choices, "config": flatten(read_yaml("config.yaml") or {}),
             "summary": summary, "metrics": _read_metrics(run_dir / "metrics.csv"), "error": error}
 
 
@@ -91,14 +92,6 @@ def _read_metrics(path: Path):
         return None
 
 
-def _flatten(tree, prefix=""):
-    out = {}
-    for k, v in (tree or {}).items():
-        if isinstance(v, dict):
-            out |= _flatten(v, f"{prefix}{k}.")
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
 
 
 def setting(run: dict, key: str):
@@ -666,50 +659,3 @@ def report(paths: list[str], filters: list[str] = (), sort: str | None = None, o
     """Build, write and return (table, written files)."""
     df, runs, keys = table(paths, filters, sort)
     return df, write(df, runs, keys, Path(out) if out else default_out(paths), plots)
-
-
-def main(argv: list[str]) -> None:
-    from mlrun.cli import fail
-
-    if not argv or any(a in ("-h", "--help") for a in argv):
-        print(__doc__.strip())
-        return
-    paths, filters, options = [], [], {"sort": None, "out": None}
-    plots, wide = True, False
-    args = iter(argv)
-    for a in args:
-        name, eq, inline = a.partition("=")
-        if name in ("--filter", "--sort", "--out"):
-            value = inline if eq else next(args, None)
-            if value is None:
-                fail("mlrun report", f"{name} needs a value, e.g. {name} " +
-                     {"--filter": "model=mlp", "--sort": "val_acc", "--out": "report/"}[name])
-            if name == "--filter":
-                filters.append(value)
-            else:
-                options[name[2:]] = value
-        elif a == "--no-plots":
-            plots = False
-        elif a == "--wide":
-            wide = True
-        elif a.startswith("-"):
-            fail("mlrun report", f"unknown option {a!r}; valid options: --filter KEY=VALUE, --sort COLUMN, "
-                                 f"--out DIR, --no-plots, --wide")
-        else:
-            paths.append(a)
-    if not paths:
-        fail("mlrun report", "give at least one PATH: a run folder, a sweep folder or outputs/")
-    try:
-        df, runs, keys = table(paths, filters, options["sort"])
-    except UserError as e:
-        fail("mlrun report", str(e))
-    print(compact(df, keys, None if wide else terminal_width()))
-    sys.stdout.flush()
-    out_dir = Path(options["out"]) if options["out"] else default_out(paths)
-    try:
-        written = write(df, runs, keys, out_dir, plots)
-    except OSError as e:
-        fail("mlrun report", f"cannot write the report files to {out_dir}: {e.strerror or e}; nothing was written "
-                             f"(the table above is complete); write them elsewhere with --out DIR", 1)
-    print(f"\n{len(df)} run{'s' * (len(df) != 1)}; wrote {out_dir}{os.sep}: " + ", ".join(p.name for p in written))
-    sys.stdout.flush()

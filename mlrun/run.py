@@ -71,7 +71,7 @@ def train(cfg: DictConfig, run_dir: str | Path, resume: dict | None = None) -> f
             if rank0:
                 csv.append(record)
                 logger.log_epoch(record)
-            log.info(epoch_line(record, p.epochs, improved))
+            log.info(epoch_line(record, improved, *counting(p)))
             state.epoch_end(record, improved)      # NaN check, best.pt, last.pt; stops here after a signal
     if state.best_state is None:
         raise UserError(f"training diverged: val_{p.spec.metric} was NaN in every epoch; lower optimizer.lr "
@@ -89,6 +89,15 @@ def train(cfg: DictConfig, run_dir: str | Path, resume: dict | None = None) -> f
     log.info("done: %s\n%s", run_dir, table({k: v for k, v in summary.items() if k.startswith(("test_", "best_"))
                                              or k in ("epochs_run", "total_seconds", "n_params", "device")}))
     return state.best_record[f"val_{p.spec.metric}"]
+
+
+def counting(p: build.Parts) -> tuple[int | None, str]:
+    """(how many records to expect, their unit) for the console: epochs, a solver's sweeps, or a model's own."""
+    if p.fit_direct is None:
+        return p.epochs, "epoch"
+    if hasattr(p.optimizer, "fit_direct"):
+        return p.epochs, p.optimizer.epoch_unit
+    return None, p.model.epoch_unit
 
 
 def n_params(model) -> int:

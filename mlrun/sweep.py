@@ -8,7 +8,7 @@
 (this process, a joblib worker, a submitit/Slurm job) and appends the job's row under a file lock, so parallel jobs
 never lose a row. `on_multirun_end` runs in the launching process: it reads the summary back from disk (plus any
 `error.txt` without a row), logs the failures, prints the jobs' table best first (mlrun.report.sweep_table) and
-leaves the failures in `FAILED`, which `mlrun train` turns into exit 1. `on_multirun_start` stops a submitit_slurm
+logs the failures; `mlrun train` reads the rows back and exits 1. `on_multirun_start` stops a submitit_slurm
 sweep (one line) where Slurm is not installed.
 
 Also here: the resolvers used by the Optuna preset (`${mlrun_direction:}`, `${mlrun_optuna_storage:DIR}`,
@@ -36,8 +36,6 @@ log = logging.getLogger("mlrun")
 SUMMARY = "sweep_summary.csv"
 FIRST = ["job", "status", "overrides", "monitor", "best_val"]   # leading columns; test metrics etc. follow
 LAST = ["best_epoch", "epochs_run", "total_seconds", "run_dir", "error"]
-FAILED: list[dict] = []          # rows of failed jobs of the last sweep in this process (set by on_multirun_end)
-CURRENT: list[Path] = []         # the sweep dir of the multirun in progress in this process (on_multirun_start)
 
 # override → (module of the Hydra plugin it needs, the extra that installs it)
 PLUGINS = {
@@ -115,24 +113,23 @@ class SweepSummary(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        CURRENT[:] = [sweep_dir]
         launcher = str(config.hydra.launcher.get("_target_", ""))
         if launcher.endswith("SlurmLauncher") and no_slurm():   # set in a config file, not on the command line
-            from mlrun.cli import fail
+            from mlrun.errors import UserError
 
             with contextlib.suppress(OSError):
                 sweep_dir.rmdir()                                  # claimed a moment ago, still empty
-            fail("mlrun train", f"hydra/launcher=submitit_slurm: {no_slurm()}")
+            raise UserError(f"hydra/launcher=submitit_slurm: {no_slurm()}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         from mlrun.report import sweep_table, terminal_width
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         rows = collect(sweep_dir)
-        FAILED[:] = [r for r in rows if r.get("status") != "ok"]
+        failed = [r for r in rows if r.get("status") != "ok"]    # the command reads them back: exit 1
         if not rows:
             return
-        for r in FAILED:
+        for r in failed:
             log.error("  job %s failed (%s): %s", r.get("job"), r.get("overrides", ""), r.get("error"))
         try:
             table = sweep_table(sweep_dir, terminal_width())
@@ -141,7 +138,7 @@ class SweepSummary(Callback):
             log.warning("could not print the sweep's table (%s: %s); mlrun report %s", type(e).__name__, e, sweep_dir)
         if table:
             print(f"\n{table}\n", flush=True)
-        log.info("sweep summary: %d jobs, %d failed%s: %s", len(rows), len(FAILED),
+        log.info("sweep summary: %d jobs, %d failed%s: %s", len(rows), len(failed),
                  " (table above, best first)" if table else "", sweep_dir / SUMMARY)
         log.info("every column and the plots: mlrun report %s", sweep_dir)
 

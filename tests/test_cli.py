@@ -137,3 +137,25 @@ def test_entry_skips_teardown_only_after_a_single_train(monkeypatch):
         with pytest.raises(SystemExit):
             cli.entry()
         assert left == []
+
+
+def _complete(line: str) -> str:
+    import subprocess
+    import sys
+
+    env = {**__import__("os").environ, "COMP_LINE": line, "COMP_POINT": str(len(line))}
+    return subprocess.run([sys.executable, "-m", "mlrun", "-sc", "query=bash"], env=env, capture_output=True,
+                          text=True, timeout=120).stdout.split()
+
+
+def test_shell_completion_script_registers_mlrun_and_completes_commands_groups_options_and_keys():
+    import subprocess
+    import sys
+
+    script = subprocess.run([sys.executable, "-m", "mlrun", "train", "--shell-completion", "install=bash"],
+                            capture_output=True, text=True, timeout=120).stdout
+    assert script.rstrip().endswith("-F hydra_bash_completion mlrun") and "-sc query=bash" in script
+    assert _complete("mlrun tr") == ["train"]
+    assert set(_complete("mlrun train model=m")) == {"model=mf", "model=mlp"}
+    assert _complete("mlrun train trainer.ep") == ["trainer.epochs="]
+    assert _complete("mlrun eval chec") == []

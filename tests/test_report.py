@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 import csv
 
 import pytest
@@ -33,7 +34,7 @@ def test_grid_writes_four_run_dirs_and_a_summary(grid):
 
 
 def test_report_writes_csv_markdown_and_plots(grid, capsys):
-    from mlrun.report import main
+    from mlrun.cli.report import main
 
     main([str(grid)])                                    # `mlrun report <sweep dir>`
     out = capsys.readouterr()
@@ -246,7 +247,7 @@ def test_one_run_is_listed_a_value_per_line(sweep30):
 
 def test_read_only_destination_prints_the_table_and_writes_nothing(sweep30, tmp_path, capsys):
     """As root chmod does not stop writes: a destination below a file fails the same way a read-only one does."""
-    from mlrun.report import main
+    from mlrun.cli.report import main
 
     blocker = tmp_path / "a_file"
     blocker.write_text("x")

@@ -32,6 +32,7 @@ class NoHydraPlugins(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, NoHydraPlugins())
 from mlrun.cli import main
+from mlrun.errors import UserError
 
 for override in json.loads(sys.argv[1]):
     err = io.StringIO()
@@ -122,13 +123,10 @@ def test_slurm_launcher_from_a_config_file_stops_when_the_sweep_starts(tmp_path,
     config = OmegaConf.create({"hydra": {"sweep": {"dir": str(claimed)}, "launcher": {
         "_target_": "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"}}})
     monkeypatch.setattr(shutil, "which", lambda cmd, *a, **k: None)
-    with pytest.raises(SystemExit) as e:
-        sweep.SweepSummary().on_multirun_start(config)
-    err = capsys.readouterr().err
-    assert e.value.code == 2 and err.count("\n") == 1
-    assert err.startswith("mlrun train: error: hydra/launcher=submitit_slurm: Slurm was not found on this machine")
+    with pytest.raises(UserError, match="^hydra/launcher=submitit_slurm: Slurm was not found on this machine"):
+        sweep.SweepSummary().on_multirun_start(config)          # `mlrun train` prints it as its one line
     assert not claimed.exists()
     claimed.mkdir()
     monkeypatch.setattr(shutil, "which", lambda cmd, *a, **k: f"/opt/slurm/bin/{cmd}")     # a login node: go on
     sweep.SweepSummary().on_multirun_start(config)
-    assert claimed.is_dir() and sweep.CURRENT == [claimed]
+    assert claimed.is_dir()

@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> None:
 
         print(f"mlrun {mlrun.__version__}")
         return
+    if argv[0] in ("-sc", "--shell-completion"):   # the completion script asks `mlrun -sc query=bash`
+        return complete(argv)
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         fail("mlrun", f"unknown command {command!r}; valid commands are {', '.join(COMMANDS)}")
@@ -52,6 +54,27 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     except Stopped as e:                     # SIGINT/SIGTERM outside a training loop (which handles its own)
         fail(f"mlrun {command}", str(e), e.code)
+
+
+def complete(argv: list[str]) -> None:
+    """Shell completion (install: `eval "$(mlrun train --shell-completion install=bash)"`): the command names
+    after `mlrun`, then Hydra's own completion of groups, options and keys for `mlrun train`."""
+    import os
+
+    line = os.environ.get("COMP_LINE", "")
+    point = int(os.environ.get("COMP_POINT", len(line)))
+    words = line[:point].split()
+    typing_command = len(words) < 2 or (len(words) == 2 and not line[:point].endswith(" "))
+    if typing_command:
+        prefix = words[1] if len(words) == 2 else ""
+        print(" ".join(c for c in COMMANDS if c.startswith(prefix)))
+        return
+    if words[1] != "train":
+        return
+    start = line.index("train")                    # Hydra completes `mlrun <overrides>`: drop the command word
+    os.environ["COMP_LINE"] = line[:start] + line[start + len("train"):].lstrip()
+    os.environ["COMP_POINT"] = str(max(point - (len(line) - len(os.environ["COMP_LINE"])), 0))
+    importlib.import_module(COMMANDS["train"][0]).main(argv)
 
 
 def _quiet_stdout() -> None:

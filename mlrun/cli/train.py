@@ -47,7 +47,9 @@ def _main(argv: list[str], started: list) -> None:
         fail("mlrun train", missing)
     searchpath = user_searchpath()             # ./conf/<group>/<option>.yaml adds options without editing mlrun
     if searchpath:
-        argv = [f"hydra.searchpath=[{searchpath}]", *argv]
+        argv = [*argv, f"hydra.searchpath=[{searchpath}]"]
+    if any(a in ("-m", "--multirun") for a in argv):   # flags first: argparse cannot split overrides around -m
+        argv = ["-m", *[a for a in argv if a not in ("-m", "--multirun")]]
     launch = None
     if not any(a in INFO_FLAGS for a in argv):
         from hydra._internal.utils import get_args_parser   # Hydra's own parser: flags vs overrides
@@ -65,7 +67,8 @@ def _main(argv: list[str], started: list) -> None:
                 fail("mlrun train", str(e))
             started.append(launch)
             argv = launch.argv
-    sys.argv = ["mlrun train", *argv]
+    completion = any(a in ("-sc", "--shell-completion") for a in argv)
+    sys.argv = ["mlrun" if completion else "mlrun train", *argv]   # the script registers `mlrun`
     if any("optuna" in a for a in argv):       # Optuna's sweeper raises when every trial failed: let it reach us
         os.environ.setdefault("HYDRA_FULL_ERROR", "1")
 
@@ -78,6 +81,9 @@ def _main(argv: list[str], started: list) -> None:
         from hydra.errors import HydraException
 
         rows = sweep.collect(launch.sweep_dir) if launch and launch.sweep_dir else []
+        if isinstance(e, UserError) and not rows:          # e.g. a sweep callback refusing its launcher
+            _drop_if_empty(launch)
+            fail("mlrun train", str(e))
         if isinstance(e, HydraException) and not rows:     # a bad hydra.* override: one line, as Hydra would
             _drop_if_empty(launch)
             fail("mlrun train", str(e).split("\n")[0])

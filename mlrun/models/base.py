@@ -23,6 +23,7 @@ Records = Iterator[tuple[dict, bool]]      # (epoch record, improved) per epoch,
 
 class Model(nn.Module):
     tasks: tuple[str, ...] = ()            # dataset tasks it learns (DataSpec.task); checked once in mlrun.build
+    epoch_unit: str = "epoch"              # what one record of its fit_direct is: solve, component, iteration
     penalty: Callable[[], torch.Tensor] | None = None   # a method: added to each gradient step's objective
 
     @classmethod

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 
 import torch
@@ -11,6 +10,7 @@ from torch import nn
 from mlrun.models.base import Model
 from mlrun.datasets.spec import DataSpec
 from mlrun.errors import choose
+from mlrun.records import epoch_record
 from mlrun.scoring import evaluate
 
 SOLVERS = ("gradient", "lstsq")
@@ -18,6 +18,7 @@ SOLVERS = ("gradient", "lstsq")
 
 class Linear(Model):
     tasks = ("regression",)   # dataset tasks it learns (checked once by mlrun.build.model)
+    epoch_unit = "solve"      # solver=lstsq: one record, the closed-form solve
 
     def __init__(self, spec: DataSpec, solver: str = "gradient"):
         """A single affine layer from `spec.n_features` inputs to `spec.n_outputs` targets (regression only)."""
@@ -42,9 +43,8 @@ class Linear(Model):
         metric = data.spec.metric
         val = evaluate(self, data.val, loss_fn, data.spec.task, trainer.eval_batch_size)
         train_loss = evaluate(self, data.train, loss_fn, data.spec.task, trainer.eval_batch_size)["loss"]
-        yield {"epoch": 1, "train_loss": train_loss, "val_loss": val["loss"], f"val_{metric}": val[metric],
-               "lr": math.nan, "epoch_seconds": time.perf_counter() - start,
-               "samples_per_second": len(data.train) / max(seconds, 1e-9)}, True
+        yield epoch_record(1, train_loss, val, metric, time.perf_counter() - start,
+                           len(data.train) / max(seconds, 1e-9)), True
 
     @torch.no_grad()
     def fit_closed_form(self, x: torch.Tensor, y: torch.Tensor, l2: float = 0.0) -> None:

@@ -17,6 +17,7 @@ import torch
 
 class Solver(torch.optim.Optimizer):
     name = "solver"                        # the conf/optimizer option, for messages
+    epoch_unit = "sweep"                   # one record per pass of the solver
 
     def step(self, closure=None):
         raise UserError(f"optimizer={self.name} has no gradient step: it trains the model by itself")
