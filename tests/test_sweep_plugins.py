@@ -32,7 +32,6 @@ class NoHydraPlugins(importlib.abc.MetaPathFinder):
 
 sys.meta_path.insert(0, NoHydraPlugins())
 from mlrun.cli import main
-from mlrun.errors import UserError
 
 for override in json.loads(sys.argv[1]):
     err = io.StringIO()
@@ -115,6 +114,8 @@ def test_slurm_launcher_from_a_config_file_stops_when_the_sweep_starts(tmp_path,
     """The launcher chosen in a preset, not on the command line: the callback stops before any job is submitted
     and removes the sweep folder it had just claimed."""
     import shutil
+
+    from mlrun.errors import UserError
 
     from omegaconf import OmegaConf
 
