@@ -250,6 +250,8 @@ def assemble(cfg: DictConfig, ddp: distributed.Context | None = None, data: Data
           "must be an integer in [0, 2**63 - 1]")
     torch.manual_seed(cfg.seed)
     trainer = settings(cfg)
+    if trainer.threads is not None:                # else torch's default, or what the sweep job set (cli.train)
+        torch.set_num_threads(trainer.threads)
     ddp = ddp or distributed.context(trainer.strategy)
     device = ddp.device(make(cfg.device, "device"))
     data = data if data is not None else dataset(cfg)

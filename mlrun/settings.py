@@ -35,6 +35,7 @@ class TrainerSettings:
     checkpoint_every_steps: int = 0   # also write last.pt every N optimiser steps; 0 = only after each epoch
     nan_policy: str = "stop"      # stop | skip_batch: what a NaN/Inf loss or gradient does
     strategy: str = "single"      # single | ddp (DistributedDataParallel under torchrun)
+    threads: int | None = None    # torch CPU threads: None = torch's default (a sweep job: cores ÷ parallel jobs)
 
     def __post_init__(self):
         number("trainer.epochs", self.epochs, 1, integer=True)
@@ -59,6 +60,8 @@ class TrainerSettings:
         number("trainer.checkpoint_every_steps", self.checkpoint_every_steps, 0, integer=True)
         check(self.nan_policy in NAN_POLICIES, "trainer.nan_policy", self.nan_policy,
               f"valid choices are {', '.join(NAN_POLICIES)}")
+        if self.threads is not None:
+            number("trainer.threads", self.threads, 1, 4096, integer=True)
         check(self.strategy in STRATEGIES, "trainer.strategy", self.strategy,
               f"valid choices are {', '.join(STRATEGIES)}")
         for key in ("online", "shuffle", "compile", "fast_dev_run"):

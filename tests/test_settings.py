@@ -28,3 +28,25 @@ def test_plan_batching_modes():
 def test_bad_values(kwargs, match):
     with pytest.raises(UserError, match=match):
         Trainer(**kwargs)
+
+
+def test_threads_setting_and_the_sweep_share():
+    import os
+
+    import pytest
+    import torch
+
+    from mlrun.cli.train import share_cores
+    from mlrun.errors import UserError
+
+    with pytest.raises(UserError, match="trainer.threads=0: must be an integer in"):
+        Trainer(threads=0)
+    before = torch.get_num_threads()
+    try:
+        cores = os.cpu_count()
+        assert share_cores(2) == max(1, cores // 2) and torch.get_num_threads() == max(1, cores // 2)
+        assert share_cores(-1) == 1 and torch.get_num_threads() == 1
+        torch.set_num_threads(before)
+        assert share_cores(None) == cores and torch.get_num_threads() == before   # basic launcher: one job
+    finally:
+        torch.set_num_threads(before)

@@ -111,6 +111,8 @@ def run_task(cfg, launch) -> float:
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
+    if multirun:
+        share_cores(hc.launcher.get("n_jobs"))
     resume = launch.resume if launch is not None else None
     owner = launch.owner if launch is not None else True
     mine = owner and resume is None and (launch is None or launch.claimed)   # a folder this command made
@@ -152,6 +154,20 @@ def run_task(cfg, launch) -> float:
         elif resume is None and owner:
             (run_dir / "error.txt").write_text(line + "\n")
         fail("mlrun train", line)
+
+
+def share_cores(n_jobs) -> int:
+    """A sweep job's torch threads: the machine's cores ÷ the launcher's parallel jobs (joblib's n_jobs; -1 = one
+    job per core), at least 1, unless trainer.threads says otherwise (then mlrun.build sets it). Without this,
+    2 jobs × torch's 2 default threads on 2 cores oversubscribe and the sweep runs no faster than in sequence."""
+    import torch
+
+    cores = os.cpu_count() or 1
+    jobs = cores if n_jobs == -1 else (n_jobs if isinstance(n_jobs, int) and n_jobs > 0 else 1)
+    threads = max(1, cores // jobs)
+    if jobs > 1:
+        torch.set_num_threads(threads)
+    return threads
 
 
 def _line(e: Exception, run_dir: Path) -> str:
