@@ -36,7 +36,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlrun.bench import compose, fit_records, prepare
+from mlrun.bench import fit_records, prepare
+from mlrun.config import compose
 from mlrun.datasets.spec import Data, DataSpec, Split
 from mlrun.datasets.splits import split_indices
 from mlrun.loop import evaluate
