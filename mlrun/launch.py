@@ -30,6 +30,7 @@ class Launch:
     resume: dict | None = None               # {"cfg", "payload", "run_dir", "checkpoint"} when resume= was given
     failed: list[str] = field(default_factory=list)   # run dirs of jobs that failed in this process
     claimed: bool = True                     # this command created run_dir/sweep_dir (so may remove it unused)
+    result: float | None = None              # the single run's best monitored val metric, once it has trained
 
     @property
     def owner(self) -> bool:

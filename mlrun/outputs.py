@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-import mlrun
+from mlrun.version import VERSION
 
 
 class MetricsCSV:
@@ -61,7 +61,7 @@ def environment(device: torch.device) -> dict:
     """Versions, device name and git commit, for summary.json."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
     return {"device": str(device), "device_name": name, "torch_version": torch.__version__,
-            "mlrun_version": mlrun.__version__, "python_version": sys.version.split()[0],
+            "mlrun_version": VERSION, "python_version": sys.version.split()[0],
             "git_commit": _git_commit(), "threads": torch.get_num_threads()}
 
 
@@ -78,7 +78,7 @@ def _cpu_name() -> str:
 
 
 def _git_commit() -> str | None:
-    root = Path(mlrun.__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parent.parent
     if not (root / ".git").exists():
         return None
     try:

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-import mlrun
+from mlrun.version import VERSION
 from mlrun import checkpoints, resume as resuming
 from mlrun.build import Parts
 from mlrun.errors import UserError
@@ -35,7 +35,7 @@ class RunState:
         self.n_batches = -(-len(parts.data.train) // parts.batch_size)
         self.record: dict | None = None                        # the last finished epoch's record
         self.base = {"config": OmegaConf.to_container(cfg, resolve=True), "spec": parts.spec.to_dict(),
-                     "mlrun_version": mlrun.__version__}
+                     "mlrun_version": VERSION}
         self.guard = NanGuard(parts.trainer.nan_policy, parts.model, self.skipped, self.n_batches, self.last,
                               cfg.optimizer.get("lr"))
         self.boundary = Boundary(parts.trainer.checkpoint_every_steps, self.mid_epoch,

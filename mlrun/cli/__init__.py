@@ -2,6 +2,7 @@
 
     mlrun train [group=option] [key=value] [-m]     # Hydra: compose conf/, train, write outputs/
     mlrun eval checkpoint=PATH [split=test]          # score a saved model on its dataset
+    mlrun predict checkpoint=PATH input=FILE         # one prediction per new row: CSV / Parquet / stdout
     mlrun recommend checkpoint=PATH user=ID [k=10]   # top-k unrated items from a model=mf checkpoint
     mlrun bench trainer.batch_size=64,512            # samples/s per device and batch size: CSV + plot
     mlrun report PATH... [--filter k=v] [--sort col] # table (CSV, Markdown) and plots of runs and sweeps
@@ -18,6 +19,7 @@ from mlrun.errors import Stopped
 COMMANDS = {                                 # command → (module, one-line help); each module has main(argv)
     "train": ("mlrun.cli.train", "compose a config from conf/ and train it (Hydra; --help lists the groups)"),
     "eval": ("mlrun.cli.eval", "evaluate a checkpoint on a split of its dataset: checkpoint=PATH [split=test]"),
+    "predict": ("mlrun.cli.predict", "predictions for new rows: checkpoint=PATH input=FILE [output=FILE|-] [proba=true]"),
     "recommend": ("mlrun.cli.recommend", "top-k unrated items for a user (model=mf): checkpoint=PATH user=ID [k=10]"),
     "bench": ("mlrun.cli.bench", "samples/s, epoch time, time to target per device and batch size: CSV + plot"),
     "report": ("mlrun.cli.report", "table + plots of runs and sweeps: PATH... [--filter k=v] [--sort col] [--out DIR]"),
@@ -37,9 +39,9 @@ def main(argv: list[str] | None = None) -> None:
         print(usage())
         return
     if argv[0] in ("-V", "--version"):
-        import mlrun
+        from mlrun.version import VERSION
 
-        print(f"mlrun {mlrun.__version__}")
+        print(f"mlrun {VERSION}")
         return
     if argv[0] in ("-sc", "--shell-completion"):   # the completion script asks `mlrun -sc query=bash`
         return complete(argv)

@@ -19,10 +19,11 @@ from mlrun.cli.common import fail
 INFO_FLAGS = ("-h", "--help", "--hydra-help", "--info", "-i", "--shell-completion", "-sc")
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str], launch: list | None = None) -> None:
+    """`launch`: a list that receives the Launch record (the Python API reads the run folder and result there)."""
     from mlrun.errors import Stopped
 
-    launch = []                                # filled by _main: what to clean up after a stop
+    launch = [] if launch is None else launch  # filled by _main: what to clean up after a stop
     try:
         _main(argv, launch)
     except Stopped as e:                       # before the training loop took over: nothing worth keeping
@@ -73,7 +74,10 @@ def _main(argv: list[str], started: list) -> None:
         os.environ.setdefault("HYDRA_FULL_ERROR", "1")
 
     def task(cfg) -> float:                    # Hydra's composed config, the launch record, explicitly
-        return run_task(cfg, launch)
+        value = run_task(cfg, launch)
+        if launch is not None:
+            launch.result = value
+        return value
 
     try:
         hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(task)()

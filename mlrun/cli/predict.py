@@ -1,0 +1,36 @@
+"""`mlrun predict checkpoint=PATH input=FILE [output=predictions.csv|-] [proba=false] [key=value ...]`
+
+One prediction per input row, in input order: `row`, `prediction` (the class name for classification, the value for
+regression, the rating for ratings) and, with proba=true, `p_<class>` per class. Input: a table (CSV/TSV, gzip/bz2/
+zip, Parquet, Feather) with the training columns (the target column may be absent) for table models; an IDX file
+for image models; `user,item` pairs for ratings models. Output: CSV or Parquet by extension, `-` for stdout;
+nothing is written when any row fails. Extra key=value pairs override the stored config (e.g. `device=cpu`).
+
+    mlrun predict checkpoint=outputs/<run>/checkpoints/best.pt input=new.csv output=predictions.csv
+    mlrun predict checkpoint=<run> input=new.csv output=- proba=true
+"""
+
+from __future__ import annotations
+
+import sys
+
+from mlrun.cli.common import choice, fail, print_help, split_args
+
+
+def main(argv: list[str]) -> None:
+    from mlrun.errors import UserError
+    from mlrun.predict import predict_file
+
+    if any(a in ("-h", "--help") for a in argv):
+        return print_help(__doc__)
+    args, overrides = split_args("mlrun predict", argv, ("checkpoint", "input", "output", "proba"),
+                                 required=("checkpoint", "input"))
+    proba = choice("mlrun predict", "proba", args.get("proba", "false").lower(), ("true", "false")) == "true"
+    output = args.get("output", "predictions.csv")
+    try:
+        n, where = predict_file(args["checkpoint"], args["input"], output, proba, overrides)
+    except UserError as e:
+        fail("mlrun predict", str(e))
+    if output != "-":
+        print(f"{n} predictions → {where}")
+    sys.stdout.flush()
