@@ -96,7 +96,7 @@ def counting(p: build.Parts) -> tuple[int | None, str]:
     if p.fit_direct is None:
         return p.epochs, "epoch"
     if hasattr(p.optimizer, "fit_direct"):
-        return p.epochs, p.optimizer.epoch_unit
+        return p.epochs, getattr(p.optimizer, "epoch_unit", "sweep")
     return None, p.model.epoch_unit
 
 
