@@ -174,12 +174,26 @@ def write(rows: list[dict], out: Path, target: float) -> list[Path]:
     return [*written, out / "bench.png"]
 
 
-def format_table(rows: list[dict]) -> str:
-    head = f"{'device':<7} {'overrides':<40} {'samples/s':>12} {'ms/step':>8} {'epoch s':>8} {'to target s':>11} " \
-           f"{'best val':>9} {'speed-up':>8}"
+def format_table(rows: list[dict], target: float | None = None) -> str:
+    """The printed table: only measured numbers (a target never reached shows "not reached", with a note), and a
+    speed-up column only when there are rows of another device to compare with the CPU's."""
+    devices = {r["device"].split(":")[0] for r in rows}
+    speedup = len(devices) > 1
+    head = f"{'device':<7} {'overrides':<40} {'samples/s':>12} {'ms/step':>8} {'epoch s':>8} {'to target s':>12} " \
+           f"{'best val':>9}" + (f" {'× cpu':>7}" if speedup else "")
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['device']:<7} {r['overrides'][:40]:<40} {r['samples_per_second']:>12,.0f} "
-                     f"{r['step_ms']:>8.3f} {r['epoch_seconds']:>8.3f} {r['time_to_target_s']:>11.3f} "
-                     f"{r['best_val']:>9.4f} {r['speedup_vs_cpu']:>8.2f}")
+        reached = r["time_to_target_s"]
+        to_target = "not reached" if math.isnan(reached) else f"{reached:.3f}"
+        line = (f"{r['device']:<7} {r['overrides'][:40]:<40} {r['samples_per_second']:>12,.0f} "
+                f"{r['step_ms']:>8.3f} {r['epoch_seconds']:>8.3f} {to_target:>12} {r['best_val']:>9.4f}")
+        if speedup:
+            line += f" {r['speedup_vs_cpu']:>7.2f}" if not math.isnan(r["speedup_vs_cpu"]) else f" {'':>7}"
+        lines.append(line)
+    if any(math.isnan(r["time_to_target_s"]) for r in rows):
+        metric = rows[0]["metric"]
+        lines.append(f"not reached: val_{metric} stayed below target={target if target is not None else '?'} in "
+                     f"the epochs run (raise epochs= or lower target=)")
+    if not speedup:
+        lines.append("one device: no speed-up column (CUDA rows appear beside the CPU's when CUDA is available)")
     return "\n".join(lines)

@@ -49,3 +49,17 @@ def test_time_to_target():
     assert time_to_target(records, "acc", 0.9) == 3.0
     assert math.isnan(time_to_target(records, "acc", 0.99))
     assert time_to_target([{"epoch_seconds": 1.0, "val_rmse": 0.2}], "rmse", 0.3) == 1.0
+
+
+def test_table_prints_only_what_was_measured():
+    import math
+
+    from mlrun.bench import format_table
+
+    row = {"device": "cpu", "overrides": "trainer.batch_size=64", "samples_per_second": 1000.0, "step_ms": 64.0,
+           "epoch_seconds": 1.0, "time_to_target_s": math.nan, "best_val": 0.5, "metric": "acc",
+           "speedup_vs_cpu": 1.0}
+    text = format_table([row], 0.9)
+    assert "nan" not in text and "not reached" in text and "target=0.9" in text and "× cpu" not in text
+    both = format_table([row, {**row, "device": "cuda:0", "speedup_vs_cpu": 12.5, "time_to_target_s": 2.0}], 0.9)
+    assert "× cpu" in both and "12.50" in both

@@ -51,6 +51,6 @@ def main(argv: list[str]) -> None:
     except UserError as e:
         fail("mlrun bench", str(e))
     paths = write(rows, out, target)
-    print(format_table(rows))
+    print(format_table(rows, target))
     print("wrote " + ", ".join(str(p) for p in paths))
     sys.stdout.flush()
