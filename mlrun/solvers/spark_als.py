@@ -11,8 +11,8 @@ ALS-WR, λ_s scaled by each row's rating count. So the fit has two stages, both 
      biases=false: μ = the mean rating, b = c = 0.
   2. Spark: (P, Q) = argmin Σ_Ω (e − p_u·q_i)² + λ_s (Σ_u n_u ‖p_u‖² + Σ_i n_i ‖q_i‖²) on the residuals
      e = r − μ − b_u − c_i (n_u, n_i: train ratings of the row), rank model.k; λ_s = optimizer.reg_param, or
-     by default model.reg·(users + items)/(2·ratings): the total penalty of λ(‖P‖² + ‖Q‖²) when every row's factor
-     has the same norm.
+     by default model.reg·(users + items)/(2·ratings), counting users and items with train ratings: the total
+     penalty of λ(‖P‖² + ‖Q‖²) when every row's factor has the same norm.
 The factors (float32, as Spark keeps them) go into the MF with `set_params`, so the checkpoint is a plain model=mf
 one: `mlrun eval`, `mlrun recommend` read it unchanged.
 
@@ -131,7 +131,7 @@ class SparkALS(Solver):
             mu, b, c = ratings.mean(), ratings.new_zeros(model.n_users), ratings.new_zeros(model.n_items)
         targets = ratings if self.implicit else ratings - mu - b[users] - c[items]
         reg_param = self.reg_param if self.reg_param is not None else default_reg_param(
-            model.reg, model.n_users, model.n_items, len(ratings))
+            model.reg, len(users.unique()), len(items.unique()), len(ratings))
         device = model.mu.device
         with spark_errors(self.master, java):
             spark = spark_session(self.master, self.driver_memory, self.spark_conf)

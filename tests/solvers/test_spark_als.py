@@ -183,7 +183,8 @@ def test_spark_factors_are_als_wr_on_the_bias_residuals():
     np.testing.assert_allclose(model.item_bias.detach().numpy(), c.numpy(), atol=1e-6)
     assert model.user_bias[3] == 0 and torch.all(model.user_factors[3] == 0)
     residual = ratings - (mu + b[users] + c[items]).numpy()
-    reg_s = default_reg_param(1.0, model.n_users, model.n_items, len(ratings))
+    reg_s = default_reg_param(1.0, model.n_users - 1, model.n_items, len(ratings))   # users with train ratings
+    assert len(np.unique(items)) == model.n_items
     assert record["reg_param"] == pytest.approx(reg_s) and record["epoch"] == 40
     p, q = (t.detach().double().numpy() for t in (model.user_factors, model.item_factors))
     np.testing.assert_allclose(solve_rows(users, items, residual, q, model.n_users, reg_s), p, atol=1e-5)
@@ -234,7 +235,7 @@ def test_nonnegative_and_implicit_factors_meet_their_optimality_conditions():
     users, items, ratings = train_arrays(data)
     p, q = (t.detach().double().numpy() for t in (model.user_factors, model.item_factors))
     residual = ratings - (model.mu + model.user_bias[users] + model.item_bias[items]).detach().double().numpy()
-    reg_s = default_reg_param(1.0, model.n_users, model.n_items, len(ratings))
+    reg_s = default_reg_param(1.0, len(np.unique(users)), len(np.unique(items)), len(ratings))
     assert (p >= 0).all() and (q >= 0).all() and (p > 0).any()
     for u in range(model.n_users):
         mask = users == u
@@ -249,7 +250,7 @@ def test_nonnegative_and_implicit_factors_meet_their_optimality_conditions():
     assert float(model.mu.detach()) == 0 and torch.all(model.user_bias == 0) and torch.all(model.item_bias == 0)
     users, items, ratings = train_arrays(data)
     p, q = (t.detach().double().numpy() for t in (model.user_factors, model.item_factors))
-    reg_s = default_reg_param(1.0, model.n_users, model.n_items, len(ratings))
+    reg_s = default_reg_param(1.0, len(np.unique(users)), len(np.unique(items)), len(ratings))
     for u in range(model.n_users):
         mask = users == u
         y, conf = q[items[mask]], alpha * np.abs(ratings[mask])
