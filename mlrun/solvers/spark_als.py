@@ -2,7 +2,8 @@
 
     pip install 'mlrun-classic[spark]'                  # pyspark; Spark also needs Java 17+ (JAVA_HOME or PATH)
     mlrun train model=mf optimizer=spark_als dataset=movielens_100k model.k=10
-    mlrun train model=mf optimizer=spark_als dataset=movielens_100k "optimizer.master='spark://host:7077'"
+    mlrun train model=mf optimizer=spark_als dataset=movielens_100k optimizer.master=spark://host:7077 \\
+        optimizer.checkpoint_dir=hdfs://namenode/tmp/mlrun
 
 The objective differs from optimizer=als (docs/spark.md): Spark's ALS has no bias terms and its penalty is
 ALS-WR, λ_s scaled by each row's rating count. So the fit has two stages, both deterministic:
@@ -109,8 +110,8 @@ class SparkALS(Solver):
         check(model.reg > 0, "model.reg", model.reg, "must be > 0 with optimizer=spark_als (it sets the bias "
               "penalty and Spark's regParam)")
         if self.implicit and (self.biases or model.clip):
-            raise UserError("optimizer.implicit_prefs=true: Spark then fits 0/1 preferences weighted by "
-                            "1 + implicit_alpha·|rating|, not ratings: also set optimizer.biases=false model.clip=false")
+            raise UserError("optimizer.implicit_prefs=true: Spark then fits 0/1 preferences weighted by 1 + "
+                            "implicit_alpha·|rating|, not ratings: also set optimizer.biases=false model.clip=false")
         require_pyspark()
         java = find_java()
         check_reachable(self.master)
@@ -350,7 +351,7 @@ def find_java() -> str:
 
 def java_version(java: str) -> str:
     try:
-        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=20)
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=20, check=False)
         return (out.stderr or out.stdout).strip().splitlines()[0]
     except (OSError, subprocess.SubprocessError, IndexError):
         return "version unknown"
@@ -392,8 +393,8 @@ def flat_conf(conf) -> dict[str, str]:
             flat[name] = str(value).lower() if isinstance(value, bool) else str(value)
 
     walk("", conf)
-    for name in flat:
-        check(name.startswith("spark."), f"optimizer.spark_conf.{name}", flat[name],
+    for name, value in flat.items():
+        check(name.startswith("spark."), f"optimizer.spark_conf.{name}", value,
               "Spark settings start with spark. (e.g. spark.executor.memory)")
-        check(name not in OWN_KEYS, f"optimizer.spark_conf.{name}", flat[name], f"set {OWN_KEYS.get(name)} instead")
+        check(name not in OWN_KEYS, f"optimizer.spark_conf.{name}", value, f"set {OWN_KEYS.get(name)} instead")
     return flat

@@ -8,6 +8,7 @@ Tests that start Spark (≈ 10 s for the JVM, then seconds per fit) are marked s
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import shutil
@@ -214,7 +215,7 @@ def test_trace_rows_are_the_iterates_of_one_fit():
     assert [r["epoch"] for r in rows] == [1, 2, 3] and "lr" not in rows[0]
     residual = ratings - (model.mu + model.user_bias[users] + model.item_bias[items]).detach().double().numpy()
     reg_s = rows[0]["reg_param"]
-    for (p, _), (p_next, q_next) in zip(factors, factors[1:]):
+    for (p, _), (p_next, q_next) in itertools.pairwise(factors):
         q_step = solve_rows(items, users, residual, p, model.n_items, reg_s)
         np.testing.assert_allclose(q_step, q_next, atol=1e-5)
         np.testing.assert_allclose(solve_rows(users, items, residual, q_next, model.n_users, reg_s), p_next, atol=1e-5)
