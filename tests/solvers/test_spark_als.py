@@ -22,7 +22,7 @@ import torch
 from mlrun.errors import UserError
 from mlrun.losses import make_loss
 from mlrun.solvers.spark_als import default_reg_param, fit_biases, flat_conf
-from mlrun.train import build, build_optimizer
+from mlrun import build
 from tests.conftest import make_cfg, mlrun_cli
 
 SMALL = ["model=mf", "optimizer=spark_als", "dataset=synthetic_ratings", "dataset.n_users=40", "dataset.n_items=25",
@@ -40,9 +40,9 @@ def parts(*overrides: str):
     """(model, solver, data, trainer, loss_fn) of the small synthetic problem, built like a run builds them."""
     cfg = make_cfg(*SMALL, *overrides)
     torch.manual_seed(cfg.seed)
-    data = build(cfg.dataset, "dataset", seed=cfg.seed)
-    model = build(cfg.model, "model", data.spec)
-    return model, build_optimizer(cfg.optimizer, model), data, build(cfg.trainer, "trainer"), make_loss(None, data.spec)
+    data = build.dataset(cfg)
+    model, _ = build.model(cfg.model, data.spec)
+    return model, build.optimizer(cfg.optimizer, model), data, build.settings(cfg), make_loss(None, data.spec)
 
 
 def fit(*overrides: str):
