@@ -41,7 +41,7 @@ from mlrun.datasets.spec import Data
 from mlrun.loop import Position, Stream, evaluate, fit, make_step
 from mlrun.losses import make_loss
 from mlrun.metrics import HIGHER_IS_BETTER
-from mlrun.models.pca import maybe_project, without_pca
+from mlrun.datasets.transforms import maybe_project, without_pca
 from mlrun.outputs import MetricsCSV, environment, epoch_line, progress, table, write_json
 from mlrun.references import reference_for
 
