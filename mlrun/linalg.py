@@ -13,7 +13,7 @@ Two methods, both touching the data only through products with a few vectors:
   One pass over the rows gives Z = CV = X_cᵀ(X_c V)/n; the p×p projected matrix H = VᵀZ = S Θ Sᵀ gives the Ritz
   pairs (θ_j, V s_j) in descending order, their eigen-residuals ‖C V s_j − θ_j V s_j‖ = ‖Z s_j − θ_j V s_j‖ for free,
   and the next basis V ← QR(Z S) (a power step, then re-orthonormalisation). Direction j converges like
-  (λ_{p+1}/λ_j)^t, the eigenvalue like its square: oversampling buys speed. Memory O(B·D + p·D + p²).
+  (λ_{p+1}/λ_j)^t, the eigenvalue like its square: oversampling buys speed. Extra memory O(min(B·D, 32 MB) + p·D).
 - `deflation` (the seed's, kept as the reference): one component at a time by gradient ascent on vᵀCv, each step
   Gram–Schmidt-deflated against the components found before it. Memory O(B·D + k·D).
 
@@ -37,6 +37,7 @@ log = logging.getLogger("mlrun")
 
 Batches = Callable[[], Iterator[torch.Tensor]]   # each call: a fresh pass over the rows, (B, D) float batches
 PROGRESS_SECONDS = 2.0                           # without a terminal: at most one progress line per this many s
+CENTRED_BYTES = 32 * 2**20                       # block: the centred-rows buffer, bytes at most
 
 
 # ---- rows and covariance helpers
@@ -147,12 +148,20 @@ def block(batches: Batches, n_rows: int, mean: torch.Tensor, start: torch.Tensor
     with torch.no_grad():
         mean = mean.to(dtype)
         v = torch.linalg.qr(start)[0]                                         # (D, p) orthonormal
+        # rows are centred through one reused buffer of at most CENTRED_BYTES (not x·v − μ·v: that loses digits
+        # when the mean is large against the spread), so the extra memory is O(min(B·D, 32 MB) + p·D)
+        rows = max(1, CENTRED_BYTES // (d * start.element_size()))
+        buffer = torch.empty(0, d, dtype=dtype, device=start.device)          # grown to the largest part seen
         for it in range(1, max_iter + 1):
             began = time.perf_counter()
             z = torch.zeros_like(v)                                           # C V, (D, p)
             for xb in batches():
-                xc = xb.to(dtype) - mean                                      # (B, D)
-                z += xc.T @ (xc @ v)                                          # X_cᵀ (X_c V)
+                for i in range(0, len(xb), rows):
+                    part = xb[i:i + rows]
+                    if len(part) > len(buffer):
+                        buffer = buffer.new_empty(len(part), d)
+                    xc = torch.sub(part.to(dtype), mean, out=buffer[:len(part)])   # centred (exact rounding)
+                    z.addmm_(xc.T, xc @ v)                                    # += X_cᵀ (X_c V), in place
             z /= n
             h = v.double().T @ z.double()                                     # VᵀCV (p, p), float64
             theta, s = torch.linalg.eigh((h + h.T) / 2)

@@ -84,6 +84,26 @@ def test_residuals_fall_and_the_ritz_values_rise():
     assert all(b >= a * (1 - 1e-6) for a, b in zip(sums, sums[1:]))      # subspace iteration: Ritz values rise
 
 
+def test_data_far_from_the_origin_keep_their_accuracy():
+    """Rows are centred before the products (x·v − μ·v would lose ~log10(‖μ‖/spread) digits in float32)."""
+    x, _ = low_rank_plus_noise(n=2000, d=200)
+    x = x + 1e4 * torch.rand(200, generator=torch.Generator().manual_seed(3))    # ‖μ‖ ≈ 8e4, spread ≈ 1…8
+    last = run_block(x, 6)[-1]
+    values, vectors = reference(x, 6)
+    assert last.converged and ((last.values - values).abs() / values).max() <= 1e-4
+    assert largest_angle(last.vectors, vectors) <= 1e-3
+
+
+def test_the_centring_buffer_bounds_memory_not_the_result(monkeypatch):
+    x = digits(SPLIT, seed=0).train.x
+    whole = run_block(x, 5, batch=1000)[-1]
+    monkeypatch.setattr(linalg, "CENTRED_BYTES", 7 * 64 * 4)                  # 7 rows at a time
+    parts = run_block(x, 5, batch=1000)[-1]
+    assert whole.iteration == parts.iteration
+    assert torch.allclose(whole.values, parts.values, rtol=1e-6)
+    assert torch.allclose(whole.vectors, parts.vectors, atol=1e-4)
+
+
 def test_a_full_block_is_exact_after_one_pass():
     x = torch.randn(80, 7, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     steps = run_block(x, 3, p=7, tol=1e-10)
