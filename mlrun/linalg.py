@@ -13,7 +13,7 @@ Two methods, both touching the data only through products with a few vectors:
   One pass over the rows gives Z = CV = X_cᵀ(X_c V)/n; the p×p projected matrix H = VᵀZ = S Θ Sᵀ gives the Ritz
   pairs (θ_j, V s_j) in descending order, their eigen-residuals ‖C V s_j − θ_j V s_j‖ = ‖Z s_j − θ_j V s_j‖ for free,
   and the next basis V ← QR(Z S) (a power step, then re-orthonormalisation). Direction j converges like
-  (λ_{p+1}/λ_j)^t, the eigenvalue like its square: oversampling buys speed. Extra memory O(min(B·D, 32 MB) + p·D).
+  (λ_{p+1}/λ_j)^t, the eigenvalue like its square: oversampling buys speed. Extra memory O(min(N·D, 32 MB) + p·D).
 - `deflation` (the seed's, kept as the reference): one component at a time by gradient ascent on vᵀCv, each step
   Gram–Schmidt-deflated against the components found before it. Memory O(B·D + k·D).
 
@@ -37,7 +37,7 @@ log = logging.getLogger("mlrun")
 
 Batches = Callable[[], Iterator[torch.Tensor]]   # each call: a fresh pass over the rows, (B, D) float batches
 PROGRESS_SECONDS = 2.0                           # without a terminal: at most one progress line per this many s
-CENTRED_BYTES = 32 * 2**20                       # block: the centred-rows buffer, bytes at most
+CENTRED_BYTES = 32 * 2**20                       # block: the buffer of centred rows, bytes at most
 
 
 # ---- rows and covariance helpers
@@ -136,7 +136,8 @@ def block(batches: Batches, n_rows: int, mean: torch.Tensor, start: torch.Tensor
     """Top-k principal directions by subspace iteration with Rayleigh–Ritz (see the module); one step per pass.
 
     start: (D, p) start block, p ≥ k (p − k = oversampling; p = D makes the first Ritz pairs exact); it is
-    orthonormalised first. The data are centred batch by batch in `start`'s dtype. Yields a `BlockStep` after
+    orthonormalised first. The rows are centred in `start`'s dtype into a buffer of at most CENTRED_BYTES, so
+    the products (and the result) do not depend on how `batches` slices the rows. Yields a `BlockStep` after
     every pass, the last one when converged or after `max_iter` passes. floor: a Ritz value ≤ floor carries no
     variance (rank < k) and counts as converged. progress(dict(iteration, residual, converged, of)) each pass.
     """
@@ -148,20 +149,26 @@ def block(batches: Batches, n_rows: int, mean: torch.Tensor, start: torch.Tensor
     with torch.no_grad():
         mean = mean.to(dtype)
         v = torch.linalg.qr(start)[0]                                         # (D, p) orthonormal
-        # rows are centred through one reused buffer of at most CENTRED_BYTES (not x·v − μ·v: that loses digits
-        # when the mean is large against the spread), so the extra memory is O(min(B·D, 32 MB) + p·D)
-        rows = max(1, CENTRED_BYTES // (d * start.element_size()))
-        buffer = torch.empty(0, d, dtype=dtype, device=start.device)          # grown to the largest part seen
+        # rows are gathered, centred, into one buffer of at most CENTRED_BYTES and multiplied a buffer at a time:
+        # centring first keeps float32's digits when the mean is large against the spread (x·v − μ·v loses them),
+        # and big products are fast whatever the batch size. Extra memory O(min(N·D, 32 MB) + p·D).
+        rows = max(1, min(n_rows, CENTRED_BYTES // (d * start.element_size())))
+        buffer = torch.empty(rows, d, dtype=dtype, device=start.device)
         for it in range(1, max_iter + 1):
             began = time.perf_counter()
             z = torch.zeros_like(v)                                           # C V, (D, p)
+            filled = 0
             for xb in batches():
-                for i in range(0, len(xb), rows):
-                    part = xb[i:i + rows]
-                    if len(part) > len(buffer):
-                        buffer = buffer.new_empty(len(part), d)
-                    xc = torch.sub(part.to(dtype), mean, out=buffer[:len(part)])   # centred (exact rounding)
-                    z.addmm_(xc.T, xc @ v)                                    # += X_cᵀ (X_c V), in place
+                i = 0
+                while i < len(xb):
+                    take = min(len(xb) - i, rows - filled)
+                    torch.sub(xb[i:i + take].to(dtype), mean, out=buffer[filled:filled + take])
+                    filled, i = filled + take, i + take
+                    if filled == rows:
+                        z.addmm_(buffer.T, buffer @ v)                        # += X_cᵀ (X_c V), in place
+                        filled = 0
+            if filled:
+                z.addmm_(buffer[:filled].T, buffer[:filled] @ v)
             z /= n
             h = v.double().T @ z.double()                                     # VᵀCV (p, p), float64
             theta, s = torch.linalg.eigh((h + h.T) / 2)

@@ -94,11 +94,18 @@ def test_data_far_from_the_origin_keep_their_accuracy():
     assert largest_angle(last.vectors, vectors) <= 1e-3
 
 
-def test_the_centring_buffer_bounds_memory_not_the_result(monkeypatch):
+def test_the_batch_size_changes_nothing_and_the_buffer_only_rounding(monkeypatch):
     x = digits(SPLIT, seed=0).train.x
-    whole = run_block(x, 5, batch=1000)[-1]
-    monkeypatch.setattr(linalg, "CENTRED_BYTES", 7 * 64 * 4)                  # 7 rows at a time
-    parts = run_block(x, 5, batch=1000)[-1]
+    mean, trace = linalg.moments(linalg.row_batches(x, 1000), len(x))
+    start = torch.randn(64, 10, generator=torch.Generator().manual_seed(0))
+
+    def fit(batch):
+        return list(linalg.block(linalg.row_batches(x, batch), len(x), mean, start, 5))[-1]
+
+    whole, sliced = fit(1000), fit(7)                                       # rows are gathered into the buffer
+    assert torch.equal(whole.values, sliced.values) and torch.equal(whole.vectors, sliced.vectors)
+    monkeypatch.setattr(linalg, "CENTRED_BYTES", 7 * 64 * 4)                  # 7 rows per product
+    parts = fit(1000)
     assert whole.iteration == parts.iteration
     assert torch.allclose(whole.values, parts.values, rtol=1e-6)
     assert torch.allclose(whole.vectors, parts.vectors, atol=1e-4)

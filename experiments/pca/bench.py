@@ -114,12 +114,15 @@ def main() -> None:
     ap.add_argument("--cols", type=int, default=100_000)       # wide only
     ap.add_argument("--batch", type=int, nargs="+", default=[64, 1024])   # model=pca: rows per pass batch
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch's default")
     ap.add_argument("--no-deflation", action="store_true", help="skip the seed's method (minutes at k=50)")
     ap.add_argument("--oversample", type=int, nargs="*", default=[],
                     help="also model=pca block with these model.oversample values (batch: the last --batch)")
     ap.add_argument("--data", default=os.environ.get("MLRUN_DATA_DIR", "../shared/data"))
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")            # model=pca's progress lines
+    if args.threads:
+        torch.set_num_threads(args.threads)
     x = mnist_rows(Path(args.data)) if args.problem == "mnist" else wide(args.rows, args.cols, args.k)
     n, d = x.shape
     print(f"{args.problem}: {n} × {d} float32 ({x.numel() * 4 / 1e6:.0f} MB), k={args.k}, "
