@@ -26,8 +26,7 @@ def reference(x, k, unbiased=True):
 def largest_angle(ours, vectors):
     """Largest principal angle (radians) between span(rows of ours (k, D)) and span(columns of vectors (D, k))."""
     q = torch.linalg.qr(ours.double().T)[0]
-    cos = torch.linalg.svdvals(q.T @ vectors).min().clamp(max=1.0)
-    return float(torch.arccos(cos))
+    return float(torch.asin(torch.linalg.matrix_norm(vectors - q @ (q.T @ vectors), ord=2).clamp(max=1.0)))
 
 
 def run_block(x, k, p=None, batch=256, seed=0, **options):

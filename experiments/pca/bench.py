@@ -101,9 +101,10 @@ def sklearn_randomized(x, k):
 
 
 def largest_angle(vectors, ref):
-    """Largest principal angle (radians) between span(vectors (D, k)) and span(ref (D, k)), ref orthonormal."""
-    q = torch.linalg.qr(vectors)[0]
-    return float(torch.arccos(torch.linalg.svdvals(q.T @ ref).min().clamp(max=1.0)))
+    """Largest principal angle (radians) between span(vectors (D, k)) and span(ref (D, k)): asin of
+    ‖(I − QQᵀ)R‖₂ with Q, R orthonormal bases (arccos of the cosines would lose small angles to round-off)."""
+    q, r = torch.linalg.qr(vectors)[0], torch.linalg.qr(ref)[0]
+    return float(torch.asin(torch.linalg.matrix_norm(r - q @ (q.T @ r), ord=2).clamp(max=1.0)))
 
 
 def main() -> None:

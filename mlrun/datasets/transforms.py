@@ -73,8 +73,8 @@ def maybe_project(data: Data, k: int | None, batch_size: int = 4096) -> Data:
     spec = DataSpec(input_shape=(k,), n_outputs=data.spec.n_outputs, task=data.spec.task, name=data.spec.name,
                     loss=data.spec.loss, metric=data.spec.metric, classes=list(data.spec.classes))
     captured = float(step.values.sum())
-    log.info("dataset.pca_components=%d: PCA fit on %d train rows in %.2fs (%d passes), explained variance ratio "
-             "%.4f", k, len(data.train), time.perf_counter() - began, step.iteration,
+    log.info("dataset.pca_components=%d: PCA fit on %d train rows in %.2fs (%d iterations, %d passes), explained "
+             "variance ratio %.4f", k, len(data.train), time.perf_counter() - began, step.iteration, step.iteration + 2,
              captured / total if total > 0 else 0.0)
     return Data(project(data.train), project(data.val), project(data.test), spec, preprocess=None)
 

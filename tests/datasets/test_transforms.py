@@ -80,8 +80,9 @@ def test_progress_lines_without_a_terminal(caplog, monkeypatch):
     with caplog.at_level(logging.INFO, logger="mlrun"):
         maybe_project(data, 3)
     lines = [r.getMessage() for r in caplog.records]
-    passes = int(lines[-1].split("(")[1].split(" passes")[0])
-    assert len(lines) == passes + 1 and lines[0].startswith("dataset.pca_components=3: iteration 1, 0/3 converged")
+    iterations = int(lines[-1].split("(")[1].split(" iterations")[0])
+    assert lines[-1].endswith(f"({iterations} iterations, {iterations + 2} passes), explained variance ratio 0.3010")
+    assert len(lines) == iterations + 1 and lines[0].startswith("dataset.pca_components=3: iteration 1, 0/3 converged")
     assert all("residual" in line for line in lines[:-1])
 
 
