@@ -254,8 +254,8 @@ class Progress:
     """Progress of one fit, fed by `block`/`deflation`'s progress callback.
 
     On a terminal (stderr a TTY): a tqdm bar of passes with the current residual. Otherwise log lines on the
-    "mlrun" logger: at most one per PROGRESS_SECONDS, plus one per finished component when `per_component`
-    (deflation), plus `done()`'s line. `label` starts each line, e.g. "model=pca" or "dataset.pca_components=50".
+    "mlrun" logger: at most one per PROGRESS_SECONDS, plus one per finished component (`component`, deflation)
+    when `per_component`. `label` starts each line, e.g. "model=pca" or "dataset.pca_components=50".
     """
 
     def __init__(self, label: str, tol: float, per_component: bool = True, tty: bool | None = None):
@@ -286,7 +286,7 @@ class Progress:
                      now - self.began)
 
     def component(self, comp: dict) -> None:
-        """A deflation component is finished: one line (not on a terminal: the bar shows it)."""
+        """A deflation component is finished: one line, without a terminal (on one, the bar shows it)."""
         if self.bar is None and self.per_component:
             self.last = time.perf_counter()
             log.info("%s: component %d done: eigenvalue %.4g, %d iterations, residual %.2e%s", self.label,
