@@ -29,7 +29,7 @@ CASES = {                                   # name → overrides of `mlrun train
     "node_rk4": [*FAST, "model=node", "model.solver=rk4", "model.width=8", "trainer.epochs=1"],
     "mf_als": [*FAST, "model=mf", "optimizer=als", "dataset=synthetic_ratings", "dataset.n_users=200",
                "dataset.n_items=100", "trainer.epochs=3"],
-    "pca_digits": ["device=cpu", "model=pca", "model.k=3"],
+    "pca_digits": ["device=cpu", "model=pca", "model.k=3", "model.method=deflation"],
 }
 SWEEP = [*FAST, "model.hidden=[16]", "trainer.epochs=1", "optimizer=sgd,adam"]
 RESUMED = ["device=cpu", "model.hidden=[16]", "trainer.epochs=4", "trainer.batch_size=64",

@@ -5,7 +5,7 @@
 
 import torch
 
-from mlrun.models.pca import covariance
+from mlrun.linalg import covariance
 
 sigma = torch.tensor([[4.0, 1.0, 0.0], [1.0, 2.0, 0.5], [0.0, 0.5, 1.0]], dtype=torch.float64)
 top = torch.linalg.eigvalsh(sigma)[-1]
