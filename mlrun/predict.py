@@ -74,7 +74,7 @@ class Predictor:
             return apply_transform(self.transform, rows, name)
         x = torch.as_tensor(np.asarray(rows) if not isinstance(rows, torch.Tensor) else rows)
         shape = tuple(self.spec.input_shape)
-        if x.ndim == len(shape) + 1 and tuple(x.shape[1:]) != shape and x.shape[1:].numel() == int(np.prod(shape)):
+        if x.ndim >= 2 and tuple(x.shape[1:]) != shape and x.shape[1:].numel() == int(np.prod(shape)):
             x = x.reshape(len(x), *shape)          # e.g. N×28×28 images for a 1×28×28 spec
         if tuple(x.shape[1:]) != shape:
             raise UserError(f"{name}: inputs of shape {tuple(x.shape)}; this model takes (N, "

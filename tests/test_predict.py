@@ -1,0 +1,88 @@
+"""mlrun.predict and `mlrun predict`: one prediction per input row, in order, equal to what eval scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from conftest import make_cfg
+from mlrun.errors import UserError
+from mlrun.predict import Predictor, predict_file
+from mlrun.run import train
+
+
+def idx_run(tmp_path):
+    """A CNN trained on a generated IDX pair (classes = a bright row); the test images written as one IDX file."""
+    from mlrun.datasets.idx import write_idx
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(4), 30).astype(np.uint8)
+    x = (rng.random((120, 12, 12)) * 60).astype(np.uint8)
+    x[np.arange(120), y * 3, :] = 255
+    root = tmp_path / "idx"
+    root.mkdir()
+    write_idx(root / "train-images-idx3-ubyte.gz", x)
+    write_idx(root / "train-labels-idx1-ubyte.gz", y)
+    cfg = make_cfg("dataset=idx", f"dataset.root={root}", "dataset.test_prefix=null", "model=cnn",
+                   "model.arch=custom", "model.channels=[4]", "model.head=[]", "trainer.epochs=3")
+    train(cfg, tmp_path / "run")
+    return tmp_path / "run", x, y
+
+
+def test_images_from_an_idx_file_match_eval(tmp_path):
+    from mlrun.datasets.idx import write_idx
+    from mlrun.saved import evaluate_checkpoint
+
+    run, x, y = idx_run(tmp_path)
+    p = Predictor.load(run)
+    test = p.source.test                                   # the rebuilt test split, as uint8 images
+    write_idx(tmp_path / "new-images.gz", test.x.numpy()[:, 0])
+    n, where = predict_file(str(run), str(tmp_path / "new-images.gz"), str(tmp_path / "pred.csv"), proba=True)
+    out = pd.read_csv(tmp_path / "pred.csv")
+    assert n == len(test) == len(out) and list(out["row"]) == list(range(n))
+    acc = float((out["prediction"].astype(str).to_numpy() == np.asarray(test.y).astype(str)).mean())
+    assert acc == pytest.approx(evaluate_checkpoint(str(run))["test_acc"])
+    probs = out[[f"p_{c}" for c in range(4)]].to_numpy()
+    assert np.allclose(probs.sum(1), 1, atol=1e-5)
+
+
+def test_ratings_pairs_with_raw_ids_and_cold_start(tmp_path):
+    cfg = make_cfg("model=mf", "optimizer=als", "dataset=synthetic_ratings", "dataset.n_users=60",
+                   "dataset.n_items=40", "trainer.epochs=3")
+    train(cfg, tmp_path / "run")
+    p = Predictor.load(tmp_path / "run")
+    users, items = p.source.user_ids[:3], p.source.item_ids[:3]
+    rows = pd.DataFrame({"user": [*users, "nobody"], "item": [*items, items[0]]})
+    out = p.predict(rows)
+    model = p.model
+    expected = model(torch.tensor([[0, 0], [1, 1], [2, 2], [-1, 0]])).detach().numpy().ravel()
+    assert np.allclose(out["prediction"].to_numpy(), expected, atol=1e-6)
+    with pytest.raises(UserError, match="proba=true: dataset=synthetic_ratings is ratings"):
+        p.predict(rows, proba=True)
+
+
+def test_bad_inputs_are_one_line_and_write_nothing(tmp_path):
+    train(make_cfg("dataset=iris", "model=logistic", "trainer.epochs=1"), tmp_path / "run")
+    with pytest.raises(UserError, match="input='nope.csv': file not found"):
+        predict_file(str(tmp_path / "run"), "nope.csv", str(tmp_path / "p.csv"))
+    with pytest.raises(UserError, match=r"output='p.txt': valid choices are a .csv or .parquet file, or -"):
+        predict_file(str(tmp_path / "run"), "x.csv", "p.txt")
+    p = Predictor.load(tmp_path / "run")
+    with pytest.raises(UserError, match=r"inputs of shape \(2, 3\); this model takes \(N, 4\)"):
+        p.predict(torch.zeros(2, 3))
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_array_rows_give_classes_in_order(tmp_path):
+    train(make_cfg("dataset=iris", "model=logistic", "trainer.epochs=2"), tmp_path / "run")
+    p = Predictor.load(tmp_path / "run")
+    from mlrun.build import assemble
+
+    test = assemble(make_cfg("dataset=iris", "model=logistic", "trainer.epochs=2")).data.test
+    out = p.predict(test.x, proba=True)
+    logits = p.outputs(test.x)
+    assert list(out["prediction"]) == [p.spec.classes[i] for i in logits.argmax(1).tolist()]
+    assert np.allclose(out[[f"p_{c}" for c in p.spec.classes]].to_numpy(), torch.softmax(logits, 1).numpy(),
+                       atol=1e-6)
