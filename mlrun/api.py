@@ -27,7 +27,7 @@ from mlrun.errors import UserError
 
 @dataclass
 class Result:
-    run_dir: Path           # the run folder under output_root
+    run_dir: Path           # the run folder under output_root (absolute)
     summary: dict           # summary.json: test metrics of the best epoch's weights, best epoch, time, ...
     metrics: pd.DataFrame   # metrics.csv: one row per epoch
     best_val: float         # the best monitored validation metric (what a sweeper optimises)
@@ -55,7 +55,7 @@ def train(overrides: list[str] | str = ()) -> Result:
     finally:
         sys.argv = saved_argv
     launch = started[0]
-    run_dir = Path(launch.run_dir)
+    run_dir = Path(launch.run_dir).resolve()
     return Result(run_dir, json.loads((run_dir / "summary.json").read_text()),
                   pd.read_csv(run_dir / "metrics.csv"), launch.result)
 
