@@ -5,7 +5,7 @@
     python experiments/movielens/bench_als.py sweep --ks 2,5,10,20 --regs 5,8,10,12,15,20   # val RMSE, 80/10/10
 
 Timed like surprise_svd.py: per fold, fitting (all sweeps) and predicting the test fold; parsing u.data once is
-not timed. Uses the same code as `mlrun train model=mf optimizer=als` (mlrun.models.mf), without the run's
+not timed. Uses the same code as `mlrun train model=mf optimizer=als` (mlrun.solvers.als), without the run's
 per-sweep evaluation, checkpoints and logs.
 """
 
@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from mlrun.datasets._ratings import ratings_data, read_ratings
-from mlrun.models.mf import DTYPES, MF, PosteriorMean, _Layout, als_sweep
+from mlrun.models.mf import MF
+from mlrun.solvers.als import DTYPES, PosteriorMean, _Layout, als_sweep
 
 
 def fit_and_score(data, k, reg, sweeps, update, dtype, noise=0.0, burn_in=5, seed=0):

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import mlrun.models.mf as mf
+import mlrun.solvers.als as als
 from mlrun.datasets._ratings import ratings_data, read_ratings
-from mlrun.models.mf import MF, _Layout, als_sweep
+from mlrun.models.mf import MF
+from mlrun.solvers.als import _Layout, als_sweep
 
 GRID = [(5, 10, 0, None), (10, 0.05, 1, None), (10, 0.08, 1, None), (10, 0.1, 1, 0.02), (10, 0.2, 1, None),
         (20, 0.1, 1, None), (20, 0.12, 1, 0.02), (20, 0.2, 1, None), (10, 2, 0.5, None), (5, 15, 0, 3)]
@@ -43,7 +44,7 @@ def main():
     root = Path(os.environ.get("MLRUN_DATA_DIR", "data")) / "ml-100k"
     users, items, ratings = read_ratings(root / "u.data", "\t", [0, 1, 2], header=False)
     for k, reg, alpha, bias_reg in GRID:
-        mf.solve_side = weighted_solve(alpha, bias_reg)
+        als.solve_side = weighted_solve(alpha, bias_reg)
         start, rmses = time.perf_counter(), []
         for fold in range(5):
             data = ratings_data(users, items, ratings, name="movielens_100k",
