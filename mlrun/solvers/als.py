@@ -10,7 +10,14 @@ J = Σ_Ω (r − μ − b_u − c_i − p_u·q_i)² + λ (‖P‖² + ‖Q‖² 
   item at once. The per-user systems come from the sparse rating matrix: Σ_j o_j o_jᵀ for o_j = [q_j, 1] is one
   sparse × dense product (users × items) @ (items × (K+1)²), and the K×K (update=seed) or (K+1)×(K+1)
   (update=joint) systems are solved together by a batched Cholesky factorisation. No Python loop over users or
-  items (only over blocks of rows when the stacked matrices would not fit memory).
+  items (only over blocks of rows when the stacked matrices would not fit memory). Only the upper triangle of
+  o_j o_jᵀ goes through the sparse product ((K+1)(K+2)/2 columns; the sums are the same numbers).
+- The epoch's numbers come from the sweep itself: Σ_Ω (r − r̂)² after the item half-sweep is, item by item,
+  Σ t² − 2 yᵀh + yᵀ G y for its new y = [q_i, c_i] and the G, h it was solved from (no per-rating pass), so
+  `objective` (J) and `train_loss` (that sum / N: the unclipped squared error the sweep minimises, as the
+  gradient loop's train_loss) cost O(items · K²). The val split is scored by one batched evaluate(); with
+  noise > 0 (the model is the posterior average, not the last draw) or a loss other than mse, train_loss is
+  one more batched pass over train. Each record has sweep_seconds and eval_seconds.
 - optimizer.noise=σ > 0 (Bayesian ALS, a Gibbs sampler): after optimizer.burn_in exact sweeps, every sweep draws
   [p_u, b_u] from its Gaussian conditional N(x̂_u, σ²(G_u + λI)⁻¹) instead of taking the mean x̂_u (the ALS
   solution; same Cholesky factor). This samples exp(−J/2σ²): ratings ~ N(r̂, σ²), prior N(0, σ²/λ) on P, Q, b, c.
@@ -29,7 +36,7 @@ import warnings
 import torch
 
 from mlrun.errors import check, choose, number
-from mlrun.models.mf import MF, objective
+from mlrun.models.mf import MF
 from mlrun.records import Monitor, epoch_record
 from mlrun.scoring import evaluate
 from mlrun.solvers.base import Solver
@@ -40,14 +47,17 @@ MAX_BLOCK = 2 ** 25          # elements of one block of stacked (K+1)×(K+1) mat
 
 
 class _Layout:
-    """The train ratings as a CSR matrix with one row per user (or per item); built once per fit."""
+    """The train ratings as a CSR matrix with one row per user (or per item); built once per fit. Indices are
+    int32 (half the memory of int64; the same sums)."""
 
     def __init__(self, rows: torch.Tensor, cols: torch.Tensor, n_rows: int, n_cols: int):
-        self.order = torch.argsort(rows, stable=True)                  # rating order → CSR order
-        self.col = cols[self.order]
+        check(max(n_rows, n_cols, len(rows)) < 2 ** 31, "dataset", f"{len(rows)} ratings",
+              "optimizer=als holds at most 2^31 − 1 ratings, users and items")
+        self.order = torch.argsort(rows.to(torch.int32), stable=True)  # rating order → CSR order
+        self.col = cols[self.order].to(torch.int32)
         self.count = torch.bincount(rows, minlength=n_rows)           # ratings per row (|Ψ_u|)
-        self.crow = torch.cat([self.count.new_zeros(1), self.count.cumsum(0)])
-        self.rows, self.cols, self.shape = rows, cols, (n_rows, n_cols)
+        self.crow = torch.cat([self.count.new_zeros(1), self.count.cumsum(0)]).to(torch.int32)
+        self.shape = (n_rows, n_cols)
         self._ones = {}                                               # dtype → all-ones CSR (the pattern Ω)
 
     def sort(self, values: torch.Tensor) -> torch.Tensor:
@@ -75,10 +85,32 @@ class _Layout:
                                            (stop - start, self.shape[1]), check_invariants=False)
 
 
+class Ratings:
+    """The train ratings of one fit in both layouts: by user and by item, each with the ratings in its CSR order
+    (sorted once, not every sweep), their sum and count (for μ)."""
+
+    def __init__(self, users: torch.Tensor, items: torch.Tensor, ratings: torch.Tensor, n_users: int, n_items: int):
+        self.by_user = _Layout(users, items, n_users, n_items)
+        self.by_item = _Layout(items, users, n_items, n_users)
+        self.user_sorted, self.item_sorted = self.by_user.sort(ratings), self.by_item.sort(ratings)
+        self.total, self.n = ratings.sum(), len(ratings)
+
+
+def _triangle(k: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(rows, cols) of the upper triangle of a (k+1)×(k+1) matrix, and for each of its (k+1)² entries the
+    position of that entry (or its mirror) in the triangle."""
+    upper = torch.triu_indices(k + 1, k + 1, device=device)
+    where = torch.empty(k + 1, k + 1, dtype=torch.long, device=device)
+    where[upper[0], upper[1]] = torch.arange(upper.shape[1], device=device)
+    where[upper[1], upper[0]] = torch.arange(upper.shape[1], device=device)
+    return upper, where.reshape(-1)
+
+
 def solve_side(layout: _Layout, target: torch.Tensor, other: torch.Tensor, bias: torch.Tensor, reg: float,
                update: str, noise: float = 0.0) -> tuple[torch.Tensor, ...]:
-    """New (factors, biases, mean factors, mean biases) of every row (user) given the other side's factors
-    `other` (n_cols, K). With noise = 0 the new values are the means (the ALS update).
+    """New (factors, biases, mean factors, mean biases, sse) of every row (user) given the other side's factors
+    `other` (n_cols, K). With noise = 0 the new values are the means (the ALS update). sse: Σ over this side's
+    ratings of (target − [p_u, b_u]·o_j)² at the returned values, from the normal equations.
 
     target: per rating, r − μ − (other side's bias), in the layout's CSR order; bias: this side's current biases (update=seed).
     With o_j = [q_j, 1], G_u = Σ_{j∈Ψ_u} o_j o_jᵀ and h_u = Σ_{j∈Ψ_u} target_uj o_j (one sparse product each):
@@ -86,18 +118,21 @@ def solve_side(layout: _Layout, target: torch.Tensor, other: torch.Tensor, bias:
       joint: [p_u, b_u] = (G_u + λI)⁻¹ h_u   (the exact minimiser of J over both at once)
       noise σ > 0 (always joint): [p_u, b_u] = x̂_u + σ L_u⁻ᵀ z, z ~ N(0, I), L_u L_uᵀ = G_u + λI — a draw from
              N(x̂_u, σ² (G_u + λI)⁻¹), the conditional of exp(−J/2σ²); the means x̂_u are returned beside it.
+      sse = Σ_u (Σ_j t_uj² − 2 x_uᵀ h_u + x_uᵀ G_u x_u) for the returned x_u = [p_u, b_u].
     """
     n_rows, k = layout.shape[0], other.shape[1]
     o = torch.cat([other, other.new_ones(len(other), 1)], 1)                     # (n_cols, K+1)
-    outer = (o[:, :, None] * o[:, None, :]).reshape(len(o), -1)                 # (n_cols, (K+1)²)
+    upper, full = _triangle(k, o.device)
+    outer = o[:, upper[0]] * o[:, upper[1]]                                     # (n_cols, (K+1)(K+2)/2)
     eye = reg * torch.eye(k + 1, dtype=o.dtype, device=o.device)
     factors, biases = other.new_empty(n_rows, k), other.new_empty(n_rows)
     mean_factors, mean_biases = (factors, biases) if noise == 0 else (torch.empty_like(factors),
                                                                      torch.empty_like(biases))
+    sse = target.pow(2).sum()                                                   # Σ t², then − 2 xᵀh + xᵀGx
     block = max(1, MAX_BLOCK // (k + 1) ** 2)
     for start in range(0, n_rows, block):                                       # one block for ml-100k
         stop = min(start + block, n_rows)
-        gram = (layout.ones(o.dtype, start, stop) @ outer).reshape(-1, k + 1, k + 1)   # (rows, K+1, K+1)
+        gram = (layout.ones(o.dtype, start, stop) @ outer)[:, full].reshape(-1, k + 1, k + 1)   # (rows, K+1, K+1)
         rhs = layout.matrix(target, start, stop) @ o                           # (rows, K+1)
         if update == "joint" or noise > 0:
             chol = torch.linalg.cholesky(gram + eye)
@@ -114,25 +149,35 @@ def solve_side(layout: _Layout, target: torch.Tensor, other: torch.Tensor, bias:
                                      torch.linalg.cholesky(qq + eye[:k, :k]))[..., 0]
             factors[start:stop] = p
             biases[start:stop] = (rhs[:, k] - (p * q_sum).sum(1)) / (n + reg)
-    return factors, biases, mean_factors, mean_biases
+            x = torch.cat([p, biases[start:stop, None]], 1)
+        sse = sse - 2 * (x * rhs).sum() + (x[:, None, :] @ gram @ x[:, :, None]).sum()
+    return factors, biases, mean_factors, mean_biases, float(sse)
 
 
-def als_sweep(params, by_user: _Layout, by_item: _Layout, ratings: torch.Tensor, reg: float, update: str,
-              noise: float = 0.0, average: "PosteriorMean | None" = None):
+def als_sweep(params, data: Ratings, reg: float, update: str, noise: float = 0.0,
+              average: PosteriorMean | None = None):
     """One sweep: μ, then all users, then all items; each an exact minimisation of J over that block (noise = 0)
     or a draw from its conditional (noise = σ > 0). `average` collects the conditional-mean predictor after
-    each half-sweep: E[r̂ | everything but the block just drawn]."""
+    each half-sweep: E[r̂ | everything but the block just drawn]. Returns (params, Σ_Ω (r − r̂)² at them)."""
     mu, b, c, p, q = params
+    by_user, by_item = data.by_user, data.by_item
     # μ = mean of r − b_u − c_i − p_u·q_i, with Σ p_u·q_i = Σ_u p_u·(Σ_{i∈Ψ_u} q_i): no per-rating gathers
     n_u, n_i = by_user.count.to(b.dtype), by_item.count.to(c.dtype)
-    mu = (ratings.sum() - b @ n_u - c @ n_i - (p * by_user.row_sums(q)).sum()) / len(ratings)
-    p, b, p_mean, b_mean = solve_side(by_user, by_user.sort(ratings) - mu - c[by_user.col], q, b, reg, update, noise)
+    mu = (data.total - b @ n_u - c @ n_i - (p * by_user.row_sums(q)).sum()) / data.n
+    p, b, p_mean, b_mean, _ = solve_side(by_user, data.user_sorted - mu - c[by_user.col], q, b, reg, update, noise)
     if average is not None:
         average.add(mu, b_mean, c, p_mean, q)
-    q, c, q_mean, c_mean = solve_side(by_item, by_item.sort(ratings) - mu - b[by_item.col], p, c, reg, update, noise)
+    q, c, q_mean, c_mean, sse = solve_side(by_item, data.item_sorted - mu - b[by_item.col], p, c, reg, update,
+                                           noise)
     if average is not None:
         average.add(mu, b, c_mean, p, q_mean)
-    return mu, b, c, p, q
+    return (mu, b, c, p, q), sse
+
+
+def penalty(params, reg: float) -> float:
+    """λ (‖P‖² + ‖Q‖² + ‖b‖² + ‖c‖²): J = Σ_Ω (r − r̂)² + this."""
+    _, b, c, p, q = params
+    return float(reg * sum(t.pow(2).sum() for t in (p, q, b, c)))
 
 
 class PosteriorMean:
@@ -169,16 +214,15 @@ class ALS(Solver):
         self.noise, self.burn_in = float(noise), burn_in
 
     def fit_direct(self, model: MF, data, trainer, loss_fn):
-        """Yield (record, improved) per sweep (mlrun.records); the record adds `objective` (J after the sweep;
-        with noise > 0, J at the latest draw), `sweep_seconds` and `samples` (sampled sweeps averaged into the
-        model so far)."""
+        """Yield (record, improved) per sweep (mlrun.records): train_loss, val_loss, val_<metric>, epoch_seconds,
+        samples_per_second (ratings per second of sweep), then `objective` (J after the sweep; with noise > 0, J
+        at the latest draw), `sweep_seconds`, `eval_seconds` (val, and train when it needs a pass) and `samples`
+        (sampled sweeps averaged into the model so far)."""
         check(isinstance(model, MF), "optimizer", "als", f"solves model=mf only, not {type(model).__name__}; "
               f"use a gradient optimizer such as optimizer=adam")
         check(model.reg > 0, "model.reg", model.reg, "must be > 0 with optimizer=als (λI keeps every system solvable)")
         users, items = data.train.x[:, 0], data.train.x[:, 1]
-        ratings = data.train.y.to(self.dtype)
-        by_user = _Layout(users, items, model.n_users, model.n_items)
-        by_item = _Layout(items, users, model.n_items, model.n_users)
+        train = Ratings(users, items, data.train.y.to(self.dtype), model.n_users, model.n_items)
         params = model.params(self.dtype)
         metric, task = data.spec.metric, data.spec.task
         monitor = Monitor(metric, trainer.patience)
@@ -186,22 +230,27 @@ class ALS(Solver):
         burn_in = 0 if trainer.fast_dev_run else self.burn_in           # a dev run samples its one sweep
         check(self.noise == 0 or burn_in < epochs, "optimizer.burn_in", self.burn_in,
               f"must be < trainer.epochs={epochs} when optimizer.noise > 0 (no sweep would be sampled)")
+        squared = loss_fn is torch.nn.functional.mse_loss
         average = PosteriorMean()
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             sampling = self.noise > 0 and epoch > burn_in
-            params = als_sweep(params, by_user, by_item, ratings, model.reg, self.update,
-                               self.noise if sampling else 0.0, average if sampling else None)
+            params, sse = als_sweep(params, train, model.reg, self.update, self.noise if sampling else 0.0,
+                                    average if sampling else None)
             model.set_params(*(average.params() if sampling else params))
             if users.is_cuda:
                 torch.cuda.synchronize()
-            seconds = time.perf_counter() - start
-            j = objective(params, users, items, ratings, model.reg)
+            swept = time.perf_counter()
             scores = evaluate(model, data.val, loss_fn, task, trainer.eval_batch_size)
-            train_loss = evaluate(model, data.train, loss_fn, task, trainer.eval_batch_size)["loss"]
+            if squared and self.noise == 0:          # the model is the last sweep: its residuals are at hand
+                train_loss = sse / max(train.n, 1)
+            else:
+                train_loss = evaluate(model, data.train, loss_fn, task, trainer.eval_batch_size)["loss"]
             improved = monitor.update(scores[metric], has_val=len(data.val) > 0)
-            yield epoch_record(epoch, train_loss, scores, metric, time.perf_counter() - start,
-                               len(ratings) / max(seconds, 1e-9), objective=j, sweep_seconds=seconds,
+            done = time.perf_counter()
+            yield epoch_record(epoch, train_loss, scores, metric, done - start,
+                               train.n / max(swept - start, 1e-9), objective=sse + penalty(params, model.reg),
+                               sweep_seconds=swept - start, eval_seconds=done - swept,
                                samples=epoch - burn_in if sampling else 0), improved
             if monitor.done:
                 break

@@ -16,7 +16,7 @@ from mlrun.evaluate import evaluate_checkpoint
 from mlrun.models import MF
 from mlrun.models.mf import objective
 from mlrun.solvers import ALS
-from mlrun.solvers.als import PosteriorMean, _Layout, als_sweep, solve_side
+from mlrun.solvers.als import PosteriorMean, Ratings, _Layout, _triangle, als_sweep, penalty, solve_side
 from mlrun.train import train
 from tests.conftest import data_dir, make_cfg
 
@@ -111,10 +111,10 @@ def test_a_user_without_ratings_gets_zero_factors_and_bias():
 @pytest.mark.parametrize("update", ["seed", "joint"])
 def test_objective_decreases_monotonically_over_sweeps(update):
     users, items, ratings, params = problem(seed=2, n_users=60, n_items=50, k=4)
-    by_user, by_item = _Layout(users, items, 60, 50), _Layout(items, users, 50, 60)
+    train = Ratings(users, items, ratings, 60, 50)
     values = [objective(params, users, items, ratings, 2.0)]
     for _ in range(12):
-        params = als_sweep(params, by_user, by_item, ratings, 2.0, update)
+        params, _ = als_sweep(params, train, 2.0, update)
         values.append(objective(params, users, items, ratings, 2.0))
     assert all(b <= a * (1 + 1e-12) for a, b in zip(values, values[1:])), values
     assert values[-1] < 0.5 * values[0]
@@ -177,6 +177,47 @@ def test_movielens_100k_80_20_rmse():
     assert rmse(model, data.test) <= 0.93                      # measured 0.914 (issue: ≤ 0.93)
 
 
+@pytest.mark.parametrize("update, noise, dtype, tol", [("seed", 0.0, torch.float64, 1e-10),
+                                                       ("joint", 0.0, torch.float64, 1e-10),
+                                                       ("seed", 0.7, torch.float64, 1e-10),
+                                                       ("seed", 0.0, torch.float32, 1e-5)])
+def test_sweep_residuals_give_the_objective_of_the_written_out_formula(update, noise, dtype, tol):
+    """J from the normal equations (Σt² − 2xᵀh + xᵀGx) = J from every rating's residual, up to rounding."""
+    users, items, ratings, params = problem(seed=5, n_users=50, n_items=40, k=3)
+    params = tuple(t.to(dtype) for t in params)
+    train = Ratings(users, items, ratings.to(dtype), 50, 40)
+    torch.manual_seed(0)
+    for _ in range(3):
+        params, sse = als_sweep(params, train, 1.5, update, noise)
+        j = objective(tuple(t.double() for t in params), users, items, ratings, 1.5)
+        assert sse + penalty(params, 1.5) == pytest.approx(j, rel=tol)
+
+
+def test_the_triangle_gram_is_the_full_product_bit_for_bit():
+    users, items, ratings, (mu, b, c, p, q) = problem(seed=6, k=4)
+    layout = _Layout(users, items, len(b), len(c))
+    o = torch.cat([q, q.new_ones(len(q), 1)], 1)
+    upper, full = _triangle(4, o.device)
+    ones = layout.ones(o.dtype, 0, len(b))
+    assert torch.equal((ones @ (o[:, upper[0]] * o[:, upper[1]]))[:, full],
+                       ones @ (o[:, :, None] * o[:, None, :]).reshape(len(o), -1))
+
+
+def test_records_time_the_sweep_and_the_evaluation_and_have_no_lr():
+    data = synthetic_ratings(n_users=80, n_items=60, rank=2, density=0.3, seed=2)
+    model, records = fit_als(data, k=2, reg=1.0, sweeps=3)
+    for r in records:
+        assert "lr" not in r and r["sweep_seconds"] > 0 and r["eval_seconds"] > 0
+        assert r["epoch_seconds"] >= r["sweep_seconds"] + r["eval_seconds"] - 1e-6
+    # noise = 0: train_loss is the unclipped squared error of the model on train (the data term of J / N)
+    model.train()
+    with torch.no_grad():
+        mse = float((model(data.train.x) - data.train.y.double()).pow(2).mean())
+    assert records[-1]["train_loss"] == pytest.approx(mse, rel=1e-9)
+    assert records[-1]["objective"] == pytest.approx(
+        model.objective(data.train.x[:, 0], data.train.x[:, 1], data.train.y), rel=1e-9)
+
+
 # ---- Bayesian ALS (optimizer.noise > 0)
 
 def test_draws_follow_the_gaussian_conditional_of_the_joint_update():
@@ -188,7 +229,7 @@ def test_draws_follow_the_gaussian_conditional_of_the_joint_update():
     torch.manual_seed(0)
     draws = torch.stack([torch.cat([f, bb[:, None]], 1) for f, bb, *_ in
                          (solve_side(layout, target, q, b, reg, "seed", sigma) for _ in range(n))])   # (n, U, K+1)
-    *_, mean_f, mean_b = solve_side(layout, target, q, b, reg, "seed", sigma)
+    _, _, mean_f, mean_b, _ = solve_side(layout, target, q, b, reg, "seed", sigma)
     for u in (0, 11, 30):
         js = items[users == u].numpy()
         o = np.hstack([q.numpy()[js], np.ones((len(js), 1))])
