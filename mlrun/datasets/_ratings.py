@@ -490,8 +490,9 @@ def split_ratings(users: np.ndarray, split: dict, leave_out: int, folds: int, fo
         eligible = np.repeat(counts > n_out, counts)               # users keep at least one train rating
         test = order[eligible & (rank < k)]
         val = order[eligible & (rank >= k) & (rank < n_out)] if fractions[1] > 0 else order[:0]
-        train = np.setdiff1d(np.arange(n), np.concatenate([test, val]))
-        return train, np.sort(val), np.sort(test)
+        held = np.zeros(n, dtype=bool)
+        held[test], held[val] = True, True
+        return np.flatnonzero(~held), np.sort(val), np.sort(test)
     return split_indices(np.zeros(n), fractions, seed, stratify=False)
 
 
@@ -521,7 +522,9 @@ def ratings_data(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, *, n
     if fixed_test is None:
         tr, va, te = split_ratings(user_codes, split, leave_out, folds, fold, seed)
     else:
-        main = np.setdiff1d(np.arange(len(users)), fixed_test)
+        held = np.zeros(len(users), dtype=bool)
+        held[fixed_test] = True
+        main = np.flatnonzero(~held)
         tr, va, _ = split_ratings(user_codes[main], split, leave_out, folds, fold, seed)
         tr, va, te = main[tr], main[va], np.asarray(fixed_test)
     check(len(tr) > 0, "dataset.split", split, "leaves no train ratings")
