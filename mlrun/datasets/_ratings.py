@@ -64,7 +64,7 @@ class RatingsData(Data):
             return np.array([], dtype=str), np.array([], dtype=str)
         return tuple(np.asarray(labels)[codes].astype(str) for codes, labels in zip(self.codes, self.labels))
 
-    def to(self, device) -> "RatingsData":
+    def to(self, device) -> RatingsData:
         return dataclasses.replace(self, train=self.train.to(device), val=self.val.to(device),
                                    test=self.test.to(device))
 
@@ -371,10 +371,12 @@ def _decode_error(file: Path, key: str, codec: str, error: UnicodeDecodeError) -
 
 def _read_parquet(file: Path, columns: list, key: str):
     """(users, items, ratings) from a Parquet file: columns by name or 0-based index; rows named 1-based."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise UserError(f"{key}={str(file)!r}: reading Parquet needs pyarrow (pip install pyarrow)") from None
     try:
         pf = pq.ParquetFile(file)
         names = pf.schema_arrow.names

@@ -15,7 +15,7 @@ J = Σ_Ω (r − μ − b_u − c_i − p_u·q_i)² + λ (‖P‖² + ‖Q‖² 
 - The epoch's numbers come from the sweep itself: Σ_Ω (r − r̂)² after the item half-sweep is, item by item,
   Σ t² − 2 yᵀh + yᵀ G y for its new y = [q_i, c_i] and the G, h it was solved from (no per-rating pass), so
   `objective` (J) and `train_loss` (that sum / N: the unclipped squared error the sweep minimises, as the
-  gradient loop's train_loss) cost O(items · K²). The val split is scored by one batched evaluate(); with
+  gradient loop's train_loss) cost a sum of squares of targets already formed plus O(items · K²). The val split is scored by one batched evaluate(); with
   noise > 0 (the model is the posterior average, not the last draw) or a loss other than mse, train_loss is
   one more batched pass over train. Each record has sweep_seconds and eval_seconds.
 - optimizer.noise=σ > 0 (Bayesian ALS, a Gibbs sampler): after optimizer.burn_in exact sweeps, every sweep draws

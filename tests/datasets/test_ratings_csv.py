@@ -187,7 +187,7 @@ def test_a_clean_file_takes_the_fast_pass_only(tmp_path, monkeypatch):
 @pytest.mark.slow        # two runs of the command: ≈ 10 s on the shared 2-core machine
 def test_dataset_encoding_from_the_command_line(tmp_path, cli):
     f = tmp_path / "r.csv"
-    f.write_bytes("userId,movieId,rating\n".encode() + "".join(
+    f.write_bytes(b"userId,movieId,rating\n" + "".join(
         f"{u},{i},{1 + (n * i) % 5}\n" for n, u in enumerate(("José", "Zoë", "Ana")) for i in range(1, 8))
         .encode("latin-1"))
     bad = cli("train", "model=mf", "optimizer=als", "dataset=ratings_csv", f"dataset.path={f}", "device=cpu",
