@@ -43,21 +43,24 @@ from mlrun.solvers.base import Solver
 
 UPDATES = ("seed", "joint")
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
-MAX_BLOCK = 2 ** 25          # elements of one block of stacked (K+1)×(K+1) matrices (256 MiB in float64)
+MAX_BLOCK = 2 ** 22          # elements of one block of stacked (K+1)×(K+1) matrices (32 MiB in float64)
+CHUNK = 2 ** 20              # ratings per chunk of a sum of squares (bounds its temporary)
 
 
 class _Layout:
     """The train ratings as a CSR matrix with one row per user (or per item); built once per fit. Indices are
-    int32 (half the memory of int64; the same sums)."""
+    int32 (half the memory of int64; the same sums). `units`: dtype → an all-ones vector of one value per
+    rating, shared by the two layouts of a fit (one copy, not two)."""
 
-    def __init__(self, rows: torch.Tensor, cols: torch.Tensor, n_rows: int, n_cols: int):
+    def __init__(self, rows: torch.Tensor, cols: torch.Tensor, n_rows: int, n_cols: int, units: dict | None = None):
         check(max(n_rows, n_cols, len(rows)) < 2 ** 31, "dataset", f"{len(rows)} ratings",
               "optimizer=als holds at most 2^31 − 1 ratings, users and items")
-        self.order = torch.argsort(rows.to(torch.int32), stable=True)  # rating order → CSR order
+        self.order = torch.argsort(rows.to(torch.int32), stable=True).to(torch.int32)   # rating → CSR order
         self.col = cols[self.order].to(torch.int32)
         self.count = torch.bincount(rows, minlength=n_rows)           # ratings per row (|Ψ_u|)
         self.crow = torch.cat([self.count.new_zeros(1), self.count.cumsum(0)]).to(torch.int32)
         self.shape = (n_rows, n_cols)
+        self._units = {} if units is None else units
         self._ones = {}                                               # dtype → all-ones CSR (the pattern Ω)
 
     def sort(self, values: torch.Tensor) -> torch.Tensor:
@@ -66,10 +69,12 @@ class _Layout:
 
     def ones(self, dtype: torch.dtype, start: int, stop: int) -> torch.Tensor:
         """Rows start..stop−1 of the 0/1 pattern as CSR (cached for the whole matrix)."""
+        if dtype not in self._units:
+            self._units[dtype] = torch.ones(len(self.col), dtype=dtype, device=self.col.device)
         if (start, stop) != (0, self.shape[0]):
-            return self.matrix(self.col.new_ones(len(self.col), dtype=dtype), start, stop)
+            return self.matrix(self._units[dtype], start, stop)
         if dtype not in self._ones:
-            self._ones[dtype] = self.matrix(self.col.new_ones(len(self.col), dtype=dtype), start, stop)
+            self._ones[dtype] = self.matrix(self._units[dtype], start, stop)
         return self._ones[dtype]
 
     def row_sums(self, dense: torch.Tensor) -> torch.Tensor:
@@ -87,13 +92,22 @@ class _Layout:
 
 class Ratings:
     """The train ratings of one fit in both layouts: by user and by item, each with the ratings in its CSR order
-    (sorted once, not every sweep), their sum and count (for μ)."""
+    (sorted once, not every sweep, and kept in the ratings' own precision: float32 ratings stay 4 bytes), their
+    sum (in `dtype`, the sweep's precision) and count (for μ)."""
 
-    def __init__(self, users: torch.Tensor, items: torch.Tensor, ratings: torch.Tensor, n_users: int, n_items: int):
-        self.by_user = _Layout(users, items, n_users, n_items)
-        self.by_item = _Layout(items, users, n_items, n_users)
+    def __init__(self, users: torch.Tensor, items: torch.Tensor, ratings: torch.Tensor, n_users: int, n_items: int,
+                 dtype: torch.dtype | None = None):
+        units = {}
+        self.by_user = _Layout(users, items, n_users, n_items, units)
+        self.by_item = _Layout(items, users, n_items, n_users, units)
         self.user_sorted, self.item_sorted = self.by_user.sort(ratings), self.by_item.sort(ratings)
-        self.total, self.n = ratings.sum(), len(ratings)
+        self.dtype = dtype or ratings.dtype
+        self.total, self.n = ratings.to(self.dtype).sum(), len(ratings)
+
+    def targets(self, side: str, mu: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """r − μ − (the other side's bias) per rating, in the CSR order of `side` (user | item), in `dtype`."""
+        layout, ratings = (self.by_user, self.user_sorted) if side == "user" else (self.by_item, self.item_sorted)
+        return ratings.to(self.dtype, copy=True).sub_(mu).sub_(bias[layout.col])     # one new vector
 
 
 def _triangle(k: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,7 +142,7 @@ def solve_side(layout: _Layout, target: torch.Tensor, other: torch.Tensor, bias:
     factors, biases = other.new_empty(n_rows, k), other.new_empty(n_rows)
     mean_factors, mean_biases = (factors, biases) if noise == 0 else (torch.empty_like(factors),
                                                                      torch.empty_like(biases))
-    sse = target.pow(2).sum()                                                   # Σ t², then − 2 xᵀh + xᵀGx
+    sse = sum(target[i:i + CHUNK].pow(2).sum() for i in range(0, len(target), CHUNK))   # Σ t², − 2 xᵀh + xᵀGx
     block = max(1, MAX_BLOCK // (k + 1) ** 2)
     for start in range(0, n_rows, block):                                       # one block for ml-100k
         stop = min(start + block, n_rows)
@@ -164,11 +178,10 @@ def als_sweep(params, data: Ratings, reg: float, update: str, noise: float = 0.0
     # μ = mean of r − b_u − c_i − p_u·q_i, with Σ p_u·q_i = Σ_u p_u·(Σ_{i∈Ψ_u} q_i): no per-rating gathers
     n_u, n_i = by_user.count.to(b.dtype), by_item.count.to(c.dtype)
     mu = (data.total - b @ n_u - c @ n_i - (p * by_user.row_sums(q)).sum()) / data.n
-    p, b, p_mean, b_mean, _ = solve_side(by_user, data.user_sorted - mu - c[by_user.col], q, b, reg, update, noise)
+    p, b, p_mean, b_mean, _ = solve_side(by_user, data.targets("user", mu, c), q, b, reg, update, noise)
     if average is not None:
         average.add(mu, b_mean, c, p_mean, q)
-    q, c, q_mean, c_mean, sse = solve_side(by_item, data.item_sorted - mu - b[by_item.col], p, c, reg, update,
-                                           noise)
+    q, c, q_mean, c_mean, sse = solve_side(by_item, data.targets("item", mu, b), p, c, reg, update, noise)
     if average is not None:
         average.add(mu, b, c_mean, p, q_mean)
     return (mu, b, c, p, q), sse
@@ -222,7 +235,7 @@ class ALS(Solver):
               f"use a gradient optimizer such as optimizer=adam")
         check(model.reg > 0, "model.reg", model.reg, "must be > 0 with optimizer=als (λI keeps every system solvable)")
         users, items = data.train.x[:, 0], data.train.x[:, 1]
-        train = Ratings(users, items, data.train.y.to(self.dtype), model.n_users, model.n_items)
+        train = Ratings(users, items, data.train.y, model.n_users, model.n_items, self.dtype)
         params = model.params(self.dtype)
         metric, task = data.spec.metric, data.spec.task
         monitor = Monitor(metric, trainer.patience)

@@ -4,6 +4,7 @@ recovery, the records, Bayesian ALS (draws, posterior average, checkpoints), err
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 
 import numpy as np
@@ -16,7 +17,15 @@ from mlrun.evaluate import evaluate_checkpoint
 from mlrun.models import MF
 from mlrun.models.mf import objective
 from mlrun.solvers import ALS
-from mlrun.solvers.als import PosteriorMean, Ratings, _Layout, _triangle, als_sweep, penalty, solve_side
+from mlrun.solvers.als import (
+    PosteriorMean,
+    Ratings,
+    _Layout,
+    _triangle,
+    als_sweep,
+    penalty,
+    solve_side,
+)
 from mlrun.train import train
 from tests.conftest import data_dir, make_cfg
 
@@ -62,7 +71,7 @@ def read_rows(run_dir):
 
 def naive_user_update(u, users, items, ratings, params, reg, update):
     """The seed's closed forms for one user, written out in numpy from its ratings Ψ_u."""
-    mu, b, c, p, q = (t.numpy() for t in params)
+    mu, b, c, _p, q = (t.numpy() for t in params)
     js = items.numpy()[users.numpy() == u]
     r = ratings.numpy()[users.numpy() == u]
     qs, k = q[js], q.shape[1]
@@ -79,7 +88,7 @@ def naive_user_update(u, users, items, ratings, params, reg, update):
 @pytest.mark.parametrize("update", ["seed", "joint"])
 def test_vectorized_user_update_equals_the_seed_formula(update):
     users, items, ratings, params = problem()
-    mu, b, c, p, q = params
+    mu, b, c, _p, q = params
     reg = 0.7
     layout = _Layout(users, items, len(b), len(c))
     factors, biases, *_ = solve_side(layout, layout.sort(ratings - mu - c[items]), q, b, reg, update)
@@ -101,7 +110,7 @@ def test_item_side_is_the_same_formula_with_roles_swapped():
 
 
 def test_a_user_without_ratings_gets_zero_factors_and_bias():
-    users, items, ratings, (mu, b, c, p, q) = problem()
+    users, items, ratings, (mu, b, c, _p, q) = problem()
     keep = users != 3
     layout = _Layout(users[keep], items[keep], len(b), len(c))
     factors, biases, *_ = solve_side(layout, layout.sort((ratings - mu - c[items])[keep]), q, b, 0.5, "seed")
@@ -116,7 +125,7 @@ def test_objective_decreases_monotonically_over_sweeps(update):
     for _ in range(12):
         params, _ = als_sweep(params, train, 2.0, update)
         values.append(objective(params, users, items, ratings, 2.0))
-    assert all(b <= a * (1 + 1e-12) for a, b in zip(values, values[1:])), values
+    assert all(b <= a * (1 + 1e-12) for a, b in itertools.pairwise(values)), values
     assert values[-1] < 0.5 * values[0]
 
 
@@ -126,7 +135,7 @@ def test_als_recovers_a_synthetic_low_rank_matrix_to_near_the_noise_level():
     model, records = fit_als(data, k=3, reg=1.0, sweeps=15)
     assert rmse(model, data.test) < 1.25 * noise              # the truth itself scores ≈ noise
     objectives = [r["objective"] for r in records]
-    assert all(b <= a * (1 + 1e-9) for a, b in zip(objectives, objectives[1:]))
+    assert all(b <= a * (1 + 1e-9) for a, b in itertools.pairwise(objectives))
 
 
 def test_als_needs_reg_and_mf(tmp_path):
@@ -142,7 +151,7 @@ def test_train_with_als_writes_J_per_sweep(tmp_path):
     train(cfg, tmp_path)
     rows = read_rows(tmp_path)
     j = [float(r["objective"]) for r in rows]
-    assert len(rows) == 4 and all(b <= a for a, b in zip(j, j[1:]))
+    assert len(rows) == 4 and all(b <= a for a, b in itertools.pairwise(j))
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert {"test_rmse", "test_mae", "best_val_rmse"} <= set(summary) and summary["mode"] == "min"
     assert (tmp_path / "checkpoints" / "best.pt").is_file()
@@ -151,7 +160,7 @@ def test_train_with_als_writes_J_per_sweep(tmp_path):
 def test_both_paths_minimise_the_same_objective():
     """Adam on the penalised mini-batch objective ends near the ALS minimum of J (same data, same λ)."""
     data = synthetic_ratings(n_users=60, n_items=40, rank=2, density=0.5, noise=0.3, seed=3)
-    als_model, records = fit_als(data, k=2, reg=2.0, sweeps=40)
+    als_model, _records = fit_als(data, k=2, reg=2.0, sweeps=40)
     x, y = data.train.x, data.train.y.double()
     j_als = als_model.objective(x[:, 0], x[:, 1], y)
     torch.manual_seed(0)
@@ -194,13 +203,27 @@ def test_sweep_residuals_give_the_objective_of_the_written_out_formula(update, n
 
 
 def test_the_triangle_gram_is_the_full_product_bit_for_bit():
-    users, items, ratings, (mu, b, c, p, q) = problem(seed=6, k=4)
+    users, items, _ratings, (_mu, b, c, _p, q) = problem(seed=6, k=4)
     layout = _Layout(users, items, len(b), len(c))
     o = torch.cat([q, q.new_ones(len(q), 1)], 1)
     upper, full = _triangle(4, o.device)
     ones = layout.ones(o.dtype, 0, len(b))
     assert torch.equal((ones @ (o[:, upper[0]] * o[:, upper[1]]))[:, full],
                        ones @ (o[:, :, None] * o[:, None, :]).reshape(len(o), -1))
+
+
+@pytest.mark.parametrize("update, noise", [("seed", 0.0), ("joint", 0.0)])
+def test_blocks_of_rows_give_the_same_numbers_as_one_block(update, noise, monkeypatch):
+    """Large problems are solved in blocks of rows (MAX_BLOCK): the same parameters bit for bit, J to rounding."""
+    from mlrun.solvers import als
+
+    users, items, ratings, params = problem(seed=7, n_users=90, n_items=70, k=3)
+    train = Ratings(users, items, ratings, 90, 70)
+    whole, sse = als_sweep(params, train, 1.0, update, noise)
+    monkeypatch.setattr(als, "MAX_BLOCK", 7 * 16)                   # 7 rows of 4×4 systems per block
+    blocked, sse_blocked = als_sweep(params, train, 1.0, update, noise)
+    assert all(torch.equal(a, b) for a, b in zip(whole, blocked))
+    assert sse_blocked == pytest.approx(sse, rel=1e-12)
 
 
 def test_records_time_the_sweep_and_the_evaluation_and_have_no_lr():
@@ -222,7 +245,7 @@ def test_records_time_the_sweep_and_the_evaluation_and_have_no_lr():
 
 def test_draws_follow_the_gaussian_conditional_of_the_joint_update():
     """[p_u, b_u] ~ N(x̂_u, σ²(G_u + λI)⁻¹) with x̂_u the joint ALS update (numpy, per user)."""
-    users, items, ratings, (mu, b, c, p, q) = problem(seed=3, k=2)
+    users, items, ratings, (mu, b, c, _p, q) = problem(seed=3, k=2)
     reg, sigma, n = 0.8, 0.5, 4000
     layout = _Layout(users, items, len(b), len(c))
     target = layout.sort(ratings - mu - c[items])
