@@ -5,7 +5,7 @@
     python experiments/movielens/bench_als.py sweep --ks 2,5,10,20 --regs 5,8,10,12,15,20   # val RMSE, 80/10/10
 
 Timed like surprise_svd.py: per fold, fitting (all sweeps) and predicting the test fold; parsing u.data once is
-not timed. Uses the same code as `mlrun train model=mf optimizer=als` (mlrun.models.mf), without the run's
+not timed. Uses the same code as `mlrun train model=mf optimizer=als` (mlrun.solvers.als), without the run's
 per-sweep evaluation, checkpoints and logs.
 """
 
@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from mlrun.datasets._ratings import ratings_data, read_ratings
-from mlrun.models.mf import DTYPES, MF, PosteriorMean, _Layout, als_sweep
+from mlrun.models.mf import MF
+from mlrun.solvers.als import DTYPES, PosteriorMean, Ratings, als_sweep
 
 
 def fit_and_score(data, k, reg, sweeps, update, dtype, noise=0.0, burn_in=5, seed=0):
@@ -29,14 +30,12 @@ def fit_and_score(data, k, reg, sweeps, update, dtype, noise=0.0, burn_in=5, see
     torch.manual_seed(seed)
     model = MF(data.spec, k=k, reg=reg)
     users, items = data.train.x[:, 0], data.train.x[:, 1]
-    ratings = data.train.y.to(DTYPES[dtype])
-    by_user = _Layout(users, items, model.n_users, model.n_items)
-    by_item = _Layout(items, users, model.n_items, model.n_users)
+    train = Ratings(users, items, data.train.y.to(DTYPES[dtype]), model.n_users, model.n_items)
     params, average = model.params(DTYPES[dtype]), PosteriorMean()
     for sweep in range(1, sweeps + 1):
         sampling = noise > 0 and sweep > burn_in
-        params = als_sweep(params, by_user, by_item, ratings, reg, update, noise if sampling else 0.0,
-                           average if sampling else None)
+        params, _ = als_sweep(params, train, reg, update, noise if sampling else 0.0,
+                              average if sampling else None)
     model.set_params(*(average.params() if noise > 0 else params))
     model.eval()
     with torch.no_grad():

@@ -14,16 +14,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import mlrun.models.mf as mf
 from mlrun.datasets._ratings import ratings_data, read_ratings
-from mlrun.models.mf import MF, _Layout, als_sweep
+from mlrun.models.mf import MF
+from mlrun.solvers import als
+from mlrun.solvers.als import Ratings, als_sweep
 
 GRID = [(5, 10, 0, None), (10, 0.05, 1, None), (10, 0.08, 1, None), (10, 0.1, 1, 0.02), (10, 0.2, 1, None),
         (20, 0.1, 1, None), (20, 0.12, 1, 0.02), (20, 0.2, 1, None), (10, 2, 0.5, None), (5, 15, 0, 3)]
 
 
 def weighted_solve(alpha, bias_reg):
-    def solve(layout, target, other, bias, reg, update):
+    def solve(layout, target, other, bias, reg, update, noise=0.0):
         n_rows, k = layout.shape[0], other.shape[1]
         o = torch.cat([other, other.new_ones(len(other), 1)], 1)                   # (n_cols, K+1)
         outer = (o[:, :, None] * o[:, None, :]).reshape(len(o), -1)
@@ -34,7 +35,7 @@ def weighted_solve(alpha, bias_reg):
         if bias_reg is not None:
             diag[:, k, k] = bias_reg * n ** alpha
         x = torch.cholesky_solve(rhs[..., None], torch.linalg.cholesky(gram + diag))[..., 0]
-        return x[:, :k], x[:, k]
+        return x[:, :k], x[:, k], x[:, :k], x[:, k], float("nan")               # (no draws; sse not needed)
     return solve
 
 
@@ -43,7 +44,7 @@ def main():
     root = Path(os.environ.get("MLRUN_DATA_DIR", "data")) / "ml-100k"
     users, items, ratings = read_ratings(root / "u.data", "\t", [0, 1, 2], header=False)
     for k, reg, alpha, bias_reg in GRID:
-        mf.solve_side = weighted_solve(alpha, bias_reg)
+        als.solve_side = weighted_solve(alpha, bias_reg)
         start, rmses = time.perf_counter(), []
         for fold in range(5):
             data = ratings_data(users, items, ratings, name="movielens_100k",
@@ -51,10 +52,10 @@ def main():
             torch.manual_seed(0)
             model = MF(data.spec, k=k, reg=reg)
             u, i = data.train.x[:, 0], data.train.x[:, 1]
-            by_user, by_item = _Layout(u, i, model.n_users, model.n_items), _Layout(i, u, model.n_items, model.n_users)
+            train = Ratings(u, i, data.train.y.double(), model.n_users, model.n_items)
             params = model.params(torch.float64)
             for _ in range(15):
-                params = als_sweep(params, by_user, by_item, data.train.y.double(), reg, "joint")
+                params, _ = als_sweep(params, train, reg, "joint")
             model.set_params(*params)
             model.eval()
             with torch.no_grad():

@@ -1,4 +1,4 @@
-"""Biased matrix factorization for ratings, trained by vectorized ALS or by any torch optimizer.
+"""Biased matrix factorization for ratings, trained by ALS (optimizer=als) or by any torch optimizer.
 
     mlrun train model=mf dataset=synthetic_ratings                          # gradient path (adam), offline
     mlrun train model=mf optimizer=als dataset=movielens_100k model.k=10 model.reg=10
@@ -8,19 +8,10 @@ Prediction r̂(u, i) = μ + b_u + c_i + p_u·q_i (K factors). Both paths minimis
 
     J = Σ_Ω (r − r̂)² + λ (‖P‖² + ‖Q‖² + ‖b‖² + ‖c‖²)          λ = model.reg; μ is not penalised
 
-- optimizer=als (`ALS.fit_direct`): one epoch = one sweep of exact block minimisations: μ (the mean residual),
-  then every user at once, then every item at once. The per-user systems come from the sparse rating matrix:
-  Σ_j o_j o_jᵀ for o_j = [q_j, 1] is one sparse × dense product (users × items) @ (items × (K+1)²), and the K×K
-  (update=seed) or (K+1)×(K+1) (update=joint) systems are solved together by a batched Cholesky factorisation.
-  No Python loop over users or items (only over blocks of rows when the stacked matrices would not fit memory).
-- optimizer=als with optimizer.noise=σ > 0 (Bayesian ALS, a Gibbs sampler): after optimizer.burn_in exact sweeps,
-  every sweep draws [p_u, b_u] from its Gaussian conditional N(x̂_u, σ²(G_u + λI)⁻¹) instead of taking the mean
-  x̂_u (the ALS solution; same Cholesky factor). This samples exp(−J/2σ²): ratings ~ N(r̂, σ²), prior N(0, σ²/λ)
-  on P, Q, b, c. The model then predicts the average over the draws (the posterior mean of r̂), which beats the
-  single minimiser of J on held-out ratings (experiments/movielens). Each half-sweep adds the conditional-mean
-  predictor of the block just drawn (Rao–Blackwell: lower variance than the draws themselves). The average of
-  S bilinear predictors is an MF with S·K factors ([p¹…pˢ]/√S · [q¹…qˢ]/√S = mean of pˢ·qˢ), so the trained
-  model, its checkpoint and `mlrun recommend` stay plain MF (width 2·K per sampled sweep).
+- optimizer=als (mlrun/solvers/als.py): exact block minimisations of J, one sweep per epoch; with
+  optimizer.noise > 0 Gibbs draws whose predictors are averaged. The average of S bilinear predictors is an MF
+  with S·K factors, so the trained model, its checkpoint and `mlrun recommend` stay plain MF (`set_params` and
+  loading a checkpoint take the factor width that comes).
 - gradient path (the trainer's loop): each step minimises mean_batch (r − r̂)² + λ/N (‖P‖² + ‖Q‖² + ‖b‖² + ‖c‖²),
   N = train ratings: its expectation over the shuffled batches is J/N, so both paths share the minimiser.
   `penalty()` is the second term; the loop adds it to the objective (not to the reported loss).
@@ -32,29 +23,21 @@ out, so an unseen user gets μ + c_i, an unseen item μ + b_u, both unseen μ.
 from __future__ import annotations
 
 import math
-import time
-import warnings
 
 import torch
 from torch import nn
 
-from mlrun.models.base import Model
 from mlrun.datasets.spec import DataSpec
-from mlrun.errors import UserError, check, choose, number
-from mlrun.scoring import evaluate
-from mlrun.metrics import HIGHER_IS_BETTER
-
-UPDATES = ("seed", "joint")
-DTYPES = {"float64": torch.float64, "float32": torch.float32}
-MAX_BLOCK = 2 ** 25          # elements of one block of stacked (K+1)×(K+1) matrices (256 MiB in float64)
+from mlrun.errors import check, number
+from mlrun.models.base import Model
 
 
 class MF(Model):
+    tasks = ("ratings",)                   # dataset tasks it learns (checked once by mlrun.build.model)
+
     def __init__(self, spec: DataSpec, k: int = 5, reg: float = 10.0, init_scale: float = 0.1, clip: bool = True):
-        """Factors and biases for the `spec.n_users` × `spec.n_items` train id maps (task=ratings only)."""
+        """Factors and biases for the `spec.n_users` × `spec.n_items` train id maps (task=ratings)."""
         super().__init__()
-        check(spec.task == "ratings", "model", "mf", f"needs a ratings dataset (user, item → rating); "
-              f"dataset={spec.name} is {spec.task} (try dataset=synthetic_ratings or dataset=movielens_100k)")
         number("model.k", k, 1, integer=True)
         number("model.reg", reg, 0)
         number("model.init_scale", init_scale, 0)
@@ -131,177 +114,3 @@ def objective(params, users, items, ratings, reg: float) -> float:
     mu, b, c, p, q = params
     err = ratings - mu - b[users] - c[items] - (p[users] * q[items]).sum(1)
     return float(err.pow(2).sum() + reg * sum(t.pow(2).sum() for t in (p, q, b, c)))
-
-
-class _Layout:
-    """The train ratings as a CSR matrix with one row per user (or per item); built once per fit."""
-
-    def __init__(self, rows: torch.Tensor, cols: torch.Tensor, n_rows: int, n_cols: int):
-        self.order = torch.argsort(rows, stable=True)                  # rating order → CSR order
-        self.col = cols[self.order]
-        self.count = torch.bincount(rows, minlength=n_rows)           # ratings per row (|Ψ_u|)
-        self.crow = torch.cat([self.count.new_zeros(1), self.count.cumsum(0)])
-        self.rows, self.cols, self.shape = rows, cols, (n_rows, n_cols)
-        self._ones = {}                                               # dtype → all-ones CSR (the pattern Ω)
-
-    def sort(self, values: torch.Tensor) -> torch.Tensor:
-        """Per-rating values from rating order to CSR order."""
-        return values[self.order]
-
-    def ones(self, dtype: torch.dtype, start: int, stop: int) -> torch.Tensor:
-        """Rows start..stop−1 of the 0/1 pattern as CSR (cached for the whole matrix)."""
-        if (start, stop) != (0, self.shape[0]):
-            return self.matrix(self.col.new_ones(len(self.col), dtype=dtype), start, stop)
-        if dtype not in self._ones:
-            self._ones[dtype] = self.matrix(self.col.new_ones(len(self.col), dtype=dtype), start, stop)
-        return self._ones[dtype]
-
-    def row_sums(self, dense: torch.Tensor) -> torch.Tensor:
-        """Σ_{j∈Ψ_u} dense_j for every row u: (n_rows, d) for dense (n_cols, d)."""
-        return self.ones(dense.dtype, 0, self.shape[0]) @ dense
-
-    def matrix(self, values: torch.Tensor, start: int, stop: int) -> torch.Tensor:
-        """Rows start..stop−1 as a sparse CSR matrix (stop − start, n_cols); `values` in CSR order."""
-        a, b = int(self.crow[start]), int(self.crow[stop])
-        with warnings.catch_warnings():                               # "sparse CSR support is in beta"
-            warnings.simplefilter("ignore", UserWarning)
-            return torch.sparse_csr_tensor(self.crow[start:stop + 1] - a, self.col[a:b], values[a:b],
-                                           (stop - start, self.shape[1]), check_invariants=False)
-
-
-def solve_side(layout: _Layout, target: torch.Tensor, other: torch.Tensor, bias: torch.Tensor, reg: float,
-               update: str, noise: float = 0.0) -> tuple[torch.Tensor, ...]:
-    """New (factors, biases, mean factors, mean biases) of every row (user) given the other side's factors
-    `other` (n_cols, K). With noise = 0 the new values are the means (the ALS update).
-
-    target: per rating, r − μ − (other side's bias), in the layout's CSR order; bias: this side's current biases (update=seed).
-    With o_j = [q_j, 1], G_u = Σ_{j∈Ψ_u} o_j o_jᵀ and h_u = Σ_{j∈Ψ_u} target_uj o_j (one sparse product each):
-      seed:  p_u = (Σ q qᵀ + λI)⁻¹ Σ (r − μ − b_u − c_j) q_j,  then  b_u = Σ (r − μ − c_j − p_u·q_j) / (|Ψ_u| + λ)
-      joint: [p_u, b_u] = (G_u + λI)⁻¹ h_u   (the exact minimiser of J over both at once)
-      noise σ > 0 (always joint): [p_u, b_u] = x̂_u + σ L_u⁻ᵀ z, z ~ N(0, I), L_u L_uᵀ = G_u + λI — a draw from
-             N(x̂_u, σ² (G_u + λI)⁻¹), the conditional of exp(−J/2σ²); the means x̂_u are returned beside it.
-    """
-    n_rows, k = layout.shape[0], other.shape[1]
-    o = torch.cat([other, other.new_ones(len(other), 1)], 1)                     # (n_cols, K+1)
-    outer = (o[:, :, None] * o[:, None, :]).reshape(len(o), -1)                 # (n_cols, (K+1)²)
-    eye = reg * torch.eye(k + 1, dtype=o.dtype, device=o.device)
-    factors, biases = other.new_empty(n_rows, k), other.new_empty(n_rows)
-    mean_factors, mean_biases = (factors, biases) if noise == 0 else (torch.empty_like(factors),
-                                                                     torch.empty_like(biases))
-    block = max(1, MAX_BLOCK // (k + 1) ** 2)
-    for start in range(0, n_rows, block):                                       # one block for ml-100k
-        stop = min(start + block, n_rows)
-        gram = (layout.ones(o.dtype, start, stop) @ outer).reshape(-1, k + 1, k + 1)   # (rows, K+1, K+1)
-        rhs = layout.matrix(target, start, stop) @ o                           # (rows, K+1)
-        if update == "joint" or noise > 0:
-            chol = torch.linalg.cholesky(gram + eye)
-            x = torch.cholesky_solve(rhs[..., None], chol)[..., 0]                 # (rows, K+1) means
-            mean_factors[start:stop], mean_biases[start:stop] = x[:, :k], x[:, k]
-            if noise > 0:
-                z = torch.randn(stop - start, k + 1, 1, dtype=x.dtype, device=x.device)
-                x = x + noise * torch.linalg.solve_triangular(chol.mT, z, upper=True)[..., 0]
-            factors[start:stop], biases[start:stop] = x[:, :k], x[:, k]
-        else:
-            qq, q_sum, n = gram[:, :k, :k], gram[:, :k, k], gram[:, k, k]      # Σ q qᵀ, Σ q_j, |Ψ_u|
-            b = bias[start:stop]
-            p = torch.cholesky_solve((rhs[:, :k] - b[:, None] * q_sum)[..., None],
-                                     torch.linalg.cholesky(qq + eye[:k, :k]))[..., 0]
-            factors[start:stop] = p
-            biases[start:stop] = (rhs[:, k] - (p * q_sum).sum(1)) / (n + reg)
-    return factors, biases, mean_factors, mean_biases
-
-
-def als_sweep(params, by_user: _Layout, by_item: _Layout, ratings: torch.Tensor, reg: float, update: str,
-              noise: float = 0.0, average: "PosteriorMean | None" = None):
-    """One sweep: μ, then all users, then all items; each an exact minimisation of J over that block (noise = 0)
-    or a draw from its conditional (noise = σ > 0). `average` collects the conditional-mean predictor after
-    each half-sweep: E[r̂ | everything but the block just drawn]."""
-    mu, b, c, p, q = params
-    # μ = mean of r − b_u − c_i − p_u·q_i, with Σ p_u·q_i = Σ_u p_u·(Σ_{i∈Ψ_u} q_i): no per-rating gathers
-    n_u, n_i = by_user.count.to(b.dtype), by_item.count.to(c.dtype)
-    mu = (ratings.sum() - b @ n_u - c @ n_i - (p * by_user.row_sums(q)).sum()) / len(ratings)
-    p, b, p_mean, b_mean = solve_side(by_user, by_user.sort(ratings) - mu - c[by_user.col], q, b, reg, update, noise)
-    if average is not None:
-        average.add(mu, b_mean, c, p_mean, q)
-    q, c, q_mean, c_mean = solve_side(by_item, by_item.sort(ratings) - mu - b[by_item.col], p, c, reg, update, noise)
-    if average is not None:
-        average.add(mu, b, c_mean, p, q_mean)
-    return mu, b, c, p, q
-
-
-class PosteriorMean:
-    """Running average of MF predictors μ + b_u + c_i + p_u·q_i. Biases average directly; the factor terms by
-    stacking: [p¹ … pˢ]/√S · [q¹ … qˢ]/√S = (1/S) Σ pˢ·qˢ, so `params()` is itself an MF with S·K factors."""
-
-    def __init__(self):
-        self.sums, self.user_blocks, self.item_blocks = None, [], []
-
-    def add(self, mu, b, c, p, q) -> None:
-        self.sums = [mu, b, c] if self.sums is None else [s + v for s, v in zip(self.sums, (mu, b, c))]
-        self.user_blocks.append(p)
-        self.item_blocks.append(q)
-
-    def params(self) -> tuple[torch.Tensor, ...]:
-        """(μ, b, c, P, Q) of the average; P (n_users, S·K), Q (n_items, S·K)."""
-        s = len(self.user_blocks)
-        scale = 1 / math.sqrt(s)
-        return (*(t / s for t in self.sums), torch.cat(self.user_blocks, 1) * scale,
-                torch.cat(self.item_blocks, 1) * scale)
-
-
-class ALS(torch.optim.Optimizer):
-    """`optimizer=als`: alternating least squares for model=mf. It has no gradient step; the trainer calls
-    `fit_direct(model, data, trainer, loss_fn)`, one sweep per epoch (trainer.epochs sweeps, trainer.patience
-    applies). A torch Optimizer only so that checkpoints and schedulers treat it like any other (lr is NaN)."""
-
-    def __init__(self, params, update: str = "seed", dtype: str = "float64", noise: float = 0.0, burn_in: int = 5):
-        super().__init__(params, {"lr": math.nan})
-        self.update = choose({u: u for u in UPDATES}, "optimizer.update", update)
-        self.dtype = choose(DTYPES, "optimizer.dtype", dtype)
-        number("optimizer.noise", noise, 0)
-        number("optimizer.burn_in", burn_in, 0, integer=True)
-        self.noise, self.burn_in = float(noise), burn_in
-
-    def step(self, closure=None):
-        raise UserError("optimizer=als has no gradient step: it trains model=mf by closed-form sweeps")
-
-    def fit_direct(self, model: MF, data, trainer, loss_fn):
-        """Yield (record, improved) per sweep like mlrun.loop.fit; record adds `objective` (J after the sweep; with
-        noise > 0, J at the latest draw) and `samples` (sampled sweeps averaged into the model so far)."""
-        check(isinstance(model, MF), "optimizer", "als", f"solves model=mf only, not {type(model).__name__}; "
-              f"use a gradient optimizer such as optimizer=adam")
-        check(model.reg > 0, "model.reg", model.reg, "must be > 0 with optimizer=als (λI keeps every system solvable)")
-        users, items = data.train.x[:, 0], data.train.x[:, 1]
-        ratings = data.train.y.to(self.dtype)
-        by_user = _Layout(users, items, model.n_users, model.n_items)
-        by_item = _Layout(items, users, model.n_items, model.n_users)
-        params = model.params(self.dtype)
-        metric, task = data.spec.metric, data.spec.task
-        higher, best, since_best = HIGHER_IS_BETTER[metric], None, 0
-        epochs = 1 if trainer.fast_dev_run else trainer.epochs
-        burn_in = 0 if trainer.fast_dev_run else self.burn_in           # a dev run samples its one sweep
-        check(self.noise == 0 or burn_in < epochs, "optimizer.burn_in", self.burn_in,
-              f"must be < trainer.epochs={epochs} when optimizer.noise > 0 (no sweep would be sampled)")
-        average = PosteriorMean()
-        for epoch in range(1, epochs + 1):
-            start = time.perf_counter()
-            sampling = self.noise > 0 and epoch > burn_in
-            params = als_sweep(params, by_user, by_item, ratings, model.reg, self.update,
-                               self.noise if sampling else 0.0, average if sampling else None)
-            model.set_params(*(average.params() if sampling else params))
-            if users.is_cuda:
-                torch.cuda.synchronize()
-            seconds = time.perf_counter() - start
-            j = objective(params, users, items, ratings, model.reg)
-            scores = evaluate(model, data.val, loss_fn, task, trainer.eval_batch_size)
-            train_loss = evaluate(model, data.train, loss_fn, task, trainer.eval_batch_size)["loss"]
-            value = scores[metric]
-            improved = len(data.val) == 0 or (not math.isnan(value) and (
-                best is None or (value > best if higher else value < best)))
-            best, since_best = (value, 0) if improved else (best, since_best + 1)
-            yield {"epoch": epoch, "train_loss": train_loss, "val_loss": scores["loss"], f"val_{metric}": value,
-                   "lr": math.nan, "epoch_seconds": time.perf_counter() - start,
-                   "samples_per_second": len(ratings) / max(seconds, 1e-9), "objective": j,
-                   "sweep_seconds": seconds, "samples": epoch - burn_in if sampling else 0}, improved
-            if trainer.patience and since_best >= trainer.patience:
-                break

@@ -29,14 +29,14 @@ def write_ml100k(folder, rows, items=None):
 def test_parses_u_data_and_titles(tmp_path):
     rows = [(196, 242, 3), (186, 302, 3), (22, 377, 1), (196, 302, 5), (22, 242, 4)]
     root = write_ml100k(tmp_path / "ml-100k", rows, {242: "Kolya (1996)", 302: "L.A. Confidential (1997)",
-                                                     377: "Heavyweights (1994)"})
+                                                     377: "José e Pilar (2010)"})     # u.item is latin-1
     data = movielens_100k(root, split={"train": 1.0, "val": 0.0, "test": 0.0})
     assert data.spec.task == "ratings" and data.spec.n_train == 5 and data.spec.rating_range == [1.0, 5.0]
     assert data.user_ids == ["22", "186", "196"] and data.item_ids == ["242", "302", "377"]
     pairs = {(data.user_ids[u], data.item_ids[i], r) for (u, i), r in zip(data.train.x.tolist(),
                                                                          data.train.y.tolist())}
     assert pairs == {(str(u), str(i), float(r)) for u, i, r in rows}
-    assert data.titles["242"] == "Kolya (1996)"
+    assert data.titles["242"] == "Kolya (1996)" and data.titles["377"] == "José e Pilar (2010)"
     assert data.spec.to_dict()["n_users"] == 3                 # plain data: fits a weights_only checkpoint
 
 

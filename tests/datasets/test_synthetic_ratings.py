@@ -8,6 +8,7 @@ import torch
 
 from mlrun.datasets import synthetic_ratings
 from mlrun.datasets._ratings import split_ratings
+from mlrun.datasets.synthetic_ratings import observed_cells
 from mlrun.errors import UserError
 
 SPLIT = {"train": 0.8, "val": 0.1, "test": 0.1}
@@ -20,6 +21,29 @@ def test_seeded_and_shaped():
     total = len(a.train) + len(a.val) + len(a.test)
     assert abs(total - 50 * 40 * 0.1) < 4 * np.sqrt(50 * 40 * 0.1)     # density 0.1, binomial
     assert a.spec.n_users <= 50 and int(a.train.x[:, 0].max()) == a.spec.n_users - 1
+
+
+@pytest.mark.parametrize("density", [0.02, 0.3, 0.8])
+def test_the_pattern_is_independent_cells_drawn_without_a_dense_array(density):
+    """Per-user counts ~ Binomial(n_items, density), no repeated (user, item), items spread uniformly; for
+    density > 0.5 the unobserved cells are drawn instead."""
+    n_users, n_items = 4000, 300
+    users, items = observed_cells(np.random.default_rng(1), n_users, n_items, density)
+    keys = users * n_items + items
+    assert np.all(np.diff(keys) > 0)                                   # sorted, no duplicate pair
+    assert users.min() >= 0 and users.max() < n_users and items.min() >= 0 and items.max() < n_items
+    counts = np.bincount(users, minlength=n_users)
+    mean, var = n_items * density, n_items * density * (1 - density)
+    assert abs(counts.mean() - mean) < 5 * np.sqrt(var / n_users)      # binomial mean per user
+    assert abs(counts.var() - var) < 0.15 * var                        # and its variance (not a fixed count)
+    per_item = np.bincount(items, minlength=n_items)                   # each item ~ Binomial(n_users, density)
+    chi2 = ((per_item - n_users * density) ** 2 / (n_users * density * (1 - density))).sum()
+    assert chi2 < n_items + 5 * np.sqrt(2 * n_items)                    # uniform over items
+
+
+def test_full_density_observes_every_cell():
+    users, items = observed_cells(np.random.default_rng(0), 7, 5, 1.0)
+    assert len(users) == 35 and len(set(zip(users.tolist(), items.tolist()))) == 35
 
 
 def test_holdout_fractions():
