@@ -44,7 +44,7 @@ def train(overrides: list[str] | str = ()) -> Result:
     started: list = []
     err, saved_argv = io.StringIO(), list(sys.argv)
     try:
-        with contextlib.redirect_stderr(err):
+        with contextlib.redirect_stderr(err), own_logging():
             command.main(argv, started)
     except SystemExit as e:
         if e.code:
@@ -58,6 +58,29 @@ def train(overrides: list[str] | str = ()) -> Result:
     run_dir = Path(launch.run_dir).resolve()
     return Result(run_dir, json.loads((run_dir / "summary.json").read_text()),
                   pd.read_csv(run_dir / "metrics.csv"), launch.result)
+
+
+@contextlib.contextmanager
+def own_logging():
+    """Hydra configures the root logger for each run (console + <run>/train.log); afterwards the caller's logging
+    comes back, so a later log line never reopens the train.log of a finished (or removed) run folder."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    loggers = {name: (list(lg.handlers), lg.level, lg.propagate) for name, lg in logging.root.manager.loggerDict.items()
+               if isinstance(lg, logging.Logger)}
+    try:
+        yield
+    finally:
+        for h in root.handlers:
+            if h not in handlers:
+                h.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        for name, (hs, lv, prop) in loggers.items():
+            lg = logging.getLogger(name)
+            lg.handlers[:], lg.level, lg.propagate = hs, lv, prop
 
 
 def load(path: str | Path, overrides: list[str] = ()):

@@ -52,26 +52,37 @@ FUSED_DEVICES = {"torch.optim.Adam": ("cpu", "cuda"), "torch.optim.AdamW": ("cpu
 # ---- the registry: conf/<group>/*.yaml
 
 @lru_cache(maxsize=8)
-def _scan(folder: str) -> dict[str, dict[str, str]]:
-    """{group: {target: option}} from the `_target_:` lines of <folder>/<group>/*.yaml."""
-    found: dict[str, dict[str, str]] = {}
+def _scan(folder: str) -> dict[str, dict[str, list[str]]]:
+    """{group: {target: [options]}} from the `_target_:` lines of <folder>/<group>/*.yaml."""
+    found: dict[str, dict[str, list[str]]] = {}
     for group in GROUPS:
         for file in sorted(Path(folder, group).glob("*.yaml")):
             m = re.search(r"^_target_:\s*([\w.]+)", file.read_text(encoding="utf-8"), re.M)
             if m:
-                found.setdefault(group, {}).setdefault(m.group(1), file.stem)
+                found.setdefault(group, {}).setdefault(m.group(1), []).append(file.stem)
     return found
 
 
 def registry(group: str) -> dict[str, str]:
-    """{target: option} that `group=option` can build: mlrun's conf/ plus the user's ./conf."""
+    """{target: option} that `group=option` can build (mlrun's conf/ plus the user's ./conf); several options
+    with one target (device=auto|cpu|cuda) give their first name."""
+    return {target: names[0] for target, names in _targets(group).items()}
+
+
+def options(group: str) -> list[str]:
+    """Every option name of `group`, for messages."""
+    return sorted({name for names in _targets(group).values() for name in names})
+
+
+def _targets(group: str) -> dict[str, list[str]]:
     folders = [str(config_dir())]
     mine = user_searchpath()
     if mine:
         folders.append(mine.removeprefix("file://"))
-    table: dict[str, str] = {}
+    table: dict[str, list[str]] = {}
     for folder in folders:
-        table |= _scan(folder).get(group, {})
+        for target, names in _scan(folder).get(group, {}).items():
+            table.setdefault(target, []).extend(names)
     return table
 
 
@@ -83,7 +94,7 @@ def allowed(node: DictConfig, group: str) -> DictConfig:
     target = target if target in table else RENAMED.get(target, target)
     if target not in table:
         raise UserError(f"{group}._target_={node.get('_target_')!r}: refused: not an mlrun {group} option "
-                        f"(valid: {', '.join(sorted(table.values()))})")
+                        f"(valid: {', '.join(options(group))})")
     for path, value in _walk(OmegaConf.to_container(node, resolve=False)):
         special = path.rsplit(".", 1)[-1]
         if special.startswith("_") and special.endswith("_") and path != "_target_":

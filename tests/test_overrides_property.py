@@ -78,8 +78,10 @@ def run(tmp: Path, *overrides: str) -> tuple[int, str]:
     code = 0
     cwd = os.getcwd()
     os.chdir(tmp)
+    from mlrun.api import own_logging
+
     try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), own_logging():
             main(["train", "device=cpu", "trainer.fast_dev_run=true", f"output_root={tmp / 'outputs'}",
                   *overrides])
     except SystemExit as e:
