@@ -49,7 +49,7 @@ class RunState:
             return cls(cfg, run_dir, parts, ddp, Position(), None)
         saved = resume["resume"]
         n_batches = -(-len(parts.data.train) // parts.batch_size)
-        if saved["position"]["batch"] >= n_batches:
+        if saved["position"]["batch"] > n_batches:         # = n_batches: saved after the epoch's last step
             raise UserError(f"resume: last.pt's position.batch={saved['position']['batch']} does not fit this run's "
                             f"{n_batches} batches per epoch")
         try:

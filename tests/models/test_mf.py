@@ -79,7 +79,7 @@ def test_bad_options_and_the_task_check_are_one_line_errors():
         MF(spec, k=0)
     with pytest.raises(UserError, match="model.reg"):
         MF(spec, reg=-1)
-    with pytest.raises(UserError, match=r"model=MF: learns ratings datasets; dataset=diabetes is regression"):
+    with pytest.raises(UserError, match=r"model=mf: learns ratings datasets; dataset=diabetes is regression"):
         train(make_cfg("model=mf", "dataset=diabetes"), "/nonexistent/never-written")
 
 
