@@ -6,6 +6,7 @@ Both end in one UserError line naming the file, the line (or row) and the column
 from __future__ import annotations
 
 import os
+import warnings
 from collections import Counter
 
 import numpy as np
@@ -34,6 +35,9 @@ def check_finite(array, file: str, columns, rows=None, *, first_line: int | None
     1 without one); None = name "row r" (1-based) instead of a line, e.g. for Parquet files.
     """
     a = np.asarray(array, dtype=np.float64)
+    low, high = value_range(a)
+    if np.isnan(low) or max(-low, high) <= FLOAT32_MAX:
+        return                                          # the common case: two reductions, no temporaries
     with np.errstate(invalid="ignore"):
         bad = ~(np.abs(a) <= FLOAT32_MAX) & ~np.isnan(a)
     if not bad.any():
@@ -50,6 +54,15 @@ def check_finite(array, file: str, columns, rows=None, *, first_line: int | None
     what = "infinite" if np.isinf(value) else "beyond float32's range ±3.4e38 (inf in float32)"
     raise UserError(f"{file}: {where}, column {name}: value {value!r} is {what}; fix or remove it "
                     f"({int(bad.sum()):,} such cell(s) in the file)")
+
+
+def value_range(a: np.ndarray) -> tuple[float, float]:
+    """(min, max) of `a` ignoring NaN; (nan, nan) when `a` is empty or all NaN. Reductions only: no temporaries."""
+    if a.size == 0:
+        return float("nan"), float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)     # all-NaN: nanmin warns and returns NaN
+        return float(np.nanmin(a)), float(np.nanmax(a))
 
 
 def check_unique_columns(names, file: str) -> None:

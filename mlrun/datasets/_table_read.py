@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import contextlib
 import csv
 import gzip
 import io
 import lzma
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -38,7 +40,8 @@ def read_table(path, sep: str | None = None, header: bool = True, encoding: str 
     header: the first line names the columns (CSV only). encoding: of CSV text; the default reads UTF-8 with or
     without a byte-order mark. na_values: extra cell texts meaning "missing" besides pandas' (empty, NA, NaN, ...).
     key: how messages name the file, e.g. "dataset.test_path".
-    Every problem (missing or empty file, unreadable text, duplicated column names, too large) is one UserError.
+    Column names are stripped of surrounding spaces ("a, b" names a column "b"). Every problem (missing or empty
+    file, unreadable text, duplicated column names, too large) is one UserError.
     frame.attrs["mlrun_source"]["first_line"] is the file line of data row 0 (None for Parquet/Feather: rows).
     """
     file = Path(str(path)).expanduser()
@@ -62,7 +65,7 @@ def read_table(path, sep: str | None = None, header: bool = True, encoding: str 
         frame = _read_csv(file, name, compression, _separator(sep, key), header, _encoding(encoding, key),
                           _na_values(na_values, key), key)
         first_line = 2 if header else 1
-    frame.columns = [str(c) for c in frame.columns]
+    frame.columns = [str(c).strip() for c in frame.columns]     # "a, b" headers: the name is "b", not " b"
     check_unique_columns(frame.columns, name)
     if len(frame) == 0:
         raise UserError(f"{name}: no data rows (columns {', '.join(frame.columns[:10])}"
@@ -131,7 +134,7 @@ class _Bounded(io.RawIOBase):
 def _open_text_stream(file: Path, name: str, compression: str | None):
     """The file's decompressed bytes as a bounded binary stream (the plain file when not compressed)."""
     if compression is None:
-        return open(file, "rb")
+        return contextlib.nullcontext(str(file))          # a path: pandas' C parser reads the file itself
     limit = memory_limit()
     if compression == "zip":
         archive = zipfile.ZipFile(file)
@@ -174,16 +177,35 @@ def _read_csv(file: Path, name: str, compression, sep, header: bool, encoding: s
     try:
         if sep is None:
             with _open_text_stream(file, name, compression) as stream:
-                sep = _sniff(stream.read(SAMPLE).decode(encoding, errors="replace"))
-        engine = {"sep": sep, "encoding": encoding, "skipinitialspace": True,
+                if isinstance(stream, str):
+                    with open(stream, "rb") as f:
+                        sample = f.read(SAMPLE)
+                else:
+                    sample = stream.read(SAMPLE)
+                sep = _sniff(sample.decode(encoding, errors="replace"))
+        # pandas' C parser drops a UTF-8 byte-order mark itself and decodes UTF-8 in C (other names go through
+        # Python's codec): "utf-8-sig" is read as "utf-8"
+        codec = "utf-8" if codecs.lookup(encoding).name == "utf-8-sig" else encoding
+        engine = {"sep": sep, "encoding": codec,
                   "engine": "c" if len(sep) == 1 else "python"}        # a longer separator is a regex (python)
         if header:                 # duplicated names first: the main read would rename the copy 'a' → 'a.1'
             with _open_text_stream(file, name, compression) as stream:
                 first = pd.read_csv(stream, header=None, nrows=1, dtype=str, keep_default_na=False, **engine)
-            check_unique_columns(first.iloc[0].tolist() if len(first) else [], name)
-        with _open_text_stream(file, name, compression) as stream:
-            return pd.read_csv(stream, header=0 if header else None, na_values=na_values,
-                               **({"low_memory": False} if engine["engine"] == "c" else {}), **engine)
+            check_unique_columns([str(c).strip() for c in first.iloc[0]] if len(first) else [], name)
+        with _open_text_stream(file, name, compression) as stream, warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)     # mixed chunks are re-read below
+            frame = pd.read_csv(stream, header=0 if header else None, na_values=na_values, **engine)
+        # The C parser types each chunk of rows on its own (low_memory=False would tokenize the whole file first:
+        # twice the time and memory): a column of text in one chunk and numbers in another comes back as Python
+        # objects ("02134" in one chunk, 2134.0 in the next). Those columns are read again, as text throughout.
+        mixed = [i for i, dtype in enumerate(frame.dtypes) if dtype == object]
+        if mixed:
+            with _open_text_stream(file, name, compression) as stream:
+                text = pd.read_csv(stream, header=0 if header else None, na_values=na_values, usecols=mixed,
+                                   dtype=str, **engine)
+            for i, column in zip(mixed, text.columns):
+                frame[frame.columns[i]] = text[column]
+        return frame
     except UserError:
         raise
     except pd.errors.EmptyDataError:

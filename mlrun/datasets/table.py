@@ -19,15 +19,12 @@ docs/own_data.md describes every key and message.
 from __future__ import annotations
 
 import difflib
+import importlib
 import logging
 
 import numpy as np
-import pandas as pd
 import torch
 
-from mlrun.datasets._table_read import SOURCE, read_table
-from mlrun.datasets._table_transform import (TASKS, VERSION, Rows, apply_transform, decode_predictions, encode,
-                                             encode_target, fit_columns, fit_target, input_names, warn_unseen)
 from mlrun.datasets.spec import Data, DataSpec, Split
 from mlrun.datasets.splits import SCALINGS, check_fractions, check_sizes, fraction_settings, split_indices, to_y
 from mlrun.errors import UserError, check, choose, number
@@ -36,6 +33,16 @@ __all__ = ["table", "read_table", "apply_transform", "decode_predictions", "enco
 
 log = logging.getLogger("mlrun")
 DEFAULT_SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
+TASKS = ("auto", "regression", "binary", "multiclass")
+# pandas (~0.5 s to import) loads on first use: `import mlrun.datasets` stays as quick as before for other datasets
+LAZY = {"read_table": "_table_read", "apply_transform": "_table_transform", "decode_predictions": "_table_transform"}
+
+
+def __getattr__(name: str):
+    """`from mlrun.datasets.table import read_table, apply_transform, decode_predictions` (loaded on first use)."""
+    if name in LAZY:
+        return getattr(importlib.import_module(f"mlrun.datasets.{LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def table(path: str | None, target: str | int | None = None, split: dict | None = None, test_path: str | None = None,
@@ -50,6 +57,12 @@ def table(path: str | None, target: str | int | None = None, split: dict | None 
     With `test_path`, `path` gives train and val (split.val of its rows); with `val_path`, train and test (split.test);
     with both, `path` is all train. Rows without a target value are left out (a warning counts them).
     """
+    import pandas as pd
+
+    from mlrun.datasets._table_read import read_table
+    from mlrun.datasets._table_transform import (VERSION, Rows, encode, encode_target, fit_columns, fit_target,
+                                                 input_names, warn_unseen)
+
     _check_options(path, max_categories, max_classes, task, scaling, missing_indicators, dropna,
                    features=features, drop=drop, categorical=categorical)
     frame = read_table(path, sep, header, encoding, na_values, key="dataset.path")
@@ -78,7 +91,8 @@ def table(path: str | None, target: str | int | None = None, split: dict | None 
     # ---- splits: rows of `path` by fraction, or the separate files
     fractions, settings = _fractions(split, test_path, val_path)
     classification = target_spec["task"] != "regression"
-    tr, va, te = split_indices(y if classification else np.zeros(len(y)), fractions, seed, classification)
+    parts = split_indices(y if classification else np.zeros(len(y)), fractions, seed, classification)
+    tr, va, te = (np.sort(p) for p in parts)     # each split keeps the file's row order (the loop shuffles batches)
     files = {}
     for part, file in (("val", val_path), ("test", test_path)):
         if file:
@@ -90,11 +104,11 @@ def table(path: str | None, target: str | int | None = None, split: dict | None 
     check_sizes(sizes, len(y), settings)
 
     # ---- fit on train rows, encode every row with the same code prediction uses
+    cache = {}                                             # fit's checked columns, reused by encode
     fitted = fit_columns(frame, inputs, chosen, tr, max_categories=max_categories, indicators=missing_indicators,
-                         scaling=scaling, rows=rows)
-    x, unseen = encode(fitted, frame, rows)
+                         scaling=scaling, rows=rows, cache=cache)
+    x, unseen = encode(fitted, frame, rows, order=np.concatenate([tr, va, te]), cache=cache)   # (N, D)
     warn_unseen(unseen, f"{name} (val/test rows)")
-    x = x[np.concatenate([tr, va, te])]                   # (train + val + test, D): one copy, then views
     del frame
     cut = np.cumsum([len(tr), len(va)])
     parts = {"train": (x[:cut[0]], y[tr]), "val": (x[cut[0]:cut[1]], y[va]), "test": (x[cut[1]:], y[te])}
@@ -114,7 +128,7 @@ def table(path: str | None, target: str | int | None = None, split: dict | None 
     return Data(*splits, spec=spec)
 
 
-def encode_target_column(transform: dict, frame: pd.DataFrame, name: str = "rows") -> torch.Tensor:
+def encode_target_column(transform: dict, frame, name: str = "rows") -> torch.Tensor:
     """The target column of labelled new rows in training form: (N, 1) float32 (regression), (N,) float32 0/1
     (binary) or (N,) int64 class indices (multiclass); a missing target column or unknown class → UserError."""
     if not isinstance(transform, dict) or not isinstance(transform.get("target"), dict):
@@ -125,6 +139,8 @@ def encode_target_column(transform: dict, frame: pd.DataFrame, name: str = "rows
     if target["name"] not in frame.columns:
         raise UserError(f"{name}: no target column {target['name']!r} to score against; the rows have "
                         f"{_listing(list(frame.columns))}")
+    from mlrun.datasets._table_transform import Rows, encode_target
+
     labels = encode_target(target, frame[target["name"]], Rows(frame, name))
     return to_y(labels, target["task"])
 
@@ -186,8 +202,11 @@ def _features(features, drop, target: str, columns: list[str], name: str) -> lis
     return chosen
 
 
-def _clean(frame: pd.DataFrame, target: str, inputs: list[str], dropna: bool, name: str) -> pd.DataFrame:
+def _clean(frame, target: str, inputs: list[str], dropna: bool, name: str):
     """Leave out rows without a target (a warning) and, with dropna, rows with a missing feature."""
+    from mlrun.datasets._table_read import SOURCE
+    from mlrun.datasets._table_transform import Rows
+
     absent = [c for c in [*inputs, target] if c not in frame.columns]
     if absent:
         raise UserError(f"{name}: missing column(s) {', '.join(map(repr, absent[:10]))} of the training file; "

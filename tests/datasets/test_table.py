@@ -154,7 +154,7 @@ def test_one_hot_categories_from_train_and_median_mode_imputation(tmp_path):
     assert colour["fill"] == train.colour.mode()[0]                          # the train split's mode
     x = data.train.x.numpy()
     assert np.allclose(x[:, 2:5].sum(1), 1)                                  # one category per row, missing → mode
-    raw = frame.iloc[tr].reset_index(drop=True)
+    raw = frame.iloc[np.sort(tr)].reset_index(drop=True)                   # each split keeps file order
     expect_age = raw.age.fillna(train.age.median()).to_numpy()
     assert np.allclose(x[:, 0], expect_age) and np.allclose(x[:, 1], raw.income)
     assert np.array_equal(x[:, 5], raw.member.astype(float))
@@ -452,7 +452,7 @@ def test_non_numeric_value_in_a_numeric_feature(tmp_path):
     frame.loc[40, "alcohol"] = "n/a?"
     path = str(write_wine(tmp_path / "w.csv", frame))
     with pytest.raises(UserError, match=r"w.csv': line 42, column alcohol: non-numeric value 'n/a\?' in a numeric "
-                                        r"column \(99% of its cells are numbers\); fix the cell, declare the text "
+                                        r"column \(99.0% of its cells are numbers\); fix the cell, declare the text "
                                         r"missing with dataset.na_values, or list alcohol in dataset.categorical") as e:
         table(path, target="quality")
     one_line(e)
@@ -612,3 +612,29 @@ def test_cli_train_and_test_files_with_mlp(tmp_path):
     summary = json.loads(next((tmp_path / "outputs").rglob("summary.json")).read_text())
     assert summary["spec"]["task"] == "binary" and summary["spec"]["classes"] == ["no", "yes"]
     assert 0 <= summary["test_acc"] <= 1
+
+
+def test_median_matches_numpy():
+    from mlrun.datasets._table_transform import median
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 7, 1000, 1001):
+        v = rng.normal(size=n)
+        assert median(v.copy()) == np.median(v)
+    assert median(np.array([3.0, 1.0, 2.0, 2.0])) == 2.0
+
+
+def test_a_column_typed_differently_in_two_chunks_is_read_as_text(tmp_path):
+    """The C parser types ~260k-row chunks on their own: zip codes, numbers in one chunk and text in the next."""
+    n = 300_000
+    zips = np.array([f"0{2000 + i % 50}" for i in range(n)], dtype=object)
+    zips[-3] = "A1"
+    frame = pd.DataFrame({"zip": zips, "x": np.arange(n) % 7, "y": np.arange(n) % 2})
+    path = write(frame, tmp_path / "z.csv")
+    rows = read_table(str(path))
+    assert str(rows.zip.dtype) == "str" and rows.zip.iloc[0] == "02000" and rows.zip.nunique() == 51
+    with pytest.raises(UserError, match=r"line 299999, column zip: non-numeric value 'A1' in a numeric column "
+                                        r"\(99.9% of its cells are numbers\)"):
+        table(str(path), target="y", split=SPLIT)                          # numbers with one text cell: a typo?
+    data = table(str(path), target="y", split=SPLIT, categorical=["zip"])   # no: codes
+    assert "zip=02000" in data.spec.features and "zip=2000" not in data.spec.features
