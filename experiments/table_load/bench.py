@@ -4,8 +4,8 @@
     python experiments/table_load/bench.py --rows 100000    # a quick look
 
 Writes the CSV into a temporary folder (deleted at the end). Every measurement runs in its own subprocess so that
-its peak RSS (ru_maxrss) is its own (pandas, torch and mlrun are imported before the clock starts in both); pandas and mlrun alternate, `--repeats` times each, and the table reports the
-fastest of each (the machine is shared: the minimum is the least disturbed run).
+its peak RSS (ru_maxrss) is its own; imports happen before the clock starts. pandas and mlrun alternate, `--repeats`
+times each, and the table reports the fastest of each (the machine is shared: the minimum is the least disturbed run).
 """
 
 from __future__ import annotations

@@ -328,8 +328,8 @@ def fit_target(s: pd.Series, column: str, task: str, max_classes: int, rows: Row
     if len(classes) > max_classes and task == "auto":
         share = numeric_share(codes, keys)
         if share >= NUMERIC_SHARE:                  # numbers stored as text: regression, or typos to name
-            numeric_values(s, column, rows, f" ({min(share, 0.999):.1%} of its cells are numbers); fix the cell or declare "
-                                            f"the text missing with dataset.na_values")
+            numeric_values(s, column, rows, f" ({min(share, 0.999):.1%} of its cells are numbers); fix the cell or "
+                                            f"declare the text missing with dataset.na_values")
             return {"name": column, "task": "regression", "classes": []}
     if len(classes) > max_classes:
         shown = ", ".join(map(repr, classes[:5])) + (", ..." if len(classes) > 5 else "")

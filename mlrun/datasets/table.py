@@ -19,7 +19,6 @@ docs/own_data.md describes every key and message.
 from __future__ import annotations
 
 import difflib
-import importlib
 import logging
 
 import numpy as np
@@ -34,15 +33,7 @@ __all__ = ["table", "read_table", "apply_transform", "decode_predictions", "enco
 log = logging.getLogger("mlrun")
 DEFAULT_SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
 TASKS = ("auto", "regression", "binary", "multiclass")
-# pandas (~0.5 s to import) loads on first use: `import mlrun.datasets` stays as quick as before for other datasets
-LAZY = {"read_table": "_table_read", "apply_transform": "_table_transform", "decode_predictions": "_table_transform"}
-
-
-def __getattr__(name: str):
-    """`from mlrun.datasets.table import read_table, apply_transform, decode_predictions` (loaded on first use)."""
-    if name in LAZY:
-        return getattr(importlib.import_module(f"mlrun.datasets.{LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# pandas (~0.5 s to import) is imported inside the functions: `import mlrun.datasets` stays as quick as before
 
 
 def table(path: str | None, target: str | int | None = None, split: dict | None = None, test_path: str | None = None,
@@ -84,7 +75,8 @@ def table(path: str | None, target: str | int | None = None, split: dict | None 
     classes = target_spec["classes"]
     log.info("dataset=table: %s: %s rows; target %s → %s%s", name, f"{len(frame):,}", target, target_spec["task"],
              f" ({len(classes)} classes)" if classes else "")
-    if task == "auto" and target_spec["task"] != "regression" and pd.api.types.is_numeric_dtype(frame[target].dtype):
+    dtype = frame[target].dtype
+    if task == "auto" and classes and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         log.info("dataset=table: target %s holds %d integer values, read as classes; dataset.task=regression "
                  "predicts it as a number", target, len(classes))
 
@@ -128,11 +120,40 @@ def table(path: str | None, target: str | int | None = None, split: dict | None 
     return Data(*splits, spec=spec)
 
 
+def read_table(path, sep: str | None = None, header: bool = True, encoding: str = "utf-8-sig", na_values=None, *,
+               key: str = "dataset.path"):
+    """The rows of a CSV/TSV/compressed CSV/Parquet/Feather file as a pandas DataFrame with string column names,
+    read exactly as `dataset=table` reads its files (see `mlrun.datasets._table_read.read_table`); `key` names the
+    file in messages, e.g. "input". Every problem is one UserError line naming the file."""
+    from mlrun.datasets._table_read import read_table as read
+
+    return read(path, sep, header, encoding, na_values, key=key)
+
+
+def apply_transform(transform: dict, frame, name: str = "rows") -> torch.Tensor:
+    """Model inputs (N, D) float32 for the rows of `frame` (a DataFrame, e.g. from `read_table`), encoded exactly as
+    in training by `transform` = a checkpoint's spec["transform"]. Columns beyond the trained ones (the target
+    too) are ignored; a missing column, a text cell in a numeric column or a value beyond float32 is one UserError
+    naming the column and line (or row); values outside a column's categories are counted in a warning."""
+    from mlrun.datasets._table_transform import apply_transform as apply
+
+    return apply(transform, frame, name)
+
+
+def decode_predictions(transform: dict, outputs: torch.Tensor) -> list:
+    """Model outputs → predictions: floats (regression, outputs (N, 1)) or class names (binary: logits (N, 1), the
+    second class where the logit > 0; multiclass: the argmax of logits (N, C))."""
+    from mlrun.datasets._table_transform import decode_predictions as decode
+
+    return decode(transform, outputs)
+
+
 def encode_target_column(transform: dict, frame, name: str = "rows") -> torch.Tensor:
     """The target column of labelled new rows in training form: (N, 1) float32 (regression), (N,) float32 0/1
     (binary) or (N,) int64 class indices (multiclass); a missing target column or unknown class → UserError."""
     if not isinstance(transform, dict) or not isinstance(transform.get("target"), dict):
-        raise UserError(f"not a dataset=table transform (a checkpoint's spec['transform']); got {type(transform).__name__}")
+        raise UserError(f"not a dataset=table transform (a checkpoint's spec['transform']); got "
+                        f"{type(transform).__name__}")
     target = transform["target"]
     if not all(isinstance(c, str) for c in frame.columns):
         frame = frame.rename(columns=str)

@@ -1,6 +1,5 @@
 """dataset=table: formats, column options, the fitted transform, splits, and every bad input in one line."""
 
-import csv
 import gzip
 import json
 import logging
@@ -13,33 +12,14 @@ import torch
 
 from conftest import make_cfg, mlrun_cli
 from mlrun.datasets import table
+from mlrun.datasets._table_demo import WINE, write_demo, write_wine
+from mlrun.datasets._table_demo import wine_frame as wine
 from mlrun.datasets.splits import split_indices
 from mlrun.datasets.table import apply_transform, decode_predictions, encode_target_column, read_table
 from mlrun.errors import UserError
 from mlrun.train import train
 
-WINE = ["fixed acidity", "volatile acidity", "citric acid", "residual sugar", "chlorides", "free sulfur dioxide",
-        "total sulfur dioxide", "density", "pH", "sulphates", "alcohol"]       # UCI wine quality (red), + quality
 SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
-
-
-def wine(n: int = 400, seed: int = 0) -> pd.DataFrame:
-    """The UCI red wine schema with plausible values and an integer quality 3–8 that depends on them."""
-    rng = np.random.default_rng(seed)
-    centre = np.array([8.3, 0.53, 0.27, 2.5, 0.087, 15.9, 46.5, 0.9967, 3.31, 0.66, 10.4])
-    spread = np.array([1.7, 0.18, 0.19, 1.4, 0.047, 10.5, 32.9, 0.0019, 0.15, 0.17, 1.07])
-    z = rng.normal(size=(n, 11))
-    weights = np.array([0.05, -0.4, 0.1, 0.0, -0.1, 0.05, -0.15, -0.1, -0.05, 0.3, 0.5])
-    quality = np.clip(np.round(5.6 + 0.9 * z @ weights + rng.normal(0, 0.3, n)), 3, 8).astype(int)
-    frame = pd.DataFrame(np.round(centre + spread * z, 5), columns=WINE)
-    frame["quality"] = quality
-    return frame
-
-
-def write_wine(path, frame):
-    """As UCI ships it: ';'-separated, the header quoted, numbers bare."""
-    frame.to_csv(path, sep=";", index=False, quoting=csv.QUOTE_NONNUMERIC)
-    return path
 
 
 def mixed(n: int = 120, seed: int = 1) -> pd.DataFrame:
@@ -77,7 +57,8 @@ def base(tmp_path):
 
 def _same(a, b):
     for part in ("train", "val", "test"):
-        assert torch.equal(getattr(a, part).x, getattr(b, part).x) and torch.equal(getattr(a, part).y, getattr(b, part).y)
+        mine, theirs = getattr(a, part), getattr(b, part)
+        assert torch.equal(mine.x, theirs.x) and torch.equal(mine.y, theirs.y)
     assert a.spec.to_dict() == b.spec.to_dict()
 
 
@@ -158,8 +139,8 @@ def test_one_hot_categories_from_train_and_median_mode_imputation(tmp_path):
     expect_age = raw.age.fillna(train.age.median()).to_numpy()
     assert np.allclose(x[:, 0], expect_age) and np.allclose(x[:, 1], raw.income)
     assert np.array_equal(x[:, 5], raw.member.astype(float))
-    assert np.array_equal(x[raw.colour.isna().to_numpy(), 2 + ["blue", "green", "red"].index(colour["fill"])], 
-                          np.ones(int(raw.colour.isna().sum())))
+    mode = 2 + ["blue", "green", "red"].index(colour["fill"])
+    assert (x[raw.colour.isna().to_numpy(), mode] == 1).all()            # a missing colour is the train mode
 
 
 def test_missing_indicators_and_dropna(tmp_path, caplog):
@@ -497,7 +478,8 @@ def test_rows_without_target_are_left_out_with_a_warning(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, "mlrun"):
         data = table(str(write_wine(tmp_path / "w.csv", frame)), target="quality", task="regression",
                      split={"train": 1.0, "val": 0.0, "test": 0.0})
-    assert len(data.train) == 98 and "2 row(s) without a quality value are left out (the first at line 12)" in caplog.text
+    assert len(data.train) == 98
+    assert "2 row(s) without a quality value are left out (the first at line 12)" in caplog.text
 
 
 def test_test_file_class_unknown_to_training(tmp_path):
@@ -638,3 +620,29 @@ def test_a_column_typed_differently_in_two_chunks_is_read_as_text(tmp_path):
         table(str(path), target="y", split=SPLIT)                          # numbers with one text cell: a typo?
     data = table(str(path), target="y", split=SPLIT, categorical=["zip"])   # no: codes
     assert "zip=02000" in data.spec.features and "zip=2000" not in data.spec.features
+
+
+def test_the_documented_commands_run_on_the_demo_files(tmp_path, monkeypatch, one_thread):
+    """docs/own_data.md: `python -m mlrun.datasets._table_demo`, then its three `mlrun train` commands."""
+    written = write_demo(tmp_path, rows=300)
+    assert sorted(p.name for p in written) == ["adult.parquet", "test.csv", "train.csv", "wine.csv"]
+    monkeypatch.chdir(tmp_path)
+    for overrides, task in (
+        (["dataset.path=data/wine.csv", "dataset.target=quality", "dataset.task=regression"], "regression"),
+        (["dataset.path=data/adult.parquet", "dataset.target=income", "model=logistic"], "binary"),
+        (["dataset.path=train.csv", "dataset.test_path=test.csv", "dataset.target=label", "model=mlp"], "multiclass"),
+    ):
+        train(make_cfg("dataset=table", *overrides), tmp_path / task)
+        summary = json.loads((tmp_path / task / "summary.json").read_text())
+        assert summary["spec"]["task"] == task
+
+
+def test_comma_space_files_without_header_like_uci_adult(tmp_path):
+    """adult.data: no header, ', ' between fields, '?' for missing, the label last."""
+    frame = mixed(60)
+    lines = [", ".join("?" if pd.isna(v) else str(v) for v in row) for row in frame.itertuples(index=False)]
+    (tmp_path / "adult.data").write_text("\n".join(lines) + "\n")
+    data = table(str(tmp_path / "adult.data"), target=-1, header=False, drop=[0], na_values=["?"], split=SPLIT)
+    assert data.spec.classes == ["no", "yes"] and data.spec.features[2:5] == ["3=blue", "3=green", "3=red"]
+    assert data.spec.transform["columns"][0]["kind"] == "numeric"                 # " 35.0" is a number
+    assert torch.isfinite(data.train.x).all()
