@@ -384,6 +384,10 @@ def test_mlp_trains_and_the_checkpoint_predicts(tmp_path, one_thread):
     with torch.no_grad():
         predicted = decode_predictions(transform, model(apply_transform(transform, rows)))
     assert len(predicted) == 600 and np.corrcoef(predicted, rows.quality)[0, 1] > 0.7
+    from mlrun.evaluate import evaluate_checkpoint                        # `mlrun eval` rebuilds the same spec
+
+    scores = evaluate_checkpoint(str(tmp_path / "run" / "checkpoints" / "best.pt"))
+    assert scores["test_r2"] == pytest.approx(summary["test_r2"], abs=1e-6)
 
 
 def test_pca_components_key(tmp_path):
