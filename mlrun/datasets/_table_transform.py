@@ -234,58 +234,56 @@ def encode(columns: list[dict], frame: pd.DataFrame, rows: Rows, order: np.ndarr
            cache: dict | None = None) -> tuple[np.ndarray, dict]:
     """(x (N, D) float32, unseen {column: (count, first value)} of values outside a column's categories).
 
-    order: the frame positions to encode, in this order (default all): rows come out already split and shuffled,
-    without a second (N, D) copy. Every row of the frame is still checked. cache: fit_columns' values for this
-    frame (used up).
+    order: the frame positions to encode, in this order (default all): rows come out already split, without a
+    second (N, D) copy. Every row of the frame is still checked. cache: fit_columns' values for this frame (used up).
     """
-    parts, j = [], 0             # per column: first input, column, values (N,) float64 | (categories, codes) (N,)
+    parts, j = [], 0                          # what each column writes, from input j on
     cache = {} if cache is None else cache
     for column in columns:
         s, name = frame[column["name"]], column["name"]
-        if column["kind"] == "numeric":
+        part = {"first": j, "column": column, "numeric": column["kind"] == "numeric"}
+        if part["numeric"]:
             v = cache.pop(name) if name in cache else numeric_values(s, name, rows, " (numeric in the training data)")
-            low, high = value_range(v)       # checked finite above; NaN only when every value is missing
+            low, high = value_range(v)        # checked finite above; NaN only when every value is missing
             largest = max([abs(column["fill"])] + ([] if np.isnan(low) else [abs(low), abs(high)]))
             if not (largest + abs(column["shift"])) / column["scale"] <= FLOAT32_MAX:   # bounds every |x|
                 raise UserError(f"{rows.name}: column {name}: scaled values overflow float32 (scale "
                                 f"{column['scale']:g}); use dataset.scaling=none or list it in dataset.drop")
-            has_missing = bool(np.isnan(v.sum()))   # a sum of finite values is NaN only with a NaN in it
-            parts.append((j, column, v, has_missing, None))
-            width = 1
-        else:
+            part |= {"values": v, "width": 1, "gaps": bool(np.isnan(v.sum()))}   # finite values sum to NaN only
+        else:                                                                     # with a NaN among them
             codes, keys = cache.pop(name) if name in cache else factorize(s, name, rows)
             index = {c: i for i, c in enumerate(column["categories"])}
             outside = len(index) if column["other"] else UNSEEN
             fill = index.get(column["fill"], -1) if column["fill"] is not None else -1     # −1: no input set
             lookup = np.array([index.get(k, outside) for k in keys] + [fill], dtype=np.int32)   # code −1 → fill
-            parts.append((j, column, lookup[codes], codes, keys))
-            width = len(index) + bool(column["other"])
-        j += width + bool(column["indicator"])
+            part |= {"values": lookup[codes], "codes": codes, "keys": keys, "width": len(index) + column["other"]}
+        parts.append(part)
+        j += part["width"] + column["indicator"]
     n = len(frame) if order is None else len(order)
-    out = torch.zeros(n, j).numpy()           # torch's allocator: several times faster than numpy's to fault in here
-    unseen = {}
+    out = torch.empty(n, j).numpy()           # every element is written below, once (torch's allocator faults in
+    unseen = {}                               # pages several times faster than numpy's on this kind of machine)
     for start in range(0, n, ROW_BLOCK):
         at = order[start:start + ROW_BLOCK] if order is not None else slice(start, start + ROW_BLOCK)
         block = out[start:start + ROW_BLOCK]  # (B, D) view
-        for k, column, values, codes, keys in parts:
-            if column["kind"] == "numeric":   # one input (x − shift) / scale; `codes` says whether NaN occur
-                v = values[at] if order is not None else values[at].copy()   # (B,), changed in place below
-                missing = np.isnan(v) if codes else None
-                if codes:
+        for part in parts:
+            k, width, column, missing = part["first"], part["width"], part["column"], None
+            if part["numeric"]:               # (x − shift) / scale, a missing x taken as the fill value
+                v = part["values"][at] if order is not None else part["values"][at].copy()   # (B,), changed below
+                if part["gaps"]:
+                    missing = np.isnan(v)
                     v[missing] = column["fill"]
                 np.subtract(v, column["shift"], out=v)
-                np.divide(v, column["scale"], out=v)
-                block[:, k] = v
-                width = 1
-            else:                             # categorical: a 1 in the row's category input, if any
-                c = values[at]
+                np.divide(v, column["scale"], out=block[:, k], casting="same_kind")   # float64 → float32 input
+            else:                             # one-hot: a 1 in the row's category input, if any
+                c = part["values"][at]
+                block[:, k:k + width] = 0.0
                 hit = np.flatnonzero(c >= 0)
                 block[hit, k + c[hit]] = 1.0
                 if len(hit) < len(c) and (new := c == UNSEEN).any():
-                    count, first = unseen.get(column["name"], (0, keys[codes[at][int(np.argmax(new))]]))
+                    count, first = unseen.get(column["name"], (0, part["keys"][part["codes"][at][np.argmax(new)]]))
                     unseen[column["name"]] = (count + int(new.sum()), first)
-                missing = codes[at] < 0 if column["indicator"] else None
-                width = len(column["categories"]) + bool(column["other"])
+                if column["indicator"]:
+                    missing = part["codes"][at] < 0
             if column["indicator"]:
                 block[:, k + width] = missing if missing is not None else 0.0
     return out, unseen
