@@ -134,6 +134,7 @@ def fit_columns(frame: pd.DataFrame, features: list[str], categorical: list[str]
     with each column's checked values (numeric) or factorize() result, for `encode` of the same frame to reuse."""
     train = np.sort(train)                    # statistics ignore row order; sorted positions read memory in sequence
     scratch = np.empty(len(train))            # one buffer for every column's train values (no fresh pages per column)
+    codes_scratch = np.empty(len(train), dtype=np.int64)
     columns = []
     for name in features:
         s = frame[name]
@@ -142,7 +143,10 @@ def fit_columns(frame: pd.DataFrame, features: list[str], categorical: list[str]
             codes, keys = factorize(s, name, rows)
             share = numeric_share(codes, keys) if categorical is None else 0.0
             if share < NUMERIC_SHARE:
-                columns.append(fit_categorical(name, codes[train], keys, max_categories, indicators, rows.name))
+                np.take(codes, train, out=codes_scratch)
+                np.add(codes_scratch, 1, out=codes_scratch)                     # missing (−1) → 0
+                counts = np.bincount(codes_scratch, minlength=len(keys) + 1)    # [missing, per key]
+                columns.append(fit_categorical(name, counts, keys, max_categories, indicators, rows.name))
                 if cache is not None:
                     cache[name] = codes, keys
                 continue
@@ -191,11 +195,12 @@ def median(v: np.ndarray) -> float:
     return float(v[k]) if len(v) % 2 else float((v[:k].max() + v[k]) / 2)
 
 
-def fit_categorical(name: str, codes: np.ndarray, keys: list[str], max_categories: int, indicators: bool,
+def fit_categorical(name: str, counts: np.ndarray, keys: list[str], max_categories: int, indicators: bool,
                     file: str) -> dict:
-    counts = np.bincount(codes[codes >= 0], minlength=len(keys))
+    """counts: train rows per code, missing first: (1 + len(keys),)."""
+    n_missing, rows = int(counts[0]), int(counts.sum())
     merged = Counter()
-    for key, count in zip(keys, counts.tolist()):
+    for key, count in zip(keys, counts[1:].tolist()):
         if count:
             merged[key] += count                      # 1 and 1.0 in one column are one category "1"
     ranked = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -204,16 +209,16 @@ def fit_categorical(name: str, codes: np.ndarray, keys: list[str], max_categorie
     if not ranked:
         log.warning("%s: column %s is missing in every train row: it is encoded as zeros; list it in dataset.drop",
                     file, name)
-    elif len(ranked) == 1 and (codes >= 0).all():
+    elif len(ranked) == 1 and not n_missing:
         log.warning("%s: column %s has one value (%r) in every train row: it carries no information; list it in "
                     "dataset.drop", file, name, ranked[0][0])
     if other:
         log.warning("%s: column %s has %s distinct values in train: the %d most frequent are inputs, the rest "
                     "%s=other%s", file, name, f"{len(ranked):,}", len(kept), name,
                     "; an id or free text carries little signal: list it in dataset.drop"
-                    if len(ranked) > 0.5 * len(codes) else " (raise dataset.max_categories for more)")
+                    if len(ranked) > 0.5 * rows else " (raise dataset.max_categories for more)")
     return {"name": name, "kind": "categorical", "categories": kept, "other": other,
-            "fill": ranked[0][0] if ranked else None, "indicator": bool(indicators and (codes < 0).any())}
+            "fill": ranked[0][0] if ranked else None, "indicator": bool(indicators and n_missing)}
 
 
 def input_names(column: dict) -> list[str]:
