@@ -460,6 +460,14 @@ def test_non_finite_values_name_file_line_and_column(tmp_path, value, column, wh
     one_line(e)
 
 
+def test_parquet_cells_are_named_by_row(tmp_path):
+    frame = wine(30)
+    frame.loc[3, "pH"] = np.inf
+    frame.to_parquet(tmp_path / "w.parquet")
+    with pytest.raises(UserError, match=r"w.parquet': row 4, column pH: value inf is infinite"):
+        table(str(tmp_path / "w.parquet"), target="quality", task="regression")
+
+
 def test_target_problems(tmp_path):
     frame = pd.DataFrame({"x": np.arange(30.0), "y": ["a"] * 30, "z": [2.5] * 30,
                           "name": [f"n{i}" for i in range(30)]})
@@ -576,13 +584,23 @@ def test_empty_val_split_warns(tmp_path, caplog):
 
 # ---- through the real command
 
-def test_cli_missing_target_is_one_line_exit_2(tmp_path):
-    path = write_wine(tmp_path / "w.csv", wine(50))
-    result = mlrun_cli("train", "dataset=table", f"dataset.path={path}", "dataset.target=grade", "device=cpu",
+@pytest.mark.parametrize("case", ["missing target", pytest.param("overflow", marks=pytest.mark.slow)])
+def test_cli_bad_input_is_one_line_exit_2(tmp_path, case):
+    frame = wine(50)
+    if case == "overflow":
+        frame = frame.astype({"sulphates": object})
+        frame.loc[9, "sulphates"] = 1e308
+    path = write_wine(tmp_path / "w.csv", frame)
+    target = "grade" if case == "missing target" else "quality"
+    result = mlrun_cli("train", "dataset=table", f"dataset.path={path}", f"dataset.target={target}", "device=cpu",
                        cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "dataset.target='grade': no such column" in lines[0] and "'quality'" in lines[0]
+    assert len(lines) == 1, result.stderr
+    if case == "missing target":
+        assert "dataset.target='grade': no such column" in lines[0] and "'quality'" in lines[0]
+    else:
+        assert "w.csv': line 11, column sulphates: value 1e+308 is beyond float32's range" in lines[0]
     assert not any((tmp_path / "outputs").rglob("summary.json"))
 
 
