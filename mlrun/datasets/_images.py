@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mlrun.datasets.spec import Data, DataSpec, Split
-from mlrun.datasets.splits import check_fractions, split_indices
+from mlrun.datasets.splits import check_fractions, check_sizes, fraction_settings, split_indices
 from mlrun.errors import UserError, check, number
 
 CARVE = {"train": 0.8, "val": 0.1, "test": 0.1}      # default fractions when one file pair is carved
@@ -115,14 +115,19 @@ def image_data(name: str, train: tuple[np.ndarray, np.ndarray], test: tuple[np.n
     if std is not None:
         check(all(s > 0 for s in std), "dataset.std", std, "every channel's std must be > 0")
     if test is None:
-        tr, va, te = split_indices(y, check_fractions(CARVE if split is None else split), seed, stratify=True)
+        fractions = check_fractions(CARVE if split is None else split)
+        tr, va, te = split_indices(y, fractions, seed, stratify=True)
         parts = [(x, y, tr), (x, y, va), (x, y, te)]
+        check_sizes({"train": len(tr), "val": len(va), "test": len(te)}, len(y), fraction_settings(fractions))
     else:
         va = split_indices(y, (val_fraction, 0.0, 0.0), seed, stratify=True)[0]   # round(v·n) of each class
         rest = np.ones(len(y), dtype=bool)
         rest[va] = False
         tr = np.random.default_rng(seed).permutation(np.flatnonzero(rest))      # every other example trains
         parts = [(x, y, tr), (x, y, va), (test[0], test[1], np.arange(len(test[1])))]
+        held = f"dataset.val_fraction={val_fraction:g}"
+        check_sizes({"train": len(tr), "val": len(va), "test": len(test[1])}, len(y),
+                    {"train": held, "val": held, "test": f"dataset={name}: the test files"})
         if test[0].shape[1:] != x.shape[1:]:
             raise UserError(f"dataset={name}: test images are {'×'.join(map(str, test[0].shape[1:]))}, train images "
                             f"{'×'.join(map(str, x.shape[1:]))}; a train/test pair must share one shape")

@@ -1,7 +1,8 @@
 """California housing (1990 census, 20,640 block groups) from the common `housing.csv`.
 
 The CSV has 9 numeric columns and `ocean_proximity` (5 categories, one-hot encoded here);
-`total_bedrooms` has 207 missing values, imputed with the train split's median.
+`total_bedrooms` has 207 missing values, imputed with the train split's median. A value that float32 cannot hold
+(inf, 1e308) or a column named twice in the header is refused at load, naming the line and column.
 Target: `median_house_value` in dollars, divided by `target_scale` (default 1e5: units of $100k).
 """
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlrun.datasets._checks import check_finite, check_unique_columns
 from mlrun.datasets.spec import Data, DataSpec
 from mlrun.datasets.splits import tabular
 from mlrun.errors import UserError
@@ -41,10 +43,15 @@ def read_housing_csv(file: Path):
     """(x (N, 13) float64 with NaN where missing, y (N,) dollars, feature names)."""
     import pandas as pd
 
+    name = f"dataset.path={str(file)!r}"
     try:
+        header = pd.read_csv(file, header=None, nrows=1, dtype=str, keep_default_na=False)
+        check_unique_columns(header.iloc[0].tolist() if len(header) else [], name)   # pandas would rename a copy
         df = pd.read_csv(file)
+    except UserError:
+        raise
     except Exception as e:  # noqa: BLE001 - any parse failure is the file's fault
-        raise UserError(f"dataset.path={str(file)!r}: not a readable CSV ({type(e).__name__}: {e})") from None
+        raise UserError(f"{name}: not a readable CSV ({type(e).__name__}: {e})") from None
     missing = [c for c in (TARGET, CATEGORICAL) if c not in df.columns]
     if missing:
         raise UserError(f"dataset.path={str(file)!r}: missing column(s) {', '.join(missing)}; "
@@ -56,7 +63,9 @@ def read_housing_csv(file: Path):
         row, column = int(rows[0]), bad.columns[cols[0]]
         raise UserError(f"dataset.path={str(file)!r}: line {row + 2}, column {column}: non-numeric value "
                         f"{str(numeric.iloc[row][column])[:40]!r}")
-    numeric = numeric.apply(pd.to_numeric).drop(columns=[TARGET])
+    numeric = numeric.apply(pd.to_numeric)
+    check_finite(numeric.to_numpy(np.float64), name, numeric.columns, first_line=2)   # inf, 1e308 → one line
+    numeric = numeric.drop(columns=[TARGET])
     y = pd.to_numeric(df[TARGET]).to_numpy(np.float64)
     onehot = pd.get_dummies(df[CATEGORICAL].astype(str), prefix=CATEGORICAL, dtype=np.float64)
     x = np.concatenate([numeric.to_numpy(np.float64), onehot.to_numpy()], axis=1)

@@ -13,12 +13,15 @@ the number of dimensions d, d big-endian uint32 sizes, then the values, big-endi
 from __future__ import annotations
 
 import gzip
+import math
+import os
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from mlrun.datasets._checks import memory_limit
 from mlrun.datasets._images import image_data, missing_files
 from mlrun.datasets.spec import Data
 from mlrun.errors import UserError
@@ -27,29 +30,124 @@ IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x
 KINDS = {"images": 3, "labels": 1}                                                           # file kind → dims
 
 
+MAX_GZIP_RATIO = 1100    # deflate expands a byte to at most ~1032 (RFC 1951): a larger claim is not a genuine file
+SLACK = 64               # bytes inflated past the declared data: enough to see trailing data, never more
+CHUNK = 1 << 20          # compressed bytes read per step
+
+
 def read_idx(path: str | Path) -> np.ndarray:
     """The array stored in one IDX file (gzip detected from its first bytes), in native byte order.
 
-    Any problem (not gzip-complete, wrong magic number, header or data shorter or longer than the dimensions
-    say) raises one UserError line naming the file.
+    The header's dimensions are checked before any data is read or inflated: their product must not overflow
+    64 bits, must fit a quarter of this machine's memory, and a gzip file must be able to hold it (deflate expands
+    at most ~1032×; a small .gz that declares gigabytes is refused). Data is then inflated into the declared size
+    and at most SLACK bytes more. Any problem (wrong magic number, header or data shorter or longer than the
+    dimensions say, corrupt gzip) raises one UserError line naming the file.
     """
     file = Path(path)
-    raw = _read_bytes(file)
+    try:
+        with open(file, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            gz = f.read(2) == b"\x1f\x8b"
+            f.seek(0)
+            return _read_idx(f, file, size, _Inflate(f, file) if gz else _Plain(f))
+    except OSError as e:
+        raise UserError(f"{file}: cannot read ({e.strerror or type(e).__name__})") from None
+
+
+def _read_idx(f, file: Path, size: int, stream) -> np.ndarray:
+    raw = stream.read(4)
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES or raw[3] == 0:
         raise UserError(f"{file}: not an IDX file: magic number 0x{raw[:4].hex() or '(empty)'}; expected "
                         f"0x0000TTDD with type TT in {', '.join(f'{t:02x}' for t in IDX_TYPES)} and DD ≥ 1 dims")
     ndim, header = raw[3], 4 + 4 * raw[3]
-    if len(raw) < header:
-        raise UserError(f"{file}: truncated IDX header: {ndim} dimensions need {header} bytes, the file has {len(raw)}")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    sizes = stream.read(4 * ndim)
+    if len(sizes) < 4 * ndim:
+        found = 4 + len(sizes)
+        raise UserError(f"{file}: truncated IDX header: {ndim} dimensions need {header} bytes, the file has {found}")
+    dims = struct.unpack(f">{ndim}I", sizes)
     dtype = np.dtype(IDX_TYPES[raw[2]])
-    count = int(np.prod(dims, dtype=np.int64))
-    expected, found = count * dtype.itemsize, len(raw) - header
-    if found != expected:
-        what = "truncated" if found < expected else "trailing bytes after the data"
-        raise UserError(f"{file}: {what}: dimensions {'×'.join(map(str, dims))} need {expected:,} data bytes, "
-                        f"found {found:,}")
-    return np.frombuffer(raw, dtype, count=count, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+    shape = "×".join(map(str, dims))
+    count = math.prod(dims)                               # Python ints: no silent wrap-around
+    expected = count * dtype.itemsize
+    if expected >= 1 << 63:
+        raise UserError(f"{file}: dimensions {shape} overflow 64 bits ({expected:.3g} bytes); not a genuine IDX file")
+    if isinstance(stream, _Inflate) and expected > size * MAX_GZIP_RATIO:
+        raise UserError(f"{file}: dimensions {shape} declare {expected:,} data bytes, but a {size:,}-byte gzip file "
+                        f"inflates to at most {size * MAX_GZIP_RATIO:,}; refused before inflating (not a genuine file)")
+    if isinstance(stream, _Plain) and size - header != expected:
+        what = "truncated" if size - header < expected else "trailing bytes after the data"
+        raise UserError(f"{file}: {what}: dimensions {shape} need {expected:,} data bytes, found {size - header:,}")
+    if expected > memory_limit():
+        raise UserError(f"{file}: dimensions {shape} declare {expected / 1e9:.1f} GB of data, more than a quarter of "
+                        f"this machine's memory; refused")
+    data = np.empty(count, dtype)
+    found = stream.readinto(memoryview(data.view(np.uint8).reshape(-1)))
+    if found < expected:
+        raise UserError(f"{file}: truncated: dimensions {shape} need {expected:,} data bytes, found {found:,}")
+    if stream.read(SLACK):
+        raise UserError(f"{file}: trailing bytes after the data: dimensions {shape} need {expected:,} data bytes, "
+                        f"found more")
+    return data.reshape(dims).astype(dtype.newbyteorder("="), copy=False)
+
+
+class _Plain:
+    """An uncompressed file: reads go straight into the destination."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def read(self, n: int) -> bytes:
+        return self.f.read(n)
+
+    def readinto(self, out: memoryview) -> int:
+        n = 0
+        while n < len(out):
+            got = self.f.readinto(out[n:])
+            if not got:
+                break
+            n += got
+        return n
+
+
+class _Inflate:
+    """gzip member(s) inflated on demand, never more output than asked for (zlib's max_length)."""
+
+    def __init__(self, f, file: Path):
+        self.f, self.file = f, file
+        self.d = zlib.decompressobj(wbits=31)            # 31: gzip header and trailer
+
+    def read(self, n: int) -> bytes:
+        out = bytearray(n)
+        return bytes(out[:self.readinto(memoryview(out))])
+
+    def readinto(self, out: memoryview) -> int:
+        n = 0
+        try:
+            while n < len(out):
+                if self.d.eof:                            # a member ended: another member, or the end
+                    chunk = self.d.unused_data or self.f.read(CHUNK)
+                    if len(chunk) < 2:
+                        chunk += self.f.read(CHUNK)
+                    if chunk[:2] != b"\x1f\x8b":
+                        while chunk:                       # gzip allows zero bytes of padding at the end
+                            if chunk.strip(b"\x00"):
+                                raise UserError(f"{self.file}: corrupt gzip (bytes after the last gzip member)")
+                            chunk = self.f.read(CHUNK)
+                        return n
+                    self.d = zlib.decompressobj(wbits=31)
+                elif self.d.unconsumed_tail:              # input held back by the output limit (at eof it
+                    chunk = self.d.unconsumed_tail        # may linger there too: eof is checked first)
+                else:
+                    chunk = self.f.read(CHUNK)
+                    if not chunk:
+                        raise UserError(f"{self.file}: corrupt or truncated gzip (the stream ends inside a member)")
+                piece = self.d.decompress(chunk, len(out) - n)
+                out[n:n + len(piece)] = piece
+                n += len(piece)
+        except zlib.error as e:
+            raise UserError(f"{self.file}: corrupt or truncated gzip ({e})") from None
+        return n
 
 
 def write_idx(path: str | Path, array) -> Path:
@@ -64,19 +162,6 @@ def write_idx(path: str | Path, array) -> Path:
     path = Path(path)
     path.write_bytes(gzip.compress(raw) if path.suffix == ".gz" else raw)
     return path
-
-
-def _read_bytes(file: Path) -> bytes:
-    try:
-        raw = file.read_bytes()
-    except OSError as e:
-        raise UserError(f"{file}: cannot read ({e.strerror or type(e).__name__})") from None
-    if raw[:2] != b"\x1f\x8b":                     # not gzip: a raw IDX file
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as e:
-        raise UserError(f"{file}: corrupt or truncated gzip ({e})") from None
 
 
 def find_idx(root: Path, prefix: str, kind: str) -> Path | None:

@@ -28,6 +28,10 @@ class DataSpec:
     n_train: int = 0               # train ratings (scales the gradient path's penalty, see mlrun.models.mf)
     rating_range: list[float] = field(default_factory=list)   # [lowest, highest] rating in the file
     times: list[float] = field(default_factory=list)  # trajectory: the times of y's samples (x = y0 at times[0])
+    features: list[str] = field(default_factory=list)  # names of the D inputs (dataset=table), e.g. "colour=red"
+    # dataset=table: the fitted preprocessing as plain data (columns, categories, fill values, scaling, target,
+    # classes); `mlrun.datasets.table.apply_transform(transform, frame)` encodes new rows with it
+    transform: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.input_shape = tuple(int(d) for d in self.input_shape)
@@ -42,8 +46,13 @@ class DataSpec:
         return n
 
     def to_dict(self) -> dict:
+        """Plain data for checkpoints and summary.json; `features`/`transform` only when set, so the specs of the
+        other datasets (and their saved checkpoints) stay as they were."""
         d = asdict(self)
         d["input_shape"] = list(self.input_shape)
+        for key in ("features", "transform"):
+            if not d[key]:
+                del d[key]
         return d
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import numpy as np
@@ -10,6 +11,7 @@ import torch
 from mlrun.datasets.spec import Data, DataSpec, Split
 from mlrun.errors import UserError, choose
 
+log = logging.getLogger("mlrun")
 
 def check_fractions(split: dict) -> tuple[float, float, float]:
     try:
@@ -45,6 +47,29 @@ def split_indices(y: np.ndarray, fractions: tuple[float, float, float], seed: in
     return tuple(rng.permutation(np.concatenate(p)) for p in parts)
 
 
+EMPTY = {"val": "validation metrics, early stopping and the best-epoch choice have nothing to go on",
+         "test": "the run reports no test score"}
+
+
+def check_sizes(sizes: dict, total: int, settings: dict) -> None:
+    """An empty train split is a UserError; an empty val or test split one warning line each.
+
+    sizes: rows per split {"train": n, "val": n, "test": n}; total: rows they were drawn from; settings: for each
+    split the override that sized it, named in the message, e.g. {"train": "dataset.split.train=0.0001", ...}.
+    """
+    if sizes["train"] == 0:
+        raise UserError(f"{settings['train']}: leaves 0 of {total:,} rows for the train split; raise it so that "
+                        f"every class keeps at least one train row")
+    for split in ("val", "test"):
+        if sizes[split] == 0:
+            log.warning("%s: the %s split is empty (0 of %s rows): %s; raise it to get one",
+                        settings[split], split, f"{total:,}", EMPTY[split])
+
+
+def fraction_settings(fractions: tuple[float, float, float]) -> dict:
+    return {k: f"dataset.split.{k}={f:g}" for k, f in zip(("train", "val", "test"), fractions)}
+
+
 SCALINGS = ("none", "standardize", "mean_normalize")
 
 
@@ -68,6 +93,7 @@ def tabular(x: np.ndarray, y: np.ndarray, spec: DataSpec, split: dict, scaling: 
     fractions = check_fractions(split)
     stratify = spec.task != "regression"
     tr, va, te = split_indices(y if stratify else np.zeros(len(y)), fractions, seed, stratify)
+    check_sizes({"train": len(tr), "val": len(va), "test": len(te)}, len(y), fraction_settings(fractions))
     xs = impute_median(x[tr], x[va], x[te])
     xs = scale(*xs, method=scaling)
     return Data(*(Split(to_x(a), to_y(y[i], spec.task)) for a, i in zip(xs, (tr, va, te))), spec=spec)

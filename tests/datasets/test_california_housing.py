@@ -77,3 +77,30 @@ def test_ols_matches_sklearn_on_real_csv():
     if path is None or not path.is_file():
         pytest.skip("real housing.csv not available (set MLRUN_DATA_DIR)")
     assert 0.55 < _ols_r2_matches_sklearn(path) < 0.7           # the usual OLS test R² on this data
+
+
+@pytest.mark.parametrize("value, column, what", [
+    ("inf", "total_rooms", "infinite"), ("-inf", "median_income", "infinite"),
+    ("1e308", "population", "beyond float32's range"), ("inf", "median_house_value", "infinite"),
+    ("1e308", "median_house_value", "beyond float32's range"),
+])
+def test_non_finite_values_name_file_line_and_column(tmp_path, value, column, what):
+    path = write_csv(tmp_path / "h.csv", n=50)
+    lines = path.read_text().splitlines()
+    j = HEADER.split(",").index(column)
+    fields = lines[7].split(",")
+    fields[j] = value
+    lines[7] = ",".join(fields)                             # line 8 of the file (line 1 is the header)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(UserError, match=rf"h.csv'?: line 8, column {column}: value .* is {what}") as e:
+        california_housing(str(path), SPLIT)
+    assert "\n" not in str(e.value)
+
+
+def test_duplicated_column_is_refused(tmp_path):
+    path = write_csv(tmp_path / "h.csv", n=20)
+    lines = path.read_text().splitlines()
+    lines[0] = lines[0].replace("median_income", "median_house_value")     # a second target column: a leak
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(UserError, match=r"h.csv'?: the header names column\(s\) 'median_house_value' more than once"):
+        california_housing(str(path), SPLIT)

@@ -158,3 +158,65 @@ def test_cli_bad_file_is_one_line_exit_2(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "t10k-images-idx3-ubyte: truncated IDX header" in lines[0]
     assert not any((tmp_path / "outputs").rglob("summary.json"))
+
+
+def _peak_bytes(fn):
+    """Peak traced Python/numpy allocation while fn() runs (numpy reports its buffers to tracemalloc)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+def test_gzip_bomb_is_refused_before_inflating(tmp_path):
+    header = bytes([0, 0, 8, 3]) + struct.pack(">III", 100_000, 1000, 1000)      # declares 100 GB of pixels
+    file = _bad(tmp_path, "bomb-images-idx3-ubyte.gz", gzip.compress(header + bytes(10_000_000)))   # ~10 kB
+    with pytest.raises(UserError, match=r"dimensions 100000×1000×1000 declare 100,000,000,000 data bytes, but a "
+                                        r"[\d,]+-byte gzip file inflates to at most") as e:
+        assert _peak_bytes(lambda: read_idx(file)) < 0             # never reached
+    assert str(file) in str(e.value)
+    assert _peak_bytes(lambda: pytest.raises(UserError, read_idx, file)) < 2_000_000   # nothing inflated
+
+
+def test_inflating_stops_at_the_declared_size(tmp_path):
+    header = bytes([0, 0, 8, 1]) + struct.pack(">I", 10)                        # declares 10 bytes ...
+    file = _bad(tmp_path, "l-labels-idx1-ubyte.gz", gzip.compress(header + bytes(50_000_000)))   # ... holds 50 MB
+    with pytest.raises(UserError, match="trailing bytes after the data: dimensions 10 need 10 data bytes"):
+        read_idx(file)
+    assert _peak_bytes(lambda: pytest.raises(UserError, read_idx, file)) < 4_000_000   # not the 50 MB
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_dimensions_overflowing_64_bits_are_refused(tmp_path, gz):
+    raw = bytes([0, 0, 0x0E, 3]) + struct.pack(">III", 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF) + bytes(16)
+    file = _bad(tmp_path, "o-images-idx3-ubyte" + (".gz" if gz else ""), gzip.compress(raw) if gz else raw)
+    with pytest.raises(UserError, match=r"dimensions 4294967295×4294967295×4294967295 overflow 64 bits") as e:
+        read_idx(file)
+    assert str(file) in str(e.value)
+
+
+def test_declared_size_beyond_memory_is_refused(tmp_path, monkeypatch):
+    import importlib
+
+    idx_module = importlib.import_module("mlrun.datasets.idx")     # the package re-exports the function idx
+    x, _ = make_images()
+    file = write_idx(tmp_path / "m-images-idx3-ubyte", x)
+    monkeypatch.setattr(idx_module, "memory_limit", lambda: 1000)
+    with pytest.raises(UserError, match=r"m-images-idx3-ubyte: dimensions 200×12×12 declare 0.0 GB of data, more "
+                                        r"than a quarter of this machine's memory"):
+        read_idx(file)
+
+
+def test_multi_member_gzip_zero_padding_and_trailing_garbage(tmp_path):
+    a = np.arange(100, dtype=np.uint8)
+    raw = bytes([0, 0, 8, 1]) + struct.pack(">I", 100) + a.tobytes()
+    two = gzip.compress(raw[:30]) + gzip.compress(raw[30:])                       # as `cat a.gz b.gz` makes
+    assert np.array_equal(read_idx(_bad(tmp_path, "two.gz", two)), a)
+    assert np.array_equal(read_idx(_bad(tmp_path, "pad.gz", gzip.compress(raw) + bytes(512))), a)
+    with pytest.raises(UserError, match="garbage.gz: corrupt gzip"):
+        read_idx(_bad(tmp_path, "garbage.gz", gzip.compress(raw) + b"not gzip"))

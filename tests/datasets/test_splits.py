@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mlrun.datasets.splits import check_fractions, impute_median, scale, split_indices
+from mlrun.datasets.splits import EMPTY, check_fractions, impute_median, scale, split_indices
 from mlrun.errors import UserError
 
 
@@ -60,3 +60,36 @@ def test_impute_with_train_median():
     test = np.array([[np.nan], [5.0]])
     a, b = impute_median(train, test)
     assert a[1, 0] == 3.0 and b[0, 0] == 3.0 and b[1, 0] == 5.0
+
+
+def test_empty_train_split_is_an_error_naming_the_fraction():
+    from mlrun.datasets import digits
+
+    with pytest.raises(UserError, match=r"dataset.split.train=0.0001: leaves 0 of 1,797 rows for the train split") as e:
+        digits(split={"train": 0.0001, "val": 0.5, "test": 0.4})
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("empty", ["val", "test"])
+def test_empty_val_or_test_split_warns_once(caplog, empty):
+    from mlrun.datasets import digits
+
+    split = {"train": 0.7, "val": 0.15, "test": 0.15, empty: 0.0}
+    with caplog.at_level("WARNING", "mlrun"):
+        data = digits(split=split)
+    assert len(getattr(data, empty)) == 0 and len(data.train) > 0
+    lines = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert lines == [f"dataset.split.{empty}=0: the {empty} split is empty (0 of 1,797 rows): "
+                     f"{EMPTY[empty]}; raise it to get one"]
+
+
+def test_check_sizes_on_image_carves(caplog):
+    from mlrun.datasets._images import image_data
+
+    x = np.zeros((20, 1, 4, 4), dtype=np.uint8)
+    y = np.repeat(np.arange(2), 10)
+    with caplog.at_level("WARNING", "mlrun"):
+        image_data("toy", (x, y), None, split={"train": 0.5, "val": 0.0, "test": 0.5})
+    assert "dataset.split.val=0: the val split is empty (0 of 20 rows)" in caplog.text
+    with pytest.raises(UserError, match="dataset.val_fraction=0.99: leaves 0 of 2 rows for the train split"):
+        image_data("toy", (x[:2], y[9:11]), (x, y), val_fraction=0.99)

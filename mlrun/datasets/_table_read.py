@@ -1,0 +1,272 @@
+"""Read a user's table file into a pandas DataFrame: CSV/TSV/any delimiter (sniffed when not given), gzip/bz2/xz/zip
+compressed CSV, Parquet and Feather (pyarrow). Used by `dataset=table` for its files and by prediction for new rows.
+
+The format comes from the file's first bytes (PAR1 = Parquet, ARROW1/FEA1 = Feather, gzip/bz2/xz/zip magic =
+compressed text), not from its name. Compressed text is decompressed in a stream that stops at a quarter of this
+machine's memory (a small .gz can expand to terabytes); Parquet's declared uncompressed size is checked the same way
+before reading.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import contextlib
+import csv
+import gzip
+import io
+import lzma
+import warnings
+import zipfile
+import zlib
+from pathlib import Path
+
+import pandas as pd
+
+from mlrun.datasets._checks import check_unique_columns, memory_limit
+from mlrun.errors import UserError
+
+COMPRESSION = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz", b"PK\x03\x04": "zip"}   # magic → codec
+SEPARATORS = ("\t", ";", ",", "|")   # sniffed candidates; a tie in field count goes to the earlier one
+SAMPLE = 1 << 16                     # bytes of (decompressed) text the separator is sniffed from
+SOURCE = "mlrun_source"              # frame.attrs key: {"first_line": line of data row 0, or None = rows}
+
+
+def read_table(path, sep: str | None = None, header: bool = True, encoding: str = "utf-8-sig",
+               na_values=None, *, key: str = "dataset.path") -> pd.DataFrame:
+    """The rows of `path` as a DataFrame with string column names ("0", "1", ... when `header` is false).
+
+    sep: the CSV field separator; None = sniffed from the first lines among tab ; , | ("\\t" or "tab" = a tab).
+    header: the first line names the columns (CSV only). encoding: of CSV text; the default reads UTF-8 with or
+    without a byte-order mark. na_values: extra cell texts meaning "missing" besides pandas' (empty, NA, NaN, ...).
+    key: how messages name the file, e.g. "dataset.test_path".
+    Column names are stripped of surrounding spaces ("a, b" names a column "b"). Every problem (missing or empty
+    file, unreadable text, duplicated column names, too large) is one UserError.
+    frame.attrs["mlrun_source"]["first_line"] is the file line of data row 0 (None for Parquet/Feather: rows).
+    """
+    file = Path(str(path)).expanduser()
+    name = f"{key}={str(path)!r}" if key else repr(str(path))
+    if not isinstance(header, bool):
+        raise UserError(f"{_option(key, 'header')}={header!r}: must be true (the first line names the columns) "
+                        f"or false")
+    if file.is_dir():
+        raise UserError(f"{name}: is a folder; give the table file itself")
+    if not file.is_file():
+        raise UserError(f"{name}: file not found")
+    with open(file, "rb") as f:
+        head = f.read(8)
+    if not head:
+        raise UserError(f"{name}: empty file")
+    if head[:4] == b"PAR1":
+        frame, first_line = _read_parquet(file, name), None
+    elif head[:6] == b"ARROW1" or head[:4] == b"FEA1":
+        frame, first_line = _read_feather(file, name, v1=head[:4] == b"FEA1"), None
+    else:
+        compression = next((c for magic, c in COMPRESSION.items() if head.startswith(magic)), None)
+        frame = _read_csv(file, name, compression, _separator(sep, key), header, _encoding(encoding, key),
+                          _na_values(na_values, key), key)
+        first_line = 2 if header else 1
+    frame.columns = [str(c).strip() for c in frame.columns]     # "a, b" headers: the name is "b", not " b"
+    check_unique_columns(frame.columns, name)
+    if len(frame) == 0:
+        raise UserError(f"{name}: no data rows (columns {', '.join(frame.columns[:10])}"
+                        f"{', ...' if len(frame.columns) > 10 else ''})")
+    frame.index = pd.RangeIndex(len(frame))
+    frame.attrs[SOURCE] = {"first_line": first_line}
+    return frame
+
+
+def _option(key: str, option: str) -> str:
+    """The sibling key of the file's key: ("dataset.test_path", "sep") → "dataset.sep"."""
+    return f"{key.rsplit('.', 1)[0]}.{option}" if "." in key else option
+
+
+def _separator(sep, key: str) -> str | None:
+    if sep is None:
+        return None
+    option = _option(key, "sep")
+    if not isinstance(sep, str) or not sep:
+        raise UserError(f"{option}={sep!r}: must be null (sniffed) or a separator such as ',' ';' '\\t' '|'")
+    return {"\\t": "\t", "tab": "\t"}.get(sep, sep)         # a typed backslash-t on the command line means a tab
+
+
+def _encoding(encoding, key: str) -> str:
+    option = _option(key, "encoding")
+    try:
+        codecs.lookup(str(encoding))
+    except LookupError:
+        raise UserError(f"{option}={encoding!r}: unknown text encoding; e.g. utf-8-sig, latin-1, cp1252") from None
+    return str(encoding)
+
+
+def _na_values(na_values, key: str) -> list[str] | None:
+    if na_values is None:
+        return None
+    values = na_values if isinstance(na_values, (list, tuple)) else [na_values]
+    option = _option(key, "na_values")
+    if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in values):
+        raise UserError(f"{option}={na_values!r}: must be a list of cell texts meaning missing, e.g. ['?', '-']")
+    return [str(v) for v in values] or None
+
+
+class _Bounded(io.RawIOBase):
+    """A binary stream that refuses to yield more than `limit` bytes (one UserError line naming the file)."""
+
+    def __init__(self, raw, limit: int, name: str):
+        super().__init__()
+        self.raw, self.limit, self.name, self.total = raw, limit, name, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self.raw.readinto(buffer)
+        self.total += n or 0
+        if self.total > self.limit:
+            raise UserError(f"{self.name}: decompresses to more than {self.limit / 1e9:.1f} GB (a quarter of this "
+                            f"machine's memory); refused. If the data is genuine, decompress it and read the plain "
+                            f"file")
+        return n
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+def _open_text_stream(file: Path, name: str, compression: str | None):
+    """The file's decompressed bytes as a bounded binary stream (the plain file when not compressed)."""
+    if compression is None:
+        return contextlib.nullcontext(str(file))          # a path: pandas' C parser reads the file itself
+    limit = memory_limit()
+    if compression == "zip":
+        archive = zipfile.ZipFile(file)
+        members = [m for m in archive.infolist() if not m.is_dir()]
+        if len(members) != 1:
+            raise UserError(f"{name}: a zip archive must hold exactly one table file; it holds "
+                            f"{len(members)}: {', '.join(m.filename for m in members[:5])}")
+        if members[0].file_size > limit:
+            raise UserError(f"{name}: {members[0].filename} declares {members[0].file_size / 1e9:.1f} GB "
+                            f"uncompressed, more than a quarter of this machine's memory; refused")
+        raw = archive.open(members[0])
+    else:
+        raw = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}[compression](file, "rb")
+    return io.BufferedReader(_Bounded(raw, limit, name), buffer_size=1 << 20)
+
+
+def _sniff(text: str) -> str:
+    """The candidate separator that splits every sampled line into the same number (> 1) of fields, the most
+    fields winning; otherwise the one with the most fields on the most lines; ',' when nothing splits."""
+    lines = text.splitlines()
+    if len(text) >= SAMPLE and len(lines) > 1:
+        lines = lines[:-1]                                  # the last line of the sample may be cut short
+    lines = [line for line in lines if line.strip()][:100]
+    best, best_score = ",", (False, 1, 0)
+    for rank, sep in enumerate(SEPARATORS):
+        counts = [len(row) for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=sep)]
+        if not counts:
+            continue
+        modal = max(set(counts), key=lambda c: (counts.count(c), c))
+        score = (len(set(counts)) == 1, modal, -rank)
+        if modal > 1 and score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def _read_csv(file: Path, name: str, compression, sep, header: bool, encoding: str, na_values,
+              key: str) -> pd.DataFrame:
+    errors = (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile)
+    engine = {}
+    try:
+        with _open_text_stream(file, name, compression) as stream:
+            if isinstance(stream, str):
+                with open(stream, "rb") as f:
+                    sample = f.read(SAMPLE).decode(encoding, errors="replace")
+            else:
+                sample = stream.read(SAMPLE).decode(encoding, errors="replace")
+        sep = _sniff(sample) if sep is None else sep
+        # pandas' C parser drops a UTF-8 byte-order mark itself and decodes UTF-8 in C (other names go through
+        # Python's codec): "utf-8-sig" is read as "utf-8"
+        codec = "utf-8" if codecs.lookup(encoding).name == "utf-8-sig" else encoding
+        engine = {"sep": sep, "encoding": codec,
+                  "engine": "c" if len(sep) == 1 else "python"}        # a longer separator is a regex (python)
+        if sep.strip() and sample.count(sep + " ") > sample.count(sep) / 2:
+            engine["skipinitialspace"] = True   # "a, b" files (UCI adult): " ?" is "?"; ~25% slower, so only here
+        if header:                 # duplicated names first: the main read would rename the copy 'a' → 'a.1'
+            with _open_text_stream(file, name, compression) as stream:
+                first = pd.read_csv(stream, header=None, nrows=1, dtype=str, keep_default_na=False, **engine)
+            check_unique_columns([str(c).strip() for c in first.iloc[0]] if len(first) else [], name)
+        with _open_text_stream(file, name, compression) as stream, warnings.catch_warnings():
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)     # mixed chunks are re-read below
+            frame = pd.read_csv(stream, header=0 if header else None, na_values=na_values, **engine)
+        # The C parser types each chunk of rows on its own (low_memory=False would tokenize the whole file first:
+        # twice the time and memory): a column of text in one chunk and numbers in another comes back as Python
+        # objects ("02134" in one chunk, 2134.0 in the next). Those columns are read again, as text throughout.
+        mixed = [i for i, dtype in enumerate(frame.dtypes) if pd.api.types.is_object_dtype(dtype)]
+        if mixed:
+            with _open_text_stream(file, name, compression) as stream:
+                text = pd.read_csv(stream, header=0 if header else None, na_values=na_values, usecols=mixed,
+                                   dtype=str, **engine)
+            for i, column in zip(mixed, text.columns):
+                frame[frame.columns[i]] = text[column]
+        return frame
+    except UserError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{name}: empty file (no columns)") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"{name}: not {encoding} text (byte 0x{e.object[e.start:e.start + 1].hex()}); pass the "
+                        f"file's encoding, e.g. {_option(key, 'encoding')}=latin-1") from None
+    except pd.errors.ParserError as e:
+        raise UserError(f"{name}: not a readable table with sep={sep!r}: {_first_line(e)}") from None
+    except errors as e:
+        what = f"{compression} file" if compression else "file"
+        raise UserError(f"{name}: corrupt or truncated {what} ({type(e).__name__}: {_first_line(e)})") from None
+    except Exception as e:  # noqa: BLE001 - any other parse failure is the file's fault
+        raise UserError(f"{name}: not a readable table ({type(e).__name__}: {_first_line(e)})") from None
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:200] if text else ""
+
+
+def _pyarrow(name: str, what: str):
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise UserError(f"{name}: reading {what} files needs pyarrow: pip install 'mlrun-classic[table]'") from None
+
+
+def _read_parquet(file: Path, name: str) -> pd.DataFrame:
+    _pyarrow(name, "Parquet")
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(file)
+        check_unique_columns(parquet.schema_arrow.names, name)
+        meta = parquet.metadata
+        size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if size > memory_limit():
+            raise UserError(f"{name}: declares {size / 1e9:.1f} GB of uncompressed data, more than a quarter of this "
+                            f"machine's memory; refused")
+        return pq.read_table(file).to_pandas()
+    except UserError:
+        raise
+    except Exception as e:  # noqa: BLE001 - pyarrow raises ArrowInvalid, OSError, ... on bad files
+        raise UserError(f"{name}: not a readable Parquet file ({type(e).__name__}: {_first_line(e)})") from None
+
+
+def _read_feather(file: Path, name: str, v1: bool) -> pd.DataFrame:
+    _pyarrow(name, "Feather")
+    import pyarrow.feather as feather
+    import pyarrow.ipc as ipc
+
+    try:
+        if not v1:                                        # Feather v2 = Arrow IPC: the names before any data
+            with ipc.open_file(file) as reader:
+                check_unique_columns(reader.schema.names, name)
+        return feather.read_table(file, memory_map=True).to_pandas()
+    except UserError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise UserError(f"{name}: not a readable Feather file ({type(e).__name__}: {_first_line(e)})") from None
