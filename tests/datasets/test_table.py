@@ -17,7 +17,7 @@ from mlrun.datasets._table_demo import wine_frame as wine
 from mlrun.datasets.splits import split_indices
 from mlrun.datasets.table import apply_transform, decode_predictions, encode_target_column, read_table
 from mlrun.errors import UserError
-from mlrun.train import train
+from mlrun.run import train
 
 SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
 
@@ -384,7 +384,7 @@ def test_mlp_trains_and_the_checkpoint_predicts(tmp_path, one_thread):
     with torch.no_grad():
         predicted = decode_predictions(transform, model(apply_transform(transform, rows)))
     assert len(predicted) == 600 and np.corrcoef(predicted, rows.quality)[0, 1] > 0.7
-    from mlrun.evaluate import evaluate_checkpoint                        # `mlrun eval` rebuilds the same spec
+    from mlrun.saved import evaluate_checkpoint                        # `mlrun eval` rebuilds the same spec
 
     scores = evaluate_checkpoint(str(tmp_path / "run" / "checkpoints" / "best.pt"))
     assert scores["test_r2"] == pytest.approx(summary["test_r2"], abs=1e-6)
