@@ -45,6 +45,8 @@ RENAMED = {"mlrun.models.ALS": "mlrun.solvers.ALS",              # targets older
 # torch optimizers with a fused kernel (one kernel per step over all parameters instead of a Python loop of
 # element-wise ops per parameter) and the device types torch implements it on. optimizer.fused=auto uses it
 # there (experiments/bench_peers). Results differ from the default kernel only by float rounding.
+FLOAT32_MAX = 3.4e38          # optimizer hyperparameters become float32 scalars in torch's kernels
+
 FUSED_DEVICES = {"torch.optim.Adam": ("cpu", "cuda"), "torch.optim.AdamW": ("cpu", "cuda"),
                  "torch.optim.Adagrad": ("cpu",)}
 
@@ -196,6 +198,9 @@ def optimizer(node: DictConfig, net: torch.nn.Module) -> torch.optim.Optimizer:
     for key in ("weight_decay", "eps"):
         if node.get(key) is not None:
             number(f"optimizer.{key}", node.get(key), 0)
+    for key in ("lr", "weight_decay", "eps"):      # torch's kernels take them as float32 scalars
+        check(not isinstance(node.get(key), (int, float)) or node.get(key) <= FLOAT32_MAX, f"optimizer.{key}",
+              node.get(key), f"must be ≤ {FLOAT32_MAX:g} (torch applies it as a float32)")
     for key in ("momentum", "alpha"):
         if node.get(key) is not None:
             number(f"optimizer.{key}", node.get(key), 0, 0.999999)

@@ -96,7 +96,9 @@ def test_page_runs_as_written(page, tmp_path):
         script.append(f": skipped: {shlex.quote(line)}" if skip else line)
     work = tmp_path / "work"
     work.mkdir()
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "PYTHONUNBUFFERED": "1"}
+    (work / "experiments").symlink_to(ROOT / "experiments")     # repository-relative scripts run as written
+    path = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]])
+    env = {**os.environ, "PATH": path, "PYTHONUNBUFFERED": "1"}
     r = subprocess.run(["bash", "-c", "\n".join(script)], cwd=work, env=env, capture_output=True, text=True,
                        timeout=1800)
     assert r.returncode == 0, f"{page.name}: a command failed\n{r.stderr[-3000:]}"

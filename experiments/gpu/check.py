@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     n = 512 if args.small else 60_000
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"device {name}; torch {torch.__version__}; sizes {'small' if args.small else 'full'}")
-    rows = {"mlp_b512": lambda: mlp_b512(device, n),
+    rows = {"mlp_b512": lambda: mlp_b512(device, max(n, 2048)),      # at least a few batches of 512
             "cnn_fp32": lambda: cnn(device, n, []),
             "cnn_bf16": lambda: cnn(device, n, ["trainer.precision=bf16"]),
             "cnn_compile": lambda: cnn(device, n, ["trainer.compile=true"]),

@@ -214,10 +214,10 @@ def report_failed_jobs(launch) -> None:
 def _drop_unfinished(launch) -> None:
     """A stop or a write failure before any checkpoint: remove the folder this command claimed (not a resumed
     run's, which holds earlier results)."""
+    if launch is None or launch.resume is not None or not launch.owner or not launch.claimed:
+        return                                 # (before any import: a stop may have left one half-done)
     from mlrun.rundir import discard
 
-    if launch is None or launch.resume is not None or not launch.owner or not launch.claimed:
-        return
     logging.shutdown()
     for folder in (launch.run_dir, launch.sweep_dir):
         if folder is not None and folder.is_dir() and not any(folder.rglob("checkpoints")):
