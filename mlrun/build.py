@@ -38,6 +38,7 @@ from mlrun.settings import TrainerSettings
 
 log = logging.getLogger("mlrun")
 
+NEWER_SPEC_KEYS = ("features", "transform")   # checkpoints written before these existed compare without them
 GROUPS = ("dataset", "model", "optimizer", "device", "trainer", "logger")   # the config groups that build objects
 RENAMED = {"mlrun.models.ALS": "mlrun.solvers.ALS",              # targets older checkpoints may carry
            "mlrun.trainer.Trainer": "mlrun.settings.TrainerSettings"}
@@ -324,7 +325,8 @@ def rebuild(payload: dict, overrides: list[str] = (), key: str = "checkpoint") -
     with open_dict(cfg):                          # whole splits, eager, one process
         cfg.trainer.fast_dev_run, cfg.trainer.compile, cfg.trainer.strategy = False, False, "single"
     parts = assemble(cfg)
-    if parts.spec.to_dict() != payload["spec"]:
+    rebuilt = {k: v for k, v in parts.spec.to_dict().items() if k in payload["spec"] or k not in NEWER_SPEC_KEYS}
+    if rebuilt != payload["spec"]:
         raise UserError(f"{key}: the rebuilt dataset differs from the one the model was trained on (spec "
                         f"{parts.spec.to_dict()} vs {payload['spec']}); pass the same data files")
     try:

@@ -63,6 +63,8 @@ class Predictor:
     # ---- rows → model inputs
     def encode(self, rows, name: str = "rows") -> torch.Tensor:
         """Model inputs for `rows`: a DataFrame of raw rows, or an array/tensor already shaped like the inputs."""
+        if self.transform.get("kind") == "array":
+            return self._features(rows, name)
         if isinstance(rows, pd.DataFrame):
             if self.spec.task == "ratings":
                 return self._pairs(rows, name)
@@ -80,6 +82,33 @@ class Predictor:
             raise UserError(f"{name}: inputs of shape {tuple(x.shape)}; this model takes (N, "
                             f"{', '.join(map(str, shape))})")
         return x if self.spec.task == "ratings" else x if x.dtype == torch.uint8 else x.float()
+
+    def _features(self, rows, name: str) -> torch.Tensor:
+        """Raw feature rows of a built-in table (N, D) → the training preprocessing: NaN → train median, then
+        (x − shift) / scale with the train statistics (mlrun.datasets.splits.array_transform)."""
+        t = self.transform
+        if isinstance(rows, pd.DataFrame):
+            named = [f for f in self.spec.features if f in rows.columns]
+            frame = rows[named] if self.spec.features and len(named) == len(self.spec.features) else rows
+            try:
+                x = frame.to_numpy(dtype=np.float64)
+            except (TypeError, ValueError) as e:
+                raise UserError(f"{name}: every column must be numeric ({str(e).splitlines()[0]})") from None
+        else:
+            x = np.asarray(rows.cpu() if isinstance(rows, torch.Tensor) else rows, dtype=np.float64)
+            x = x.reshape(len(x), -1) if x.ndim > 1 else x.reshape(1, -1)
+        if x.ndim != 2 or x.shape[1] != t["width"]:
+            raise UserError(f"{name}: rows of {x.shape[-1]} values; dataset={self.spec.name} has {t['width']} "
+                            f"features per row")
+        if not np.isfinite(x[~np.isnan(x)]).all():
+            raise UserError(f"{name}: holds an infinite value; features must be finite (NaN = missing)")
+        if t["fill"] is not None:
+            x = np.where(np.isnan(x), np.asarray(t["fill"]), x)
+        elif np.isnan(x).any():
+            x = np.nan_to_num(x)                   # train had no gaps: nothing learned to fill them with
+        if t["shift"] is not None:
+            x = (x - np.asarray(t["shift"])) / np.asarray(t["scale"])
+        return torch.as_tensor(x.astype(np.float32))
 
     def _pairs(self, rows: pd.DataFrame, name: str) -> torch.Tensor:
         """(N, 2) int64 (user index, item index) for raw ids; −1 where an id was not in training."""

@@ -70,19 +70,73 @@ def test_bad_inputs_are_one_line_and_write_nothing(tmp_path):
     with pytest.raises(UserError, match=r"output='p.txt': valid choices are a .csv or .parquet file, or -"):
         predict_file(str(tmp_path / "run"), "x.csv", "p.txt")
     p = Predictor.load(tmp_path / "run")
-    with pytest.raises(UserError, match=r"inputs of shape \(2, 3\); this model takes \(N, 4\)"):
+    with pytest.raises(UserError, match=r"rows of 3 values; dataset=iris has 4 features per row"):
         p.predict(torch.zeros(2, 3))
+    with pytest.raises(UserError, match="holds an infinite value"):
+        p.predict(np.array([[1.0, np.inf, 0.0, 0.0]]))
     assert not (tmp_path / "p.csv").exists()
 
 
-def test_array_rows_give_classes_in_order(tmp_path):
+def test_raw_rows_of_a_built_in_table_get_the_training_scaling(tmp_path):
+    """iris is standardized with train statistics: raw rows (the same split, scaling=none) predict exactly what the
+    model gives on the scaled test split, as a DataFrame or an array."""
     train(make_cfg("dataset=iris", "model=logistic", "trainer.epochs=2"), tmp_path / "run")
     p = Predictor.load(tmp_path / "run")
-    from mlrun.build import assemble
+    from mlrun.build import assemble, dataset
 
     test = assemble(make_cfg("dataset=iris", "model=logistic", "trainer.epochs=2")).data.test
-    out = p.predict(test.x, proba=True)
-    logits = p.outputs(test.x)
+    raw = dataset(make_cfg("dataset=iris", "dataset.scaling=none")).test.x.double().numpy()
+    out = p.predict(pd.DataFrame(raw), proba=True)
+    assert out.equals(p.predict(raw, proba=True))
+    with torch.no_grad():
+        logits = p.model(test.x)
     assert list(out["prediction"]) == [p.spec.classes[i] for i in logits.argmax(1).tolist()]
     assert np.allclose(out[[f"p_{c}" for c in p.spec.classes]].to_numpy(), torch.softmax(logits, 1).numpy(),
                        atol=1e-6)
+
+
+def test_table_round_trip_reproduces_eval_and_writes_parquet(tmp_path):
+    """dataset=table with test_path: predicting the test file gives eval's test accuracy exactly; class names and
+    probabilities come out per row; a missing column is one line and writes nothing."""
+    from mlrun.saved import evaluate_checkpoint
+
+    rng = np.random.default_rng(0)
+
+    def table(n):
+        x1, x2 = rng.normal(size=n), rng.normal(size=n)
+        colour = rng.choice(["red", "green", "blue"], size=n)
+        label = np.where(x1 + (colour == "red") > 0.3, "yes", "no")
+        return pd.DataFrame({"x1": x1, "x2": x2, "colour": colour, "label": label})
+
+    table(300).to_csv(tmp_path / "train.csv", index=False)
+    test = table(80)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    cfg = make_cfg("dataset=table", f"dataset.path={tmp_path / 'train.csv'}",
+                   f"dataset.test_path={tmp_path / 'test.csv'}", "dataset.target=label", "model=logistic",
+                   "trainer.epochs=5")
+    train(cfg, tmp_path / "run")
+    n, _ = predict_file(str(tmp_path / "run"), str(tmp_path / "test.csv"), str(tmp_path / "p.parquet"), proba=True)
+    out = pd.read_parquet(tmp_path / "p.parquet")
+    assert n == 80 and list(out.columns) == ["row", "prediction", "p_no", "p_yes"]
+    acc = float((out["prediction"].to_numpy() == test["label"].to_numpy()).mean())
+    assert acc == pytest.approx(evaluate_checkpoint(str(tmp_path / "run"))["test_acc"], abs=1e-7)
+    test.drop(columns=["label"]).to_csv(tmp_path / "unlabelled.csv", index=False)     # the target may be absent
+    assert predict_file(str(tmp_path / "run"), str(tmp_path / "unlabelled.csv"), str(tmp_path / "q.csv"))[0] == 80
+    test.drop(columns=["colour"]).to_csv(tmp_path / "broken.csv", index=False)
+    with pytest.raises(UserError, match="missing column.*'colour'"):
+        predict_file(str(tmp_path / "run"), str(tmp_path / "broken.csv"), str(tmp_path / "r.csv"))
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_the_command_writes_to_stdout_and_fails_in_one_line(tmp_path, cli):
+    train(make_cfg("dataset=iris", "model=logistic", "trainer.epochs=1"), tmp_path / "run")
+    from mlrun.build import dataset
+
+    raw = dataset(make_cfg("dataset=iris", "dataset.scaling=none")).test.x.numpy()
+    pd.DataFrame(raw, columns=["a", "b", "c", "d"]).to_csv(tmp_path / "new.csv", index=False)
+    r = cli("predict", f"checkpoint={tmp_path / 'run'}", "input=new.csv", "output=-", "proba=true", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    assert lines[0] == "row,prediction,p_setosa,p_versicolor,p_virginica" and len(lines) == len(raw) + 1
+    r = cli("predict", f"checkpoint={tmp_path / 'run'}", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.strip() == "mlrun predict: error: input= is required (mlrun predict --help)"

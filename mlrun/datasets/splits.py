@@ -95,8 +95,27 @@ def tabular(x: np.ndarray, y: np.ndarray, spec: DataSpec, split: dict, scaling: 
     tr, va, te = split_indices(y if stratify else np.zeros(len(y)), fractions, seed, stratify)
     check_sizes({"train": len(tr), "val": len(va), "test": len(te)}, len(y), fraction_settings(fractions))
     xs = impute_median(x[tr], x[va], x[te])
+    spec.transform = array_transform(x[tr], xs[0], scaling)
     xs = scale(*xs, method=scaling)
     return Data(*(Split(to_x(a), to_y(y[i], spec.task)) for a, i in zip(xs, (tr, va, te))), spec=spec)
+
+
+def array_transform(raw_train: np.ndarray, filled_train: np.ndarray, scaling: str) -> dict:
+    """The preprocessing `tabular` fitted, as plain data for checkpoints (mlrun.predict applies it to new rows):
+    fill = the train medians that replace NaN (None when train had no NaN), shift/scale = (x − shift) / scale
+    exactly as `scale` computes them (None with scaling=none)."""
+    fill = None
+    if np.isnan(raw_train).any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fill = np.nan_to_num(np.nanmedian(raw_train, axis=0)).tolist()
+    shift = spread = None
+    if scaling != "none":
+        shift = filled_train.mean(axis=0)
+        spread = filled_train.std(axis=0) if scaling == "standardize" else \
+            filled_train.max(axis=0) - filled_train.min(axis=0)
+        shift, spread = shift.tolist(), np.where(spread > 0, spread, 1.0).tolist()
+    return {"kind": "array", "width": int(raw_train.shape[1]), "fill": fill, "shift": shift, "scale": spread}
 
 
 def impute_median(train: np.ndarray, *others: np.ndarray):
