@@ -83,7 +83,7 @@ os.execv({python!r}, [{python!r}, "-m", "mlrun", *args])
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_page_runs_as_written(page, tmp_path):
     lines = [line for _, line in commands(page)]
-    if not any(re.match(r"^(\w+=\S+ )?mlrun ", line) for line in lines):
+    if not any(re.match(r"^(\w+=\S+ )?mlrun ", line) for line in lines) and "```python" not in page.read_text():
         pytest.skip("no mlrun command")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -103,3 +103,7 @@ def test_page_runs_as_written(page, tmp_path):
                        timeout=1800)
     assert r.returncode == 0, f"{page.name}: a command failed\n{r.stderr[-3000:]}"
     assert "Traceback" not in r.stderr
+    for code in re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S):   # then its examples
+        r = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True,
+                           timeout=600)
+        assert r.returncode == 0, f"{page.name}: a python example failed\n{r.stderr[-3000:]}"
