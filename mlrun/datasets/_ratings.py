@@ -165,27 +165,20 @@ class _IdColumn:
 
     def add(self, column) -> bool:
         """Append an Arrow text block; False when an id is empty."""
-        import pyarrow as pa
         import pyarrow.compute as pc
 
-        if not self.text:
-            try:                                   # digits only (no spaces, no empty id) or it fails
-                values = pc.cast(column, pa.int64())
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                values = None
-            if values is not None and _plain(column):
-                self.blocks.append(values.to_numpy().copy())
+        if not self.text:                          # digits only (no spaces, no empty id) or it fails
+            ints = _int64(column)
+            if ints is not None:
+                self.blocks.append(ints)
                 return True
         column = pc.utf8_trim_whitespace(column)
         if len(column) and pc.min(pc.binary_length(column)).as_py() == 0:
             return False
         if not self.text:                          # integers after trimming spaces?
-            try:
-                values = pc.cast(column, pa.int64())
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                values = None
-            if values is not None and _plain(column):
-                self.blocks.append(values.to_numpy().copy())
+            ints = _int64(column)
+            if ints is not None:
+                self.blocks.append(ints)
                 return True
             self.text = True
             self.blocks = [b.astype(str).astype(object) for b in self.blocks]
@@ -208,6 +201,18 @@ def _concatenate(blocks: list[np.ndarray]) -> np.ndarray:
         out[at:at + len(block)] = block
         at += len(block)
     return out
+
+
+def _int64(column) -> np.ndarray | None:
+    """The Arrow text column as int64 when every id is a plain integer (see `_plain`), else None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        values = pc.cast(column, pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    return values.to_numpy().copy() if _plain(column) else None
 
 
 def _plain(column) -> bool:
