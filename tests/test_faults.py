@@ -141,3 +141,23 @@ def test_a_signal_at_any_instant_of_start_up_is_one_line_and_leaves_nothing(tmp_
     assert len(err.strip().splitlines()) == 1 and "stopped by SIG" in err, err
     runs = list((tmp_path / "outputs").glob("*/*")) if (tmp_path / "outputs").exists() else []
     assert all((r / "checkpoints" / "last.pt").is_file() for r in runs), runs     # only resumable ones stay
+
+
+def test_a_run_folder_deleted_mid_run_is_not_recreated(cfg, tmp_path, monkeypatch):
+    """Before: the folder came back without .hydra/ or train.log and metrics.csv lost its header, exit 0. Now the
+    next write fails (the command turns the OSError into one line, exit 1) and nothing is re-created."""
+    import shutil
+
+    from mlrun import outputs
+
+    real = outputs.MetricsCSV.append
+
+    def append(self, record):
+        if record["epoch"] == 2:
+            shutil.rmtree(tmp_path / "run")
+        return real(self, record)
+
+    monkeypatch.setattr(outputs.MetricsCSV, "append", append)
+    with pytest.raises(OSError):
+        train(cfg(*RUN), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
