@@ -159,3 +159,9 @@ def test_shell_completion_script_registers_mlrun_and_completes_commands_groups_o
     assert set(_complete("mlrun train model=m")) == {"model=mf", "model=mlp"}
     assert _complete("mlrun train trainer.ep") == ["trainer.epochs="]
     assert _complete("mlrun eval chec") == []
+
+
+def test_cfg_with_a_sweep_is_one_line(cli, tmp_path):
+    r = cli("train", "-m", "seed=1,2", "--cfg", "job", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.strip() == ("mlrun train: error: --cfg prints one composed config; drop -m "
+                                                      "(and give one value per key) to see it")

@@ -50,6 +50,8 @@ def _main(argv: list[str], started: list) -> None:
     if searchpath:
         argv = [*argv, f"hydra.searchpath=[{searchpath}]"]
     if any(a in ("-m", "--multirun") for a in argv):   # flags first: argparse cannot split overrides around -m
+        if any(a in ("--cfg", "-c") for a in argv):    # Hydra would raise a ValueError
+            fail("mlrun train", "--cfg prints one composed config; drop -m (and give one value per key) to see it")
         argv = ["-m", *[a for a in argv if a not in ("-m", "--multirun")]]
     launch = None
     if not any(a in INFO_FLAGS for a in argv):
