@@ -202,6 +202,11 @@ def optimizer(node: DictConfig, net: torch.nn.Module) -> torch.optim.Optimizer:
     for key in ("lr", "weight_decay", "eps"):      # torch's kernels take them as float32 scalars
         check(not isinstance(node.get(key), (int, float)) or node.get(key) <= FLOAT32_MAX, f"optimizer.{key}",
               node.get(key), f"must be ≤ {FLOAT32_MAX:g} (torch applies it as a float32)")
+    ints = [k for k in ("lr", "weight_decay", "eps", "momentum", "alpha") if type(node.get(k)) is int]
+    if ints:                                       # lr=2**70 as a float (a Python int overflows torch's int64)
+        node = node.copy()
+        for key in ints:
+            node[key] = float(node[key])
     for key in ("momentum", "alpha"):
         if node.get(key) is not None:
             number(f"optimizer.{key}", node.get(key), 0, 0.999999)
