@@ -2,7 +2,8 @@
 each job gets cores ÷ parallel jobs), and n_jobs=2 with torch's default threads forced (trainer.threads=2), the
 oversubscribed case mlrun used to run. Each row is the whole `mlrun train -m` process, measured in one run.
 
-    MLRUN_DATA_DIR=../shared/data python experiments/threads/bench.py        # MNIST test split carved 80/10/10
+    MLRUN_DATA_DIR=../shared/data python experiments/threads/bench.py              # MNIST test split carved 80/10/10
+    MLRUN_DATA_DIR=../shared/data python experiments/threads/bench.py --epochs 30  # longer jobs
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ ROWS = {"sequential (basic launcher)": [],
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=4)
+    epochs = parser.parse_args().epochs
+    SWEEP[SWEEP.index("trainer.epochs=4")] = f"trainer.epochs={epochs}"
     print(f"cores {os.cpu_count()}, load {os.getloadavg()[0]:.2f}; 4 jobs of: mlrun train -m {' '.join(SWEEP)}")
     results = {}
     for name, extra in ROWS.items():
