@@ -27,7 +27,7 @@ from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from mlrun import distributed
-from mlrun.config import user_searchpath
+from mlrun.config import user_searchpath, walk
 from mlrun.datasets.spec import Data, DataSpec
 from mlrun.datasets.transforms import maybe_project, without_pca
 from mlrun.errors import UserError, check, find_user_error, number
@@ -98,7 +98,7 @@ def allowed(node: DictConfig, group: str) -> DictConfig:
     if target not in table:
         raise UserError(f"{group}._target_={node.get('_target_')!r}: refused: not an mlrun {group} option "
                         f"(valid: {', '.join(options(group))})")
-    for path, value in _walk(OmegaConf.to_container(node, resolve=False)):
+    for path, value in walk(OmegaConf.to_container(node, resolve=False)):
         special = path.rsplit(".", 1)[-1]
         if special.startswith("_") and special.endswith("_") and path != "_target_":
             raise UserError(f"{group}.{path}={value!r}: refused: only {group}._target_ may direct how a config "
@@ -114,18 +114,10 @@ def screen(cfg: DictConfig) -> None:
     for group in GROUPS:
         if isinstance(cfg.get(group), DictConfig):
             allowed(cfg[group], group)
-    for path, value in _walk(OmegaConf.to_container(cfg, resolve=False)):
+    for path, value in walk(OmegaConf.to_container(cfg, resolve=False)):
         if path.rsplit(".", 1)[-1] == "_target_" and path.split(".")[0] not in GROUPS:
             raise UserError(f"{path}={value!r}: refused: only the config groups ({', '.join(GROUPS)}) name "
                             f"what is built")
-
-
-def _walk(tree, prefix: str = ""):
-    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list) else ()
-    for key, value in items:
-        path = f"{prefix}{key}"
-        yield path, value
-        yield from _walk(value, f"{path}.")
 
 
 def make(node: DictConfig, group: str, *args, **runtime):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from mlrun.config import walk
 from mlrun.errors import UserError
 
 REQUIRED = ("model", "config", "spec")
@@ -84,7 +85,7 @@ def _schema_problem(payload: dict) -> str | None:
     for group in CONFIG_KEYS:
         if not isinstance(config.get(group), dict):
             return f"its config has no {group} section"
-    for path, value in _leaves(config):
+    for path, value in walk(config):
         if isinstance(value, str) and "${" in value:
             return f"config.{path}={value!r}: interpolations are not allowed in a stored config"
     if not isinstance(payload["spec"], dict) or not isinstance(payload["spec"].get("task"), str):
@@ -93,12 +94,3 @@ def _schema_problem(payload: dict) -> str | None:
     if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor) for v in model.values()):
         return "its model weights are not a mapping of tensors"
     return None
-
-
-def _leaves(tree, prefix: str = ""):
-    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list) else ()
-    for k, v in items:
-        if isinstance(v, (dict, list)):
-            yield from _leaves(v, f"{prefix}{k}.")
-        else:
-            yield f"{prefix}{k}", v

@@ -61,6 +61,15 @@ def flatten(tree, prefix: str = "") -> dict:
     return out
 
 
+def walk(tree, prefix: str = ""):
+    """(dotted path, value) of every node of plain nested dicts/lists, containers included, depth first."""
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree) if isinstance(tree, list) else ()
+    for key, value in items:
+        path = f"{prefix}{key}"
+        yield path, value
+        yield from walk(value, f"{path}.")
+
+
 def one_line(e: BaseException) -> str:
     """Hydra's multi-line messages as one line (without the config search path dump)."""
     text = str(e).split("Config search path:")[0]

@@ -18,6 +18,7 @@ Every prediction is batched on the device with no per-row Python; nothing is wri
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -186,7 +187,7 @@ def _has_header(file: Path) -> bool:
 def write_rows(frame: pd.DataFrame, output: str) -> str:
     """CSV or Parquet by extension, atomically (temporary file + rename); `-` = CSV on stdout."""
     if output == "-":
-        frame.to_csv(os.sys.stdout, index=False)
+        frame.to_csv(sys.stdout, index=False)
         return "stdout"
     out = Path(output)
     if out.suffix.lower() not in OUTPUTS:
