@@ -54,6 +54,18 @@ def test_report_writes_csv_markdown_and_plots(grid, capsys):
     assert "4 runs" in out.out and "adam" in out.out
 
 
+def test_the_sweep_table_is_printed_without_importing_torch(grid):
+    """A joblib sweep's launching process never trains; importing torch only to print the table cost it ~1.2 s."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from mlrun.report import sweep_table; from mlrun.sweep import SweepSummary; "
+            f"text = sweep_table({str(grid)!r}); print(len(text.splitlines())); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    rows, torch_imported = out.stdout.split()
+    assert int(rows) >= 5 and torch_imported == "False", out.stdout
+
+
 def test_values_match_each_runs_summary(grid):
     import json
 
