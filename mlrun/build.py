@@ -26,7 +26,7 @@ import torch
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
-from mlrun import distributed
+from mlrun import distributed, memory
 from mlrun.config import user_searchpath, walk
 from mlrun.datasets.spec import Data, DataSpec
 from mlrun.datasets.transforms import maybe_project, without_pca
@@ -176,6 +176,47 @@ def model(node: DictConfig, spec: DataSpec) -> tuple[torch.nn.Module, DataSpec]:
     return make(node, "model", run_spec), run_spec
 
 
+# per-parameter tensors an optimizer keeps (exp_avg and exp_avg_sq for Adam, square_avg for RMSprop, ...); solvers 0
+STATE_COPIES = {"torch.optim.Adam": 2, "torch.optim.AdamW": 2, "torch.optim.Adagrad": 1, "torch.optim.RMSprop": 1}
+
+
+def check_memory(cfg: DictConfig, spec: DataSpec, device: torch.device) -> None:
+    """Refuse, in one line, a model whose parameters, gradients and optimizer states cannot fit on `device` —
+    counted on torch's meta device, before one byte is allocated (a lower bound: activations come on top)."""
+    try:
+        with torch.device("meta"):
+            net, _ = model(cfg.model, spec)
+    except UserError:
+        raise                                      # the real build would say the same
+    except Exception:  # noqa: BLE001 - a model that cannot be built without real tensors: its allocation decides
+        return
+    params = sum(p.numel() * p.element_size() for p in net.parameters())
+    buffers = sum(b.numel() * b.element_size() for b in net.buffers())
+    target = str(cfg.optimizer.get("_target_", ""))
+    states = STATE_COPIES.get(target, 1 if target == "torch.optim.SGD" and cfg.optimizer.get("momentum") else 0)
+    grads = 1 if target.startswith("torch.optim.") else 0
+    sizes = [f"model.{k}={v}" for k, v in cfg.model.items() if k != "_target_" and _sized(v)]
+    have, where = memory.available_bytes(), "this machine"
+    if device.type == "cuda":
+        have, where = torch.cuda.mem_get_info(device)[0], str(device)
+    copies = ["weights", *(["gradients"] if grads else []), *([f"{states} optimizer state" + "s" * (states > 1)]
+                                                              if states else [])]
+    memory.require(params * (1 + grads + states) + buffers,
+                   f"model={registry('model').get(cfg.model.get('_target_'), '?')} ({', '.join(sizes) or 'defaults'})",
+                   f"{sum(p.numel() for p in net.parameters()):,} parameters × {1 + grads + states} copies "
+                   f"({', '.join(copies)})", "make the model smaller", have, where)
+
+
+def _sized(value) -> bool:
+    """A size-like config value: an integer, or a list of integers (model.hidden=[256,256])."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return hasattr(value, "__len__") and not isinstance(value, str) and len(value) > 0 and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value)
+
+
 def optimizer(node: DictConfig, net: torch.nn.Module) -> torch.optim.Optimizer:
     """A torch optimizer (optimizer.fused=auto → torch's fused kernel where it has one) or a solver."""
     if node.get("fused") is not None:
@@ -269,6 +310,7 @@ def assemble(cfg: DictConfig, ddp: distributed.Context | None = None, data: Data
     ddp = ddp or distributed.context(trainer.strategy)
     device = ddp.device(make(cfg.device, "device"))
     data = data if data is not None else dataset(cfg)
+    check_memory(cfg, data.spec, device)
     net_model, spec = model(cfg.model, data.spec)
     net_model = net_model.to(device)
     source = data = dataclasses.replace(data, spec=spec)

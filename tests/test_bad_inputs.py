@@ -45,6 +45,11 @@ CASES = [
     pytest.param("shuffle-not-bool", "train trainer.shuffle=maybe", r"trainer\.shuffle='maybe': must be true or",
                  marks=slow),
     pytest.param("hidden-not-list", "train model.hidden=abc", r"model\.hidden", marks=slow),
+    # sizes beyond this machine's memory: refused before anything is allocated
+    pytest.param("model-beyond-memory", "train model.hidden=[100000,100000]",
+                 r"model=mlp \(model\.hidden=\[100000, 100000\].*needs at least 160\.1 GB.*available", marks=slow),
+    pytest.param("data-beyond-memory", "train dataset=blobs dataset.n_samples=100000000000",
+                 r"dataset\.n_samples=100000000000, dataset\.n_features=2: needs at least 6,000\.0 GB", marks=slow),
     # out of range / not a choice
     pytest.param("epochs-zero", "train trainer.epochs=0", r"trainer\.epochs=0: must be an integer ≥ 1",
                  marks=slow),

@@ -7,6 +7,8 @@
   one batch of each split, on the CPU; every other command runs as written).
 - Not run, composed only (listed in SKIP_RUN): set-up commands (make, venv, pip: CI runs them), lines marked
   `# needs:` (data files, GPUs, extras this machine may lack), and `torchrun` (tests/test_distributed.py runs DDP).
+  A line whose needs are only `<data_root>/...` files does run where the data root has them (`has_data`), with
+  MLRUN_DATA_DIR pointing there.
 """
 
 from __future__ import annotations
@@ -69,6 +71,39 @@ def test_command_composes(page, n, line):
     assert problem is None, f"{page.name}:{n}: {line}\n{problem}"
 
 
+def has_data(line: str, root: Path | None) -> bool:
+    """True when the line's `# needs:` names only files under `<data_root>/` (comma-separated; globs and {a,b}
+    alternatives allowed) and every one of them exists under `root`."""
+    needs = re.search(r"#.*\bneeds:(.*)$", line)
+    if not needs or root is None:
+        return False
+    items = [item.strip() for item in needs.group(1).split(", ")]
+    paths = [re.fullmatch(r"<data_root>/([\w./*{},-]+)", item) for item in items]
+    if not all(paths):
+        return False
+    for m in paths:
+        alternatives = re.fullmatch(r"(.*)\{(.*)\}(.*)", m.group(1))
+        patterns = ([alternatives.group(1) + a + alternatives.group(3) for a in alternatives.group(2).split(",")]
+                    if alternatives else [m.group(1)])
+        if not all(any(root.glob(pattern)) for pattern in patterns):
+            return False
+    return True
+
+
+def test_needs_lines_run_only_where_their_files_are(tmp_path):
+    (tmp_path / "ml-100k").mkdir()
+    (tmp_path / "ml-100k" / "u.data").write_text("1\t1\t5\t0\n")
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "mnist" / "t10k-images-idx3-ubyte").write_bytes(b"")
+    line = "mlrun train dataset=x     # needs: <data_root>/{}"
+    assert has_data(line.format("ml-100k/u.data"), tmp_path)
+    assert has_data(line.format("mnist/t10k-*"), tmp_path)
+    assert not has_data(line.format("mnist/{train,t10k}-*"), tmp_path)         # no train files
+    assert not has_data(line.format("ml-100k/u.data, Java 17"), tmp_path)       # something besides data
+    assert not has_data(line.format("ml-100k/u.data"), None)
+    assert not has_data("mlrun train dataset=x", tmp_path)
+
+
 WRAPPER = """#!{python}
 import os, sys
 args = sys.argv[1:]
@@ -90,15 +125,19 @@ def test_page_runs_as_written(page, tmp_path):
     wrapper = bin_dir / "mlrun"
     wrapper.write_text(WRAPPER.format(python=sys.executable))
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
+    from conftest import data_dir
+
+    root = data_dir()
     script = ["set -euo pipefail"]
     for line in lines:
-        skip = line.startswith(SKIP_RUN) or re.search(r"#.*\bneeds:", line) or "device=cuda" in line
+        needs = re.search(r"#.*\bneeds:", line) and not has_data(line, root)
+        skip = line.startswith(SKIP_RUN) or needs or "device=cuda" in line
         script.append(f": skipped: {shlex.quote(line)}" if skip else line)
     work = tmp_path / "work"
     work.mkdir()
     (work / "experiments").symlink_to(ROOT / "experiments")     # repository-relative scripts run as written
     path = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]])
-    env = {**os.environ, "PATH": path, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PATH": path, "PYTHONUNBUFFERED": "1", **({"MLRUN_DATA_DIR": str(root)} if root else {})}
     r = subprocess.run(["bash", "-c", "\n".join(script)], cwd=work, env=env, capture_output=True, text=True,
                        timeout=1800)
     assert r.returncode == 0, f"{page.name}: a command failed\n{r.stderr[-3000:]}"

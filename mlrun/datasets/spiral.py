@@ -13,11 +13,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from mlrun import memory
 from mlrun.datasets.spec import Data, DataSpec, Split
 from mlrun.datasets.splits import check_fractions, split_indices
 from mlrun.errors import check, number
 
 A = [[-0.1, 2.0], [-2.0, -0.1]]                  # the demo's true_A
+BYTES_PER_STEP = 24                              # its window index (int64), y (2 × float32), the split's copy of y
 
 
 def true_trajectory(n_points: int, t_max: float, y0=(2.0, 0.0)) -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,6 +39,10 @@ def spiral(split: dict, n_points: int = 1000, t_max: float = 25.0, segment: int 
     number("dataset.t_max", t_max, 0, low_open=True)
     number("dataset.segment", segment, 2, integer=True)
     check(segment <= n_points, "dataset.segment", segment, f"must be ≤ dataset.n_points ({n_points})")
+    steps = (n_points - segment + 1) * segment                  # (start, time) pairs the examples hold
+    memory.require(steps * BYTES_PER_STEP + n_points * 24, f"dataset.n_points={n_points}, dataset.segment={segment}",
+                   f"{steps:,} example steps × {BYTES_PER_STEP} bytes, and the trajectory",
+                   "lower dataset.n_points or dataset.segment")
     fractions = check_fractions(split)
     t, y = true_trajectory(n_points, t_max)
     starts = np.arange(n_points - segment + 1)

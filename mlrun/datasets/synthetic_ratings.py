@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlrun import memory
 from mlrun.datasets._ratings import RatingsData, ratings_data
 from mlrun.errors import number
 
+BYTES_PER_RATING = 32                  # user and item ids (int64), the rating (float64), the cell key while drawing
 CHUNK = 1 << 20                        # ratings per chunk when computing p_u·q_i (bounds the (chunk, rank) gathers)
 
 
@@ -32,6 +34,11 @@ def synthetic_ratings(n_users: int = 1000, n_items: int = 500, rank: int = 5, de
     number("dataset.rank", rank, 1, integer=True)
     number("dataset.density", density, 0, 1, low_open=True)
     number("dataset.noise", noise, 0)
+    cells = n_users * n_items * density                        # expected ratings
+    memory.require(cells * BYTES_PER_RATING + (n_users + n_items) * (rank + 1) * 8,
+                   f"dataset.n_users={n_users}, dataset.n_items={n_items}, dataset.density={density}, "
+                   f"dataset.rank={rank}", f"~{cells:,.0f} ratings × {BYTES_PER_RATING} bytes, and the true factors",
+                   "lower dataset.n_users, dataset.n_items, dataset.density or dataset.rank")
     rng = np.random.default_rng(seed)
     scale = rank ** -0.25                                      # entries N(0, rank^-1/2): Var(p·q) = 1
     p, q = rng.normal(0, scale, (n_users, rank)), rng.normal(0, scale, (n_items, rank))
