@@ -13,6 +13,8 @@ else. A config read from a file (a checkpoint from a stranger) therefore cannot 
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import dataclasses
 import logging
 import re
@@ -184,7 +186,8 @@ def check_memory(cfg: DictConfig, spec: DataSpec, device: torch.device) -> None:
     """Refuse, in one line, a model whose parameters, gradients and optimizer states cannot fit on `device` —
     counted on torch's meta device, before one byte is allocated (a lower bound: activations come on top)."""
     try:
-        with torch.device("meta"):
+        get_class(allowed(cfg.model, "model")._target_)     # its module's own tensors: imported for real, first
+        with torch.device("meta"), _imports_on_host():
             net, _ = model(cfg.model, spec)
     except UserError:
         raise                                      # the real build would say the same
@@ -205,6 +208,29 @@ def check_memory(cfg: DictConfig, spec: DataSpec, device: torch.device) -> None:
                    f"model={registry('model').get(cfg.model.get('_target_'), '?')} ({', '.join(sizes) or 'defaults'})",
                    f"{sum(p.numel() for p in net.parameters()):,} parameters × {1 + grads + states} copies "
                    f"({', '.join(copies)})", "make the model smaller", have, where)
+
+
+@contextlib.contextmanager
+def _imports_on_host():
+    """Modules first imported while the model is counted on the meta device (torchdiffeq's Butcher tableaus, imported
+    by the node model's __init__) create their module-level tensors on the CPU, not on meta, where they would stay."""
+    real, depth = builtins.__import__, [0]
+
+    def host_import(*args, **kwargs):
+        if depth[0]:                               # entering torch.device("cpu") imports too: once is enough
+            return real(*args, **kwargs)
+        depth[0] += 1
+        try:
+            with torch.device("cpu"):
+                return real(*args, **kwargs)
+        finally:
+            depth[0] -= 1
+
+    builtins.__import__ = host_import
+    try:
+        yield
+    finally:
+        builtins.__import__ = real
 
 
 def _sized(value) -> bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -63,3 +66,27 @@ def test_generated_datasets_are_sized_before_they_are_drawn(monkeypatch, overrid
     monkeypatch.setattr(memory, "available_bytes", lambda: 1000)
     with pytest.raises(UserError, match=match):
         build.dataset(make_cfg(*overrides))
+
+
+def test_modules_first_imported_while_counting_keep_real_tensors():
+    """The node model imports torchdiffeq in its __init__; counted on meta, torchdiffeq's module-level Butcher
+    tableaus must still be CPU tensors, or every later solve fails ("Cannot copy out of meta tensor")."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("torchdiffeq")
+    code = """if True:
+        import sys, torch
+        from tests.conftest import make_cfg
+        from mlrun import build
+        cfg = make_cfg("model=node", "dataset=spiral")
+        data = build.dataset(cfg)
+        assert "torchdiffeq" not in sys.modules
+        build.check_memory(cfg, data.spec, torch.device("cpu"))
+        from torchdiffeq._impl.dopri5 import Dopri5Solver
+        print(Dopri5Solver.tableau.alpha.device.type)
+    """
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=False,
+                         env={**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{root / 'tests'}"})
+    assert out.returncode == 0 and out.stdout.strip() == "cpu", out.stderr[-2000:]
