@@ -149,6 +149,11 @@ class Predictor:
             if proba:
                 raise UserError(f"proba=true: dataset={self.spec.name} is {task}; probabilities are for classes")
             values = out.reshape(len(out), -1)
+            target = self.transform.get("target")
+            if isinstance(target, dict):               # dataset=table: back from the standardized target
+                from mlrun.datasets._table_transform import unstandardize_target
+
+                values = unstandardize_target(target, values)
             if values.shape[1] == 1:
                 frame["prediction"] = values[:, 0].numpy()
             else:

@@ -9,6 +9,8 @@ import torch
 from mlrun.datasets.spec import Split
 from mlrun.metrics import METRICS, task_metrics
 
+UNIT_METRICS = {"rmse", "mae"}      # in the target's units (r2, acc: unitless; the loss stays in training units)
+
 
 @torch.no_grad()
 def evaluate(model, split: Split, loss_fn, task: str, batch_size: int = 4096,
@@ -25,5 +27,7 @@ def evaluate(model, split: Split, loss_fn, task: str, batch_size: int = 4096,
     model.train(was_training)
     y = split.y.to(device)
     scores = {"loss": loss_fn(out, y), **task_metrics(out, y, task)}
-    values = torch.stack(list(scores.values())).tolist()      # the one sync
-    return dict(zip(scores, values))
+    values = dict(zip(scores, torch.stack(list(scores.values())).tolist()))      # the one sync
+    for key in UNIT_METRICS & values.keys():      # a standardized target: errors back in the target's units
+        values[key] *= split.y_scale
+    return values

@@ -347,6 +347,23 @@ def fit_target(s: pd.Series, column: str, task: str, max_classes: int, rows: Row
     return {"name": column, "task": task, "classes": classes}
 
 
+def fit_target_scale(y_train: np.ndarray) -> dict:
+    """{"shift": mean, "scale": std} of the train split's regression target (scale 1 when constant): the model
+    learns (y − shift) / scale, a target near 0 with unit spread, whatever the column's units (dollars, grams)."""
+    shift, spread = float(np.mean(y_train)), float(np.std(y_train))
+    return {"shift": shift, "scale": spread if spread > 0 and np.isfinite(spread) else 1.0}
+
+
+def standardize_target(target: dict, y: np.ndarray) -> np.ndarray:
+    """Targets in training form: (y − shift) / scale when the target was standardized, else unchanged."""
+    return (y - target["shift"]) / target["scale"] if "scale" in target else y
+
+
+def unstandardize_target(target: dict, out: torch.Tensor) -> torch.Tensor:
+    """Model outputs back in the target column's units: out · scale + shift (unchanged without target scaling)."""
+    return out * target["scale"] + target["shift"] if "scale" in target else out
+
+
 def encode_target(target: dict, s: pd.Series, rows: Rows) -> np.ndarray:
     """(N,) float64 values (regression) or int64 class indices; a class the training data lacks → one line."""
     if target["task"] == "regression":
@@ -404,6 +421,6 @@ def decode_predictions(transform: dict, outputs: torch.Tensor) -> list:
     out = torch.as_tensor(outputs).detach().float().cpu()
     out = out.reshape(len(out), -1)
     if target["task"] == "regression":
-        return out[:, 0].tolist()
+        return unstandardize_target(target, out[:, 0]).tolist()
     labels = (out[:, 0] > 0).long() if target["task"] == "binary" else out.argmax(1)
     return [target["classes"][i] for i in labels.tolist()]

@@ -61,15 +61,17 @@ class Split:
     x: torch.Tensor                # (N, *input_shape) float32 | (N, 2) int64 (user, item) indices (ratings)
     y: torch.Tensor                # (N, targets) float32 | (N,) float32 in {0,1} | (N,) int64 labels | (N,) ratings
                                    # | (N, T, d) states at the spec's times (trajectory)
+    y_scale: float = 1.0           # target units per unit of y: a standardized regression target (dataset=table)
+                                   # is y = (target − mean) / std, and scoring reports rmse/mae × y_scale
 
     def __len__(self) -> int:
         return len(self.y)
 
     def to(self, device) -> "Split":
-        return Split(self.x.to(device), self.y.to(device))
+        return Split(self.x.to(device), self.y.to(device), self.y_scale)
 
     def head(self, n: int) -> "Split":
-        return Split(self.x[:n], self.y[:n])
+        return Split(self.x[:n], self.y[:n], self.y_scale)
 
 
 @dataclass

@@ -33,6 +33,7 @@ __all__ = ["table", "read_table", "apply_transform", "decode_predictions", "enco
 log = logging.getLogger("mlrun")
 DEFAULT_SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
 TASKS = ("auto", "regression", "binary", "multiclass")
+TARGET_SCALINGS = ("standardize", "none")       # a regression target: learnt as (y − mean) / std of train, or raw
 # pandas (~0.5 s to import) is imported inside the functions: `import mlrun.datasets` stays as quick as before
 
 
@@ -41,7 +42,7 @@ def table(path: str | None, target: str | int | None = None, split: dict | None 
           na_values: list | None = None, features: list | None = None, drop: list | None = None,
           categorical: list | None = None, max_categories: int = 50, missing_indicators: bool = False,
           dropna: bool = False, task: str = "auto", max_classes: int = 20, scaling: str = "standardize",
-          seed: int = 0) -> Data:
+          target_scaling: str = "standardize", seed: int = 0) -> Data:
     """Train/val/test tensors from the table at `path` (and `test_path`/`val_path` when given).
 
     Without separate files the rows are split by `split` fractions (seeded; stratified by class for classification).
@@ -52,10 +53,11 @@ def table(path: str | None, target: str | int | None = None, split: dict | None 
 
     from mlrun.datasets._table_read import read_table
     from mlrun.datasets._table_transform import (VERSION, Rows, encode, encode_target, fit_columns, fit_target,
-                                                 input_names, warn_unseen)
+                                                 fit_target_scale, input_names, standardize_target, warn_unseen)
 
     _check_options(path, max_categories, max_classes, task, scaling, missing_indicators, dropna,
                    features=features, drop=drop, categorical=categorical)
+    choose({s: s for s in TARGET_SCALINGS}, "dataset.target_scaling", target_scaling)
     frame = read_table(path, sep, header, encoding, na_values, key="dataset.path")
     name = f"dataset.path={str(path)!r}"
     columns = list(frame.columns)
@@ -109,6 +111,9 @@ def table(path: str | None, target: str | int | None = None, split: dict | None 
         xo, unseen = encode(fitted, other, other_rows)
         warn_unseen(unseen, where)
         parts[part] = (xo, encode_target(target_spec, other[target], other_rows))
+    if target_spec["task"] == "regression" and target_scaling == "standardize":
+        target_spec |= fit_target_scale(parts["train"][1])            # train rows only, like every statistic
+        parts = {p: (a, standardize_target(target_spec, b)) for p, (a, b) in parts.items()}
     transform = {"version": VERSION, "scaling": scaling, "columns": fitted,
                  "features": [n for c in fitted for n in input_names(c)], "target": target_spec}
     spec = DataSpec(input_shape=(x.shape[1],), n_outputs=len(classes) if target_spec["task"] == "multiclass" else 1,
@@ -116,7 +121,9 @@ def table(path: str | None, target: str | int | None = None, split: dict | None 
                     transform=transform)
     log.info("dataset=table: %d inputs from %d columns; %s train / %s val / %s test rows", x.shape[1], len(inputs),
              *(f"{len(parts[p][1]):,}" for p in ("train", "val", "test")))
-    splits = [Split(torch.from_numpy(a), to_y(b, spec.task)) for a, b in (parts[p] for p in ("train", "val", "test"))]
+    unit = target_spec.get("scale", 1.0)                  # scoring reports rmse/mae in the column's units
+    splits = [Split(torch.from_numpy(a), to_y(b, spec.task), y_scale=unit)
+              for a, b in (parts[p] for p in ("train", "val", "test"))]
     return Data(*splits, spec=spec)
 
 
@@ -160,9 +167,9 @@ def encode_target_column(transform: dict, frame, name: str = "rows") -> torch.Te
     if target["name"] not in frame.columns:
         raise UserError(f"{name}: no target column {target['name']!r} to score against; the rows have "
                         f"{_listing(list(frame.columns))}")
-    from mlrun.datasets._table_transform import Rows, encode_target
+    from mlrun.datasets._table_transform import Rows, encode_target, standardize_target
 
-    labels = encode_target(target, frame[target["name"]], Rows(frame, name))
+    labels = standardize_target(target, encode_target(target, frame[target["name"]], Rows(frame, name)))
     return to_y(labels, target["task"])
 
 

@@ -68,7 +68,7 @@ def maybe_project(data: Data, k: int | None, batch_size: int = 4096) -> Data:
 
     def project(split: Split) -> Split:
         scores = [(xb - mean) @ components.T for xb in linalg.row_batches(split.x, batch_size, data.preprocess)()]
-        return Split(torch.cat(scores) if scores else torch.zeros(0, k, device=mean.device), split.y)
+        return Split(torch.cat(scores) if scores else torch.zeros(0, k, device=mean.device), split.y, split.y_scale)
 
     spec = DataSpec(input_shape=(k,), n_outputs=data.spec.n_outputs, task=data.spec.task, name=data.spec.name,
                     loss=data.spec.loss, metric=data.spec.metric, classes=list(data.spec.classes))

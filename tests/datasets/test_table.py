@@ -277,7 +277,9 @@ def test_separate_test_and_val_files(tmp_path):
     data = table(str(a), target="quality", task="regression", val_path=str(b), test_path=str(c), scaling="none")
     assert (len(data.train), len(data.val), len(data.test)) == (200, 50, 50)
     assert np.allclose(data.test.x.numpy(), frame.iloc[250:][WINE].to_numpy(), atol=1e-5)   # in file order
-    assert np.allclose(data.test.y.numpy()[:, 0], frame.quality.iloc[250:])
+    train = frame.quality.iloc[:200]                      # the target is standardized with train's mean and std
+    assert np.allclose(data.test.y.numpy()[:, 0], (frame.quality.iloc[250:] - train.mean()) / train.std(ddof=0))
+    assert data.test.y_scale == pytest.approx(train.std(ddof=0))
 
 
 @pytest.mark.parametrize("scaling", ["standardize", "mean_normalize", "none"])
@@ -344,6 +346,8 @@ def test_decode_predictions():
     assert decode_predictions(t, torch.tensor([[0.0, 2.0, 1.0], [5.0, 0.0, 0.0]])) == ["4", "3"]
     t["target"] = {"name": "y", "task": "regression", "classes": []}
     assert decode_predictions(t, torch.tensor([[1.5], [-2.0]])) == [1.5, -2.0]
+    t["target"] |= {"shift": 10.0, "scale": 2.0}                          # a standardized target: y = 10 + 2·out
+    assert decode_predictions(t, torch.tensor([[1.5], [-2.0]])) == [13.0, 6.0]
 
 
 # ---- acceptance: the UCI wine schema end to end
@@ -363,6 +367,35 @@ def test_linear_lstsq_matches_sklearn_on_the_wine_schema(tmp_path):
     theirs = r2_score(y[te], LinearRegression().fit(x[tr], y[tr]).predict(x[te]))
     assert summary["test_r2"] == pytest.approx(theirs, abs=1e-4) and theirs > 0.5
     assert summary["spec"]["features"] == WINE and summary["spec"]["transform"]["target"]["task"] == "regression"
+
+
+@pytest.mark.parametrize("target_scaling", ["standardize", "none"])
+def test_a_target_in_dollars_is_learnt_standardized_and_reported_in_dollars(tmp_path, target_scaling):
+    """quality × 100,000 + 3,000,000: the model learns (y − mean) / std of train; test rmse/mae, predictions and the
+    closed-form fit equal scikit-learn's LinearRegression on the raw numbers, in the column's units."""
+    import mlrun
+    from sklearn.linear_model import LinearRegression
+
+    frame = wine(600)
+    frame["quality"] = frame["quality"] * 100_000 + 3_000_000
+    path = write_wine(tmp_path / "w.csv", frame)
+    cfg = make_cfg("dataset=table", f"dataset.path={path}", "dataset.target=quality", "dataset.task=regression",
+                   f"dataset.target_scaling={target_scaling}", "model=linear", "model.solver=lstsq")
+    train(cfg, tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    raw = pd.read_csv(path, sep=";")
+    tr, _, te = split_indices(np.zeros(len(raw)), (0.7, 0.15, 0.15), seed=0, stratify=False)
+    x, y = raw[WINE].to_numpy(), raw.quality.to_numpy(float)
+    theirs = LinearRegression().fit(x[tr], y[tr]).predict(x[te])
+    assert summary["test_rmse"] == pytest.approx(np.sqrt(np.mean((theirs - y[te]) ** 2)), rel=1e-4)
+    assert summary["test_mae"] == pytest.approx(np.mean(np.abs(theirs - y[te])), rel=1e-4)
+    assert summary["test_rmse"] > 10_000                                    # dollars, not standard deviations
+    target = summary["spec"]["transform"]["target"]
+    assert ("scale" in target) == (target_scaling == "standardize")
+    if "scale" in target:
+        assert target["shift"] == pytest.approx(y[tr].mean()) and target["scale"] == pytest.approx(y[tr].std())
+    ours = mlrun.load(tmp_path / "run").predict(raw.iloc[te])["prediction"].to_numpy()
+    assert np.allclose(ours, theirs, rtol=1e-4)
 
 
 def test_mlp_trains_and_the_checkpoint_predicts(tmp_path, one_thread):
@@ -557,6 +590,7 @@ def test_timestamps_are_refused(tmp_path):
     ({"task": "ranking"}, "dataset.task='ranking': valid choices are auto, regression, binary, multiclass"),
     ({"scaling": "minmax"}, "dataset.scaling='minmax': valid choices are none, standardize, mean_normalize"),
     ({"dropna": "yes"}, "dataset.dropna='yes': must be true or false"),
+    ({"target_scaling": "minmax"}, "dataset.target_scaling='minmax': valid choices are standardize, none"),
     ({"features": "age"}, "dataset.features='age': must be null or a list"),
     ({"features": ["age", "label"]}, "dataset.features=.*lists the target column 'label'"),
     ({"features": ["age", "age"]}, "dataset.features=.*lists 'age' more than once"),
