@@ -23,10 +23,15 @@ def available_bytes() -> int:
                     return int(line.split()[1]) * 1024          # the file counts kB
     except (OSError, ValueError, IndexError):
         pass
+    return physical_bytes() or 1 << 62                        # unknown: do not refuse
+
+
+def physical_bytes() -> int | None:
+    """This machine's physical memory in bytes; None where the OS does not say."""
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
-        return 1 << 62                                        # unknown: do not refuse
+        return None
 
 
 def gb(n: float) -> str:

@@ -5,24 +5,20 @@ Both end in one UserError line naming the file, the line (or row) and the column
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections import Counter
 
 import numpy as np
 
 from mlrun.errors import UserError
+from mlrun.memory import physical_bytes
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)      # 3.4028235e38: larger magnitudes become inf in float32
 
 
 def memory_limit() -> int:
     """Bytes one decompressed file may reach: a quarter of this machine's physical memory (at least 1 GiB)."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        total = 16 << 30
-    return max(total // 4, 1 << 30)
+    return max((physical_bytes() or 16 << 30) // 4, 1 << 30)
 
 
 def check_finite(array, file: str, columns, rows=None, *, first_line: int | None = 2) -> None:
