@@ -85,6 +85,6 @@ def own_logging():
 
 def load(path: str | Path, overrides: list[str] = ()):
     """A saved run (a run folder → its checkpoints/best.pt, or a .pt file) ready to `predict`."""
-    from mlrun.predict import Predictor
+    from mlrun.infer.predict import Predictor
 
     return Predictor.load(path, list(overrides))

@@ -1,6 +1,6 @@
 """Docs are code: every shell command in README.md and docs/*.md (```bash blocks) runs as written.
 
-- Default: every `mlrun train` line composes (mlrun.precheck, each sweep value in turn), every other `mlrun`
+- Default: every `mlrun train` line composes (mlrun.config.precheck, each sweep value in turn), every other `mlrun`
   line names a real command.
 - Slow: each file's blocks run in order as one bash script in a fresh folder, with `mlrun` shrunk by a wrapper
   on PATH (the rule: `mlrun train` without `resume=` gets `trainer.fast_dev_run=true device=cpu` appended —
@@ -25,7 +25,7 @@ import pytest
 
 from mlrun.cli import COMMANDS
 from mlrun.paths import config_dir
-from mlrun.precheck import check_overrides
+from mlrun.config.precheck import check_overrides
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -125,7 +125,7 @@ def test_page_runs_as_written(page, tmp_path):
     wrapper = bin_dir / "mlrun"
     wrapper.write_text(WRAPPER.format(python=sys.executable))
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IEXEC)
-    from conftest import data_dir
+    from tests.helpers import data_dir
 
     root = data_dir()
     script = ["set -euo pipefail"]

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from conftest import make_cfg
+from tests.helpers import make_cfg
 from mlrun.datasets.idx import write_idx
-from mlrun.run import train
+from mlrun.fit.run import train
 
 PRESETS = {"mnist_logistic": "idx", "mnist_mlp": "idx", "mnist_cnn": "idx", "mnist_lenet5": "idx",
            "fashion_cnn": "idx", "svhn_cnn": "mat"}

@@ -4,9 +4,9 @@ branch) and runs only with the real MNIST files."""
 
 import pytest
 
-from conftest import make_cfg
+from tests.helpers import make_cfg
 from mlrun.paths import config_dir
-from mlrun.run import train
+from mlrun.fit.run import train
 
 pytest.importorskip("torchdiffeq")
 

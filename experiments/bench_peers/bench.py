@@ -6,7 +6,7 @@
     python bench.py --scaling                                                  # samples/s vs batch size and width
 
 Peers (each case runs them interleaved, `--repeats` times, in rotating order; the best run counts):
-  mlrun       the real path: config composed from conf/ → mlrun.bench.prepare (mlrun.build.assemble) → mlrun.loop.fit
+  mlrun       the real path: config composed from conf/ → mlrun.fit.bench.prepare (mlrun.fit.build.assemble) → mlrun.fit.loop.fit
   dataloader  DataLoader(TensorDataset(x, y), shuffle=True) feeding a plain step, as in pytorch/examples mnist
   hand        a careful hand-written loop: tensors in memory, one permutation per epoch, slices, loss summed on
               the device (no per-step .item()); torch's default Adam
@@ -36,11 +36,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mlrun.bench import fit_records, prepare
-from mlrun.config import compose
+from mlrun.fit.bench import fit_records, prepare
+from mlrun.config.compose import compose
 from mlrun.datasets.spec import Data, DataSpec, Split
 from mlrun.datasets.splits import split_indices
-from mlrun.loop import evaluate
+from mlrun.fit.loop import evaluate
 
 SEED = 0
 CASES = {   # name → (dataset, mlrun overrides, hidden widths (None = logistic), batch size, lr, epochs)
@@ -75,7 +75,7 @@ def load(dataset: str) -> Data:
     root = Path(os.environ.get("MLRUN_DATA_DIR", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
     if dataset == "mnist":
         return mnist_t10k(root)
-    from mlrun.build import make as build
+    from mlrun.config.registry import make as build
 
     return build(compose([f"dataset={dataset}"]).dataset, "dataset", seed=SEED)
 
@@ -368,7 +368,7 @@ def mf_als(repeats: int, surprise_python: str | None, table: list[str]) -> None:
 
 def scaling(table: list[str]) -> None:
     """samples/s of mlrun's step on MNIST-shaped data as the batch size and the width grow."""
-    from mlrun.bench import throughput
+    from mlrun.fit.bench import throughput
 
     data = load("mnist")
     lines = ["\nscaling: mlrun step (MNIST 784-w-w-10, Adam), samples/s after 10 warm-up steps",

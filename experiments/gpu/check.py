@@ -4,7 +4,7 @@
     python experiments/gpu/check.py --small --device cpu   # the same code at toy sizes on a CPU (a smoke test)
 
 Rows (each measured in this run; ratios are against a baseline measured in the same run):
-  mlp_b512      784-256-256-10 MLP, batch 512, 60k synthetic MNIST-shaped rows: mlrun's step (mlrun.bench) vs a
+  mlp_b512      784-256-256-10 MLP, batch 512, 60k synthetic MNIST-shaped rows: mlrun's step (mlrun.fit.bench) vs a
                 DataLoader loop (TensorDataset, shuffle, pin_memory) — samples/s and the ratio
   cnn_fp32 / cnn_bf16 / cnn_compile   experiment=mnist_cnn's convnet, one epoch over 60k synthetic 1×28×28 images
                 (fp32, trainer.precision=bf16, trainer.compile=true): epoch seconds after a warm-up epoch
@@ -44,8 +44,8 @@ def images(n: int, seed: int = 0):
 
 
 def mlp_b512(device: torch.device, n: int) -> dict:
-    from mlrun.bench import prepare, throughput
-    from mlrun.config import compose
+    from mlrun.fit.bench import prepare, throughput
+    from mlrun.config.compose import compose
 
     data = images(n)
     cfg = compose(["model=mlp", "model.hidden=[256,256]", "trainer.batch_size=512", f"device={device.type}"])
@@ -78,8 +78,8 @@ def mlp_b512(device: torch.device, n: int) -> dict:
 
 
 def cnn(device: torch.device, n: int, extra: list[str]) -> dict:
-    from mlrun.bench import fit_records, prepare
-    from mlrun.config import compose
+    from mlrun.fit.bench import fit_records, prepare
+    from mlrun.config.compose import compose
 
     cfg = compose(["experiment=mnist_cnn", f"device={device.type}", "trainer.epochs=2", "trainer.patience=0",
                    *extra])
@@ -89,8 +89,8 @@ def cnn(device: torch.device, n: int, extra: list[str]) -> dict:
 
 
 def als(device: torch.device, users: int, items: int, density: float) -> dict:
-    from mlrun.bench import fit_records, prepare
-    from mlrun.config import compose
+    from mlrun.fit.bench import fit_records, prepare
+    from mlrun.config.compose import compose
 
     cfg = compose(["model=mf", "optimizer=als", "model.k=10", "dataset=synthetic_ratings",
                    f"dataset.n_users={users}", f"dataset.n_items={items}", f"dataset.density={density}",
@@ -105,8 +105,8 @@ def als(device: torch.device, users: int, items: int, density: float) -> dict:
 
 
 def pca(device: torch.device, n: int) -> dict:
-    from mlrun.bench import prepare
-    from mlrun.config import compose
+    from mlrun.fit.bench import prepare
+    from mlrun.config.compose import compose
     from mlrun.datasets.spec import Data, DataSpec, Split
 
     g = torch.Generator().manual_seed(0)

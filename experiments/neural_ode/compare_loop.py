@@ -24,8 +24,8 @@ from torchdiffeq import odeint
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 from conftest import make_cfg  # noqa: E402  (the real composed config)
 
-from mlrun.build import make as build
-from mlrun.run import train  # noqa: E402
+from mlrun.config.registry import make as build
+from mlrun.fit.run import train  # noqa: E402
 
 
 class ConcatLinear(nn.Module):                       # the example's ConcatConv2d, for flat states

@@ -4,7 +4,7 @@
     python experiments/predict/bench.py --rows 100000    # a quick look
 
 Trains `dataset=table model=mlp` (1 epoch) on a 100,000-row file of experiments/table_load's layout, then times
-`mlrun.predict.predict_file` on a 1,000,000-row file of the same layout (read, encode with the stored transform,
+`mlrun.infer.predict.predict_file` on a 1,000,000-row file of the same layout (read, encode with the stored transform,
 batched forward passes, CSV written) and, as the baseline measured in the same run, `pandas.read_csv` of that file.
 """
 
@@ -33,9 +33,9 @@ def main() -> None:
     args = parser.parse_args()
     import pandas as pd
 
-    from mlrun.config import compose
-    from mlrun.predict import predict_file
-    from mlrun.run import train
+    from mlrun.config.compose import compose
+    from mlrun.infer.predict import predict_file
+    from mlrun.fit.run import train
 
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)

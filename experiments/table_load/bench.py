@@ -57,12 +57,12 @@ def measure(kind: str, path: str, run_dir: str) -> dict:
     elif kind == "mlrun":
         data = table(path, target="y", split={"train": 0.8, "val": 0.1, "test": 0.1})
         shape = [len(data.train) + len(data.val) + len(data.test), data.spec.n_features]
-    else:                                     # one epoch of model=mlp through mlrun.run.train
+    else:                                     # one epoch of model=mlp through mlrun.fit.run.train
         from hydra import compose, initialize_config_dir
 
         from mlrun.paths import config_dir
-        from mlrun.rundir import register_resolvers
-        from mlrun.run import train
+        from mlrun.runtime.rundir import register_resolvers
+        from mlrun.fit.run import train
 
         register_resolvers()
         with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):

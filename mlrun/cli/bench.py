@@ -1,4 +1,4 @@
-"""`mlrun bench [key=value ...]`: the same experiment on each available device and each given value (mlrun.bench).
+"""`mlrun bench [key=value ...]`: the same experiment on each available device and each given value (mlrun.fit.bench).
 
     mlrun bench experiment=smoke trainer.batch_size=64,512          # CPU rows (+ CUDA rows when available)
     mlrun bench devices=cpu out=bench_cpu                               # one device; the table goes to bench_cpu/
@@ -17,7 +17,7 @@ from mlrun.cli.common import fail, print_help
 
 
 def main(argv: list[str]) -> None:
-    from mlrun.bench import BENCH_KEYS, bench, format_table, write
+    from mlrun.fit.bench import BENCH_KEYS, bench, format_table, write
     from mlrun.errors import UserError
 
     if any(a in ("-h", "--help") for a in argv):
@@ -40,7 +40,7 @@ def main(argv: list[str]) -> None:
     if steps < 1 or warmup < 0 or epochs < 1:
         fail("mlrun bench", f"steps={steps}, warmup={warmup}, epochs={epochs}: need steps ≥ 1, warmup ≥ 0, epochs ≥ 1")
     from mlrun.paths import config_dir
-    from mlrun.precheck import check_overrides
+    from mlrun.config.precheck import check_overrides
 
     problem = check_overrides(config_dir(), overrides)
     if problem:

@@ -17,8 +17,8 @@ FORMATS = ("table", "json")
 
 def main(argv: list[str]) -> None:
     from mlrun.errors import UserError
-    from mlrun.outputs import table
-    from mlrun.saved import evaluate_checkpoint
+    from mlrun.runtime.outputs import table
+    from mlrun.infer.saved import evaluate_checkpoint
 
     if any(a in ("-h", "--help") for a in argv):
         return print_help(__doc__)

@@ -19,7 +19,7 @@ from mlrun.cli.common import choice, fail, print_help, split_args
 
 def main(argv: list[str]) -> None:
     from mlrun.errors import UserError
-    from mlrun.predict import predict_file
+    from mlrun.infer.predict import predict_file
 
     if any(a in ("-h", "--help") for a in argv):
         return print_help(__doc__)

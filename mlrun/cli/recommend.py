@@ -1,6 +1,6 @@
 """`mlrun recommend checkpoint=PATH user=ID [k=10] [format=table|json] [key=value ...]`
 
-Top-k unrated items for one user from a model=mf checkpoint (mlrun.recommend). `user` is the raw id from the
+Top-k unrated items for one user from a model=mf checkpoint (mlrun.infer.recommend). `user` is the raw id from the
 ratings file (e.g. 196 in u.data). Extra key=value pairs override the stored config, e.g. `dataset.root=/elsewhere`.
 """
 
@@ -16,7 +16,7 @@ FORMATS = ("table", "json")
 
 def main(argv: list[str]) -> None:
     from mlrun.errors import UserError
-    from mlrun.recommend import recommend
+    from mlrun.infer.recommend import recommend
 
     if any(a in ("-h", "--help") for a in argv):
         return print_help(__doc__)

@@ -1,5 +1,5 @@
 """`mlrun report PATH... [--filter KEY=VALUE]... [--sort COLUMN] [--out DIR] [--no-plots] [--wide]`: parse → call
-mlrun.report → print (its docstring is the help)."""
+mlrun.report.report → print (its docstring is the help)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from mlrun.cli.common import fail
 
 
 def main(argv: list[str]) -> None:
-    from mlrun import report
+    from mlrun.report import report
     from mlrun.errors import UserError
-    from mlrun.report import compact, default_out, table, terminal_width, write
+    from mlrun.report.report import compact, default_out, table, terminal_width, write
 
     if not argv or any(a in ("-h", "--help") for a in argv):
         print(report.__doc__.strip())

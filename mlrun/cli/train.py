@@ -1,9 +1,9 @@
-"""`mlrun train [group=option] [key=value] [-m]`: parse → settle the run (mlrun.launch) → Hydra → mlrun.run.train.
+"""`mlrun train [group=option] [key=value] [-m]`: parse → settle the run (mlrun.fit.launch) → Hydra → mlrun.fit.run.train.
 
 A bad value ends in one line on stderr and exit 2. In a single run the folder it had just created is removed
 (nothing in outputs/ looks like a result); in a sweep the job's folder keeps `error.txt`, the other jobs go on,
 and the command exits 1 at the end. SIGINT/SIGTERM: exit 130/143 after a checkpoint, with the resume command;
-NaN/Inf with trainer.nan_policy=stop: exit 3, the run folder and its checkpoints kept (mlrun.faults).
+NaN/Inf with trainer.nan_policy=stop: exit 3, the run folder and its checkpoints kept (mlrun.runtime.faults).
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ def main(argv: list[str], launch: list | None = None) -> None:
 def _main(argv: list[str], started: list) -> None:
     import hydra
 
-    from mlrun import sweep
-    from mlrun.config import user_searchpath
+    from mlrun.sweep import summary as sweep
+    from mlrun.config.compose import user_searchpath
     from mlrun.errors import UserError
     from mlrun.paths import config_dir
 
@@ -57,8 +57,8 @@ def _main(argv: list[str], started: list) -> None:
     if not any(a in INFO_FLAGS for a in argv):
         from hydra._internal.utils import get_args_parser   # Hydra's own parser: flags vs overrides
 
-        from mlrun.launch import prepare
-        from mlrun.precheck import check_overrides
+        from mlrun.fit.launch import prepare
+        from mlrun.config.precheck import check_overrides
 
         problem = check_overrides(config_dir(), get_args_parser().parse_args(argv).overrides, searchpath)
         if problem:
@@ -96,8 +96,8 @@ def _main(argv: list[str], started: list) -> None:
         if not rows or any(r["status"] == "ok" for r in rows):
             raise
     finally:
-        if "mlrun.distributed" in sys.modules:
-            sys.modules["mlrun.distributed"].shutdown()
+        if "mlrun.runtime.distributed" in sys.modules:
+            sys.modules["mlrun.runtime.distributed"].shutdown()
     if launch is not None:
         report_failed_jobs(launch)
 
@@ -105,14 +105,14 @@ def _main(argv: list[str], started: list) -> None:
 def run_task(cfg, launch) -> float:
     """One job: train `cfg` in Hydra's output folder and turn every failure into one line (see the docstring).
     On resume the checkpoint's config is trained, not Hydra's: Hydra composed only this command's overrides, which
-    mlrun.launch has already merged into the checkpoint's config (or refused)."""
+    mlrun.fit.launch has already merged into the checkpoint's config (or refused)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     from mlrun.errors import UserError
-    from mlrun.faults import EXIT_DIVERGED, Diverged, Stopped, on_signals, stop_now
-    from mlrun.rundir import RunLock, discard, remove_stale_temporaries
-    from mlrun.run import train
+    from mlrun.runtime.faults import EXIT_DIVERGED, Diverged, Stopped, on_signals, stop_now
+    from mlrun.runtime.rundir import RunLock, discard, remove_stale_temporaries
+    from mlrun.fit.run import train
 
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
@@ -164,7 +164,7 @@ def run_task(cfg, launch) -> float:
 
 def share_cores(n_jobs) -> int:
     """A sweep job's torch threads: the machine's cores ÷ the launcher's parallel jobs (joblib's n_jobs; -1 = one
-    job per core), at least 1, unless trainer.threads says otherwise (then mlrun.build sets it). Without this,
+    job per core), at least 1, unless trainer.threads says otherwise (then mlrun.fit.build sets it). Without this,
     2 jobs × torch's 2 default threads on 2 cores oversubscribe and the sweep runs no faster than in sequence."""
     import torch
 
@@ -194,7 +194,7 @@ def _job_failed(hc, run_dir: Path, line: str, e: Exception, launch) -> float:
     if launch is not None:
         launch.failed.append(str(run_dir))
     if "optuna" in str(hc.sweeper.get("_target_")):   # a raise makes a FAIL trial; NaN crashes that sweeper
-        from mlrun.sweep import JobFailed
+        from mlrun.sweep.summary import JobFailed
 
         raise JobFailed(line) from None
     return float("nan")
@@ -202,7 +202,7 @@ def _job_failed(hc, run_dir: Path, line: str, e: Exception, launch) -> float:
 
 def report_failed_jobs(launch) -> None:
     """Exit 1 with one line when sweep jobs failed (in this process or, per the sweep's rows, elsewhere)."""
-    from mlrun import sweep
+    from mlrun.sweep import summary as sweep
 
     rows = sweep.collect(launch.sweep_dir) if launch.sweep_dir else []
     failed = {d: "" for d in launch.failed} | {r["run_dir"]: r.get("error", "") for r in rows
@@ -218,7 +218,7 @@ def _drop_unfinished(launch) -> None:
     run's, which holds earlier results)."""
     if launch is None or launch.resume is not None or not launch.owner or not launch.claimed:
         return                                 # (before any import: a stop may have left one half-done)
-    from mlrun.rundir import discard
+    from mlrun.runtime.rundir import discard
 
     logging.shutdown()
     for folder in (launch.run_dir, launch.sweep_dir):
@@ -228,7 +228,7 @@ def _drop_unfinished(launch) -> None:
 
 def _drop_if_empty(launch) -> None:
     """Hydra refused to start: the folder claimed for it holds nothing yet; remove it."""
-    from mlrun.rundir import discard
+    from mlrun.runtime.rundir import discard
 
     for folder in (launch.run_dir, launch.sweep_dir) if launch is not None and launch.claimed else ():
         if folder is not None and folder.is_dir() and not any(folder.iterdir()):

@@ -11,7 +11,7 @@ from collections import Counter
 import numpy as np
 
 from mlrun.errors import UserError
-from mlrun.memory import physical_bytes
+from mlrun.runtime.memory import physical_bytes
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)      # 3.4028235e38: larger magnitudes become inf in float32
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlrun import memory
+from mlrun.runtime import memory
 from mlrun.errors import check
 
 # peak bytes per generated value: scikit-learn's float64 draw, the float32 splits, the scaled copies. Measured 21–24 B

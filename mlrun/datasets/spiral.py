@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mlrun import memory
+from mlrun.runtime import memory
 from mlrun.datasets.spec import Data, DataSpec, Split
 from mlrun.datasets.splits import check_fractions, split_indices
 from mlrun.errors import check, number

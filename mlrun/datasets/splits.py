@@ -101,7 +101,7 @@ def tabular(x: np.ndarray, y: np.ndarray, spec: DataSpec, split: dict, scaling: 
 
 
 def array_transform(raw_train: np.ndarray, filled_train: np.ndarray, scaling: str) -> dict:
-    """The preprocessing `tabular` fitted, as plain data for checkpoints (mlrun.predict applies it to new rows):
+    """The preprocessing `tabular` fitted, as plain data for checkpoints (mlrun.infer.predict applies it to new rows):
     fill = the train medians that replace NaN (None when train had no NaN), shift/scale = (x − shift) / scale
     exactly as `scale` computes them (None with scaling=none)."""
     fill = None

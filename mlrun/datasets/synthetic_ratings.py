@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlrun import memory
+from mlrun.runtime import memory
 from mlrun.datasets._ratings import RatingsData, ratings_data
 from mlrun.errors import number
 

@@ -1,12 +1,12 @@
-"""The logger interface and the two calls `mlrun.run.train` makes."""
+"""The logger interface and the two calls `mlrun.fit.run.train` makes."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
-from mlrun.build import make
-from mlrun.config import flatten
+from mlrun.config.registry import make
+from mlrun.config.compose import flatten
 
 
 class Logger:

@@ -4,7 +4,7 @@
         tasks = ("regression", "binary", "multiclass")
         def __init__(self, spec: DataSpec, hidden=(64,), ...): ...
 
-A model is built as `Model(spec, **options)` from its conf/model/<name>.yaml. The run (mlrun.build, mlrun.run)
+A model is built as `Model(spec, **options)` from its conf/model/<name>.yaml. The run (mlrun.fit.build, mlrun.fit.run)
 reads only the members below; a model overrides the ones it needs.
 """
 
@@ -18,11 +18,11 @@ from torch import nn
 
 from mlrun.datasets.spec import DataSpec
 
-Records = Iterator[tuple[dict, bool]]      # (epoch record, improved) per epoch, as mlrun.loop.fit yields
+Records = Iterator[tuple[dict, bool]]      # (epoch record, improved) per epoch, as mlrun.fit.loop.fit yields
 
 
 class Model(nn.Module):
-    tasks: tuple[str, ...] = ()            # dataset tasks it learns (DataSpec.task); checked once in mlrun.build
+    tasks: tuple[str, ...] = ()            # dataset tasks it learns (DataSpec.task); checked once in mlrun.fit.build
     epoch_unit: str = "epoch"              # what one record of its fit_direct is: solve, component, iteration
     penalty: Callable[[], torch.Tensor] | None = None   # a method: added to each gradient step's objective
 

@@ -65,7 +65,7 @@ def image_shape_of(spec: DataSpec, image_shape=None) -> tuple[int, int, int]:
 
 
 class CNN(Model):
-    tasks = ("binary", "multiclass")   # dataset tasks it learns (checked once by mlrun.build.model)
+    tasks = ("binary", "multiclass")   # dataset tasks it learns (checked once by mlrun.fit.build.model)
 
     def __init__(self, spec: DataSpec, arch: str = "convnet", channels: list[int] | None = None,
                  convs_per_block: int | None = None, kernel: int | None = None, padding=None,

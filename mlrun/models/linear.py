@@ -10,14 +10,14 @@ from torch import nn
 from mlrun.models.base import Model
 from mlrun.datasets.spec import DataSpec
 from mlrun.errors import choose
-from mlrun.records import epoch_record
-from mlrun.scoring import evaluate
+from mlrun.metrics.records import epoch_record
+from mlrun.metrics.scoring import evaluate
 
 SOLVERS = ("gradient", "lstsq")
 
 
 class Linear(Model):
-    tasks = ("regression",)   # dataset tasks it learns (checked once by mlrun.build.model)
+    tasks = ("regression",)   # dataset tasks it learns (checked once by mlrun.fit.build.model)
     epoch_unit = "solve"      # solver=lstsq: one record, the closed-form solve
 
     def __init__(self, spec: DataSpec, solver: str = "gradient"):
@@ -36,7 +36,7 @@ class Linear(Model):
         return self._solve_direct if self.solver == "lstsq" else None
 
     def _solve_direct(self, data, trainer, loss_fn):
-        """One 'epoch': solve on train, score train and val; yields (record, improved) like mlrun.loop.fit."""
+        """One 'epoch': solve on train, score train and val; yields (record, improved) like mlrun.fit.loop.fit."""
         start = time.perf_counter()
         self.fit_closed_form(data.train.x, data.train.y, trainer.l2)
         seconds = time.perf_counter() - start

@@ -10,7 +10,7 @@ from mlrun.datasets.spec import DataSpec
 
 
 class Logistic(Model):
-    tasks = ("binary", "multiclass")   # dataset tasks it learns (checked once by mlrun.build.model)
+    tasks = ("binary", "multiclass")   # dataset tasks it learns (checked once by mlrun.fit.build.model)
 
     def __init__(self, spec: DataSpec):
         """Logits for `spec.n_outputs` classes (1 for binary) from the flattened input."""

@@ -33,7 +33,7 @@ from mlrun.models.base import Model
 
 
 class MF(Model):
-    tasks = ("ratings",)                   # dataset tasks it learns (checked once by mlrun.build.model)
+    tasks = ("ratings",)                   # dataset tasks it learns (checked once by mlrun.fit.build.model)
 
     def __init__(self, spec: DataSpec, k: int = 5, reg: float = 10.0, init_scale: float = 0.1, clip: bool = True):
         """Factors and biases for the `spec.n_users` × `spec.n_items` train id maps (task=ratings)."""

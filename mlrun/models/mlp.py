@@ -12,7 +12,7 @@ from mlrun.models.activations import ACTIVATIONS, Maxout
 
 
 class MLP(Model):
-    tasks = ("regression", "binary", "multiclass")   # dataset tasks it learns (checked once by mlrun.build.model)
+    tasks = ("regression", "binary", "multiclass")   # dataset tasks it learns (checked once by mlrun.fit.build.model)
     def __init__(self, spec: DataSpec, hidden: list[int] = (128,), activation: str = "relu",
                  batch_norm: bool = False, dropout: float = 0.0, maxout_pieces: int = 2):
         """Input size from `spec.n_features` (images are flattened), output size from `spec.n_outputs`."""

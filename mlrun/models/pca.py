@@ -32,7 +32,7 @@ from mlrun import linalg
 from mlrun.datasets.spec import Data, DataSpec
 from mlrun.errors import UserError, check, number
 from mlrun.models.base import Model, Records
-from mlrun.records import epoch_record
+from mlrun.metrics.records import epoch_record
 
 log = logging.getLogger("mlrun")
 
@@ -148,7 +148,7 @@ class PCA(Model):
         return self._fit_direct
 
     def _fit_direct(self, data: Data, trainer, loss_fn) -> Records:
-        from mlrun.scoring import evaluate
+        from mlrun.metrics.scoring import evaluate
 
         n_rows = len(data.train)
         if not n_rows:

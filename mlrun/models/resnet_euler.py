@@ -15,7 +15,7 @@ from mlrun.models.odefunc import ODENet
 
 
 class ResNetEuler(ODENet):
-    tasks = ("regression", "binary", "multiclass")   # dataset tasks it learns (checked once by mlrun.build.model)
+    tasks = ("regression", "binary", "multiclass")   # dataset tasks it learns (checked once by mlrun.fit.build.model)
     def __init__(self, spec: DataSpec, steps: int = 4, t1: float = 1.0, width: int = 64):
         """`steps` residual updates with the shared dynamics f between the stem and head of mlrun.models.odefunc."""
         number("model.steps", steps, 1, integer=True)

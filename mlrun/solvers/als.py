@@ -37,8 +37,8 @@ import torch
 
 from mlrun.errors import check, choose, number
 from mlrun.models.mf import MF
-from mlrun.records import Monitor, epoch_record
-from mlrun.scoring import evaluate
+from mlrun.metrics.records import Monitor, epoch_record
+from mlrun.metrics.scoring import evaluate
 from mlrun.solvers.base import Solver
 
 UPDATES = ("seed", "joint")
@@ -227,7 +227,7 @@ class ALS(Solver):
         self.noise, self.burn_in = float(noise), burn_in
 
     def fit_direct(self, model: MF, data, trainer, loss_fn):
-        """Yield (record, improved) per sweep (mlrun.records): train_loss, val_loss, val_<metric>, epoch_seconds,
+        """Yield (record, improved) per sweep (mlrun.metrics.records): train_loss, val_loss, val_<metric>, epoch_seconds,
         samples_per_second (ratings per second of sweep), then `objective` (J after the sweep; with noise > 0, J
         at the latest draw), `sweep_seconds`, `eval_seconds` (val, and train when it needs a pass) and `samples`
         (sampled sweeps averaged into the model so far)."""

@@ -4,7 +4,7 @@
 
 Built like a torch optimizer (`Solver(model.parameters(), **options)`, so checkpoints keep its `state_dict`);
 the run calls `fit_direct(model, data, trainer, loss_fn)`, which yields (record, improved) per epoch
-(mlrun.records.epoch_record / Monitor), and never calls `step()`.
+(mlrun.metrics.records.epoch_record / Monitor), and never calls `step()`.
 """
 
 from __future__ import annotations

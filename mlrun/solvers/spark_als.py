@@ -50,8 +50,8 @@ import torch
 
 from mlrun.errors import UserError, check, number
 from mlrun.models.mf import MF
-from mlrun.records import Monitor, epoch_record
-from mlrun.scoring import evaluate
+from mlrun.metrics.records import Monitor, epoch_record
+from mlrun.metrics.scoring import evaluate
 from mlrun.solvers.base import Solver
 
 log = logging.getLogger("mlrun")
@@ -102,7 +102,7 @@ class SparkALS(Solver):
         self.checkpoint_dir = checkpoint_dir or self.spark_conf.get("spark.checkpoint.dir")
 
     def fit_direct(self, model: MF, data, trainer, loss_fn):
-        """Yield (record, improved) per recorded epoch (mlrun.records); the record adds `objective` (mlrun's J of
+        """Yield (record, improved) per recorded epoch (mlrun.metrics.records); the record adds `objective` (mlrun's J of
         the biased model on the train ratings), `spark_seconds` (the Spark fit and the factor download) and
         `reg_param` (λ_s)."""
         check(isinstance(model, MF), "optimizer", "spark_als", f"factors model=mf only, not "

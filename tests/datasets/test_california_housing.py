@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import data_dir
+from tests.helpers import data_dir
 from mlrun.datasets import california_housing
 from mlrun.errors import UserError
 
@@ -54,8 +54,8 @@ def _ols_r2_matches_sklearn(path):
     from sklearn.metrics import r2_score
 
     from mlrun.models import Linear
-    from mlrun.loop import evaluate
-    from mlrun.losses import make_loss
+    from mlrun.fit.loop import evaluate
+    from mlrun.fit.losses import make_loss
 
     data = california_housing(str(path), SPLIT, seed=0)
     model = Linear(data.spec, solver="lstsq")

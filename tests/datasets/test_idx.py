@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_cfg, mlrun_cli
+from tests.helpers import make_cfg, mlrun_cli
 from mlrun.datasets import idx
 from mlrun.datasets.idx import read_idx, read_pair, write_idx
 from mlrun.errors import UserError
-from mlrun.run import train
+from mlrun.fit.run import train
 
 
 def make_images(n_per_class: int = 20, classes: int = 10, side: int = 12, seed: int = 0):

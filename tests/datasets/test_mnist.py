@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import data_dir, make_cfg
+from tests.helpers import data_dir, make_cfg
 from mlrun.datasets import mnist
 from mlrun.datasets.idx import read_pair, write_idx
 from mlrun.errors import UserError
-from mlrun.run import train
+from mlrun.fit.run import train
 
 ROOT = data_dir() / "mnist" if data_dir() else None
 HAVE_T10K = ROOT is not None and (ROOT / "t10k-images-idx3-ubyte.gz").is_file()

@@ -12,7 +12,7 @@ import pytest
 from mlrun.datasets import movielens_100k
 from mlrun.datasets import _ratings
 from mlrun.errors import UserError
-from tests.conftest import data_dir
+from tests.helpers import data_dir
 
 SPLIT = {"train": 0.8, "val": 0.1, "test": 0.1}
 

@@ -6,14 +6,14 @@ import torch
 
 pytest.importorskip("torchdiffeq")
 
-from conftest import make_cfg
+from tests.helpers import make_cfg
 from mlrun.datasets import spiral
 from mlrun.datasets.spiral import A, true_trajectory
 from mlrun.errors import UserError
-from mlrun.losses import make_loss
+from mlrun.fit.losses import make_loss
 from mlrun.models import MLP, NeuralODE
-from mlrun.build import make as build
-from mlrun.run import train
+from mlrun.config.registry import make as build
+from mlrun.fit.run import train
 
 SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
 

@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import make_cfg, mlrun_cli
+from tests.helpers import make_cfg, mlrun_cli
 from mlrun.datasets import table
 from mlrun.datasets._table_demo import WINE, write_demo, write_wine
 from mlrun.datasets._table_demo import wine_frame as wine
 from mlrun.datasets.splits import split_indices
 from mlrun.datasets.table import apply_transform, decode_predictions, encode_target_column, read_table
 from mlrun.errors import UserError
-from mlrun.run import train
+from mlrun.fit.run import train
 
 SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
 
@@ -399,7 +399,7 @@ def test_a_target_in_dollars_is_learnt_standardized_and_reported_in_dollars(tmp_
 
 
 def test_mlp_trains_and_the_checkpoint_predicts(tmp_path, one_thread):
-    from mlrun.checkpoints import load
+    from mlrun.runtime.checkpoints import load
     from mlrun.models import MLP
 
     path = write_wine(tmp_path / "w.csv", wine(600))
@@ -417,7 +417,7 @@ def test_mlp_trains_and_the_checkpoint_predicts(tmp_path, one_thread):
     with torch.no_grad():
         predicted = decode_predictions(transform, model(apply_transform(transform, rows)))
     assert len(predicted) == 600 and np.corrcoef(predicted, rows.quality)[0, 1] > 0.7
-    from mlrun.saved import evaluate_checkpoint                        # `mlrun eval` rebuilds the same spec
+    from mlrun.infer.saved import evaluate_checkpoint                        # `mlrun eval` rebuilds the same spec
 
     scores = evaluate_checkpoint(str(tmp_path / "run" / "checkpoints" / "best.pt"))
     assert scores["test_r2"] == pytest.approx(summary["test_r2"], abs=1e-6)

@@ -128,8 +128,8 @@ def test_every_dataset_config_has_the_key_off():
 
 
 def test_train_and_eval_with_projection(cfg, tmp_path):
-    from mlrun.saved import evaluate_checkpoint
-    from mlrun.run import train
+    from mlrun.infer.saved import evaluate_checkpoint
+    from mlrun.fit.run import train
 
     run = tmp_path / "run"
     run.mkdir()

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from mlrun.errors import UserError
-from mlrun.run import train
+from mlrun.fit.run import train
 
 pytest.importorskip("mlflow", reason="extra [mlflow] not installed")
 

@@ -5,12 +5,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conftest import make_cfg
+from tests.helpers import make_cfg
 from mlrun.datasets.spec import DataSpec
 from mlrun.errors import UserError
 from mlrun.models import CNN
 from mlrun.models.cnn import PRESETS
-from mlrun.run import train
+from mlrun.fit.run import train
 
 
 def spec(*shape, n_outputs=10, task="multiclass"):
@@ -92,7 +92,7 @@ def test_bad_options_are_one_line(kwargs, match):
 
 
 def test_regression_is_refused_by_the_task_check():
-    from mlrun.build import model
+    from mlrun.fit.build import model
 
     with pytest.raises(UserError, match=r"model=cnn: learns binary, multiclass datasets; dataset=.* is regression "
                                         r"\(models for regression: linear, mlp, node, pca, resnet_euler\)"):

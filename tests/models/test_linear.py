@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_cfg
+from tests.helpers import make_cfg
 from mlrun.datasets import diabetes
 from mlrun.errors import UserError
 from mlrun.models import Linear
-from mlrun.run import train
+from mlrun.fit.run import train
 
 SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
 
@@ -57,7 +57,7 @@ def test_closed_form_weights_and_ridge():
 def test_linear_refuses_classification_and_bad_solver():
     from mlrun.datasets import digits
 
-    from mlrun.build import model
+    from mlrun.fit.build import model
 
     with pytest.raises(UserError, match=r"model=linear: learns regression datasets; dataset=digits is multiclass "
                                         r"\(models for multiclass: cnn, logistic, mlp, node, pca, resnet_euler\)"):

@@ -3,11 +3,11 @@ import json
 import pytest
 import torch
 
-from conftest import make_cfg
+from tests.helpers import make_cfg
 from mlrun.datasets import diabetes, digits
 from mlrun.errors import UserError
 from mlrun.models import Logistic
-from mlrun.run import train
+from mlrun.fit.run import train
 
 SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
 
@@ -32,7 +32,7 @@ def test_binary_has_one_logit_multiclass_has_c(tmp_path):
 
 
 def test_logistic_refuses_regression():
-    from mlrun.build import model
+    from mlrun.fit.build import model
 
     with pytest.raises(UserError, match="model=logistic: learns binary, multiclass datasets; dataset=diabetes is "
                                         "regression"):

@@ -13,8 +13,8 @@ from mlrun.datasets import synthetic_ratings
 from mlrun.errors import UserError
 from mlrun.models import MF
 from mlrun.models.mf import objective
-from mlrun.run import train
-from tests.conftest import make_cfg
+from mlrun.fit.run import train
+from tests.helpers import make_cfg
 
 
 def test_objective_is_the_written_out_sum():

@@ -4,12 +4,12 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import make_cfg
+from tests.helpers import make_cfg
 from mlrun.datasets.spec import DataSpec
 from mlrun.errors import UserError
 from mlrun.models import MLP
 from mlrun.models.activations import ACTIVATIONS, Maxout
-from mlrun.run import train
+from mlrun.fit.run import train
 
 SPEC = DataSpec(input_shape=(1, 4, 4), n_outputs=3, task="multiclass")
 

@@ -7,13 +7,13 @@ import torch
 
 pytest.importorskip("torchdiffeq")
 
-from conftest import make_cfg
+from tests.helpers import make_cfg
 from mlrun.datasets.spec import DataSpec
 from mlrun.errors import UserError
 from mlrun.models import NeuralODE, ResNetEuler
 from mlrun.models.node import solver_table
 from mlrun.models.odefunc import Dynamics
-from mlrun.run import train
+from mlrun.fit.run import train
 
 FLAT = DataSpec(input_shape=(10,), n_outputs=3, task="multiclass")
 IMAGE = DataSpec(input_shape=(1, 12, 12), n_outputs=4, task="multiclass")

@@ -249,9 +249,9 @@ def test_progress_lines_without_a_terminal(method, caplog, monkeypatch):
 
 @METHODS
 def test_train_writes_eigenpairs_and_the_eigh_check(method, cfg, tmp_path):
-    from mlrun import checkpoints
-    from mlrun.run import train
-    from mlrun.saved import evaluate_checkpoint
+    from mlrun.runtime import checkpoints
+    from mlrun.fit.run import train
+    from mlrun.infer.saved import evaluate_checkpoint
 
     run = tmp_path / "run"
     run.mkdir()
@@ -281,7 +281,7 @@ def test_train_writes_eigenpairs_and_the_eigh_check(method, cfg, tmp_path):
 
 
 def test_supervised_loss_is_refused(cfg, tmp_path):
-    from mlrun.run import train
+    from mlrun.fit.run import train
 
     with pytest.raises(UserError, match="loss='mse'"):
         train(cfg("model=pca", "loss=mse"), tmp_path / "run")

@@ -49,8 +49,8 @@ def test_bad_options(kwargs, match):
 
 def test_refuses_trajectories():
     spec = DataSpec(input_shape=(2,), n_outputs=2, task="trajectory", name="spiral", times=[0.0, 0.1])
-    from conftest import make_cfg
-    from mlrun.build import model
+    from tests.helpers import make_cfg
+    from mlrun.fit.build import model
 
     with pytest.raises(UserError, match=r"model=resnet_euler: learns regression, binary, multiclass datasets; "
                                         r"dataset=spiral is trajectory \(models for trajectory: node\)"):

@@ -13,7 +13,7 @@ import torch
 
 from mlrun.datasets import synthetic_ratings
 from mlrun.errors import UserError
-from mlrun.saved import evaluate_checkpoint
+from mlrun.infer.saved import evaluate_checkpoint
 from mlrun.models import MF
 from mlrun.models.mf import objective
 from mlrun.solvers import ALS
@@ -26,8 +26,8 @@ from mlrun.solvers.als import (
     penalty,
     solve_side,
 )
-from mlrun.run import train
-from tests.conftest import data_dir, make_cfg
+from mlrun.fit.run import train
+from tests.helpers import data_dir, make_cfg
 
 
 def problem(seed=0, n_users=40, n_items=30, k=3, density=0.4):
@@ -53,7 +53,7 @@ def fit_als(data, k, reg, sweeps, update="seed", dtype="float64", **options):
 
 
 def make_trainer(**options):
-    from mlrun.settings import TrainerSettings as Trainer
+    from mlrun.config.settings import TrainerSettings as Trainer
 
     return Trainer(**{"patience": 0, **options})
 

@@ -20,10 +20,10 @@ import pytest
 import torch
 
 from mlrun.errors import UserError
-from mlrun.losses import make_loss
+from mlrun.fit.losses import make_loss
 from mlrun.solvers.spark_als import default_reg_param, fit_biases, flat_conf
-from mlrun import build
-from tests.conftest import make_cfg, mlrun_cli
+from mlrun.fit import build
+from tests.helpers import make_cfg, mlrun_cli
 
 SMALL = ["model=mf", "optimizer=spark_als", "dataset=synthetic_ratings", "dataset.n_users=40", "dataset.n_items=25",
          "dataset.density=0.5", "dataset.rank=2", "dataset.noise=0.1", "model.k=2", "model.reg=1.0",

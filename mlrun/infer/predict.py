@@ -1,0 +1,227 @@
+"""Predictions on new rows from a saved run: `mlrun predict` and `mlrun.load(...).predict(...)`.
+
+    p = Predictor.load("outputs/<run>")            # best.pt of a run folder, or a .pt file
+    p.predict(frame)                               # DataFrame: row, prediction (+ p_<class> with proba=True)
+    predict_file("outputs/<run>", "new.csv", "predictions.csv", proba=True)
+
+How rows become model inputs depends on what the run learned from:
+- a table file (`dataset=table`) or a built-in table (digits, iris, California housing, ...): the checkpoint's spec
+  carries the fitted preprocessing (`spec.transform`: columns, categories, fill values, scaling) and the rows are
+  encoded with it — the training data is not needed;
+- images (an IDX file of N×H×W or N×C×H×W uint8): the dataset's own normalisation runs in front of the model (the
+  dataset is rebuilt from the stored config to get it: its files must be where the config says);
+- ratings (`user,item` pairs, raw ids as in the ratings file): the id maps come from the rebuilt dataset; an id
+  not seen in training gets the model's cold-start prediction (μ + known biases).
+Every prediction is batched on the device with no per-row Python; nothing is written unless all rows succeed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mlrun.fit import build
+from mlrun.config import registry
+from mlrun.runtime import checkpoints
+from mlrun.datasets.spec import DataSpec
+from mlrun.errors import UserError
+
+OUTPUTS = (".csv", ".parquet")
+
+
+class Predictor:
+    """A saved model, ready to predict: rebuilt through mlrun.fit.build's registry allowlist, on `device`."""
+
+    def __init__(self, payload: dict, overrides: list[str] = (), key: str = "checkpoint"):
+        self.spec = DataSpec(**payload["spec"])
+        self.transform = payload["spec"].get("transform") or {}
+        self.key = key
+        if self.transform:                         # the preprocessing travels in the checkpoint: no data needed
+            self.cfg = build.stored_config(payload, list(overrides))
+            registry.screen(self.cfg)
+            self.device = registry.make(self.cfg.device, "device")
+            self.model, _ = build.model(self.cfg.model, self.spec)
+            try:
+                self.model.load_state_dict(payload["model"])
+            except (RuntimeError, KeyError) as e:
+                raise UserError(f"{key}: its weights do not fit {self.cfg.model._target_} "
+                                f"({str(e).splitlines()[0]})") from None
+            self.net, self.source = self.model.to(self.device), None
+        else:                                      # images and ratings: the dataset's preprocessing / id maps
+            self.cfg, parts = build.rebuild(payload, list(overrides), key=key)
+            self.device, self.model, self.source = parts.device, parts.model, parts.source
+            self.net = build.network(parts.model, parts.data)
+        self.model.eval()
+        self.batch_size = int(self.cfg.trainer.get("eval_batch_size", 4096))
+
+    @classmethod
+    def load(cls, path: str | Path, overrides: list[str] = ()) -> "Predictor":
+        return cls(checkpoints.load(path), overrides, key=f"checkpoint={str(path)!r}")
+
+    # ---- rows → model inputs
+    def encode(self, rows, name: str = "rows") -> torch.Tensor:
+        """Model inputs for `rows`: a DataFrame of raw rows, or an array/tensor already shaped like the inputs."""
+        if self.transform.get("kind") == "array":
+            return self._features(rows, name)
+        if isinstance(rows, pd.DataFrame):
+            if self.spec.task == "ratings":
+                return self._pairs(rows, name)
+            if not self.transform:
+                raise UserError(f"{name}: this model learned from dataset={self.spec.name}, whose inputs are not "
+                                f"table columns; pass an array of shape (N, {', '.join(map(str, self.spec.input_shape))})")
+            from mlrun.datasets.table import apply_transform
+
+            return apply_transform(self.transform, rows, name)
+        x = torch.as_tensor(np.asarray(rows) if not isinstance(rows, torch.Tensor) else rows)
+        shape = tuple(self.spec.input_shape)
+        if x.ndim >= 2 and tuple(x.shape[1:]) != shape and x.shape[1:].numel() == int(np.prod(shape)):
+            x = x.reshape(len(x), *shape)          # e.g. N×28×28 images for a 1×28×28 spec
+        if tuple(x.shape[1:]) != shape:
+            raise UserError(f"{name}: inputs of shape {tuple(x.shape)}; this model takes (N, "
+                            f"{', '.join(map(str, shape))})")
+        return x if self.spec.task == "ratings" else x if x.dtype == torch.uint8 else x.float()
+
+    def _features(self, rows, name: str) -> torch.Tensor:
+        """Raw feature rows of a built-in table (N, D) → the training preprocessing: NaN → train median, then
+        (x − shift) / scale with the train statistics (mlrun.datasets.splits.array_transform)."""
+        t = self.transform
+        if isinstance(rows, pd.DataFrame):
+            named = [f for f in self.spec.features if f in rows.columns]
+            frame = rows[named] if self.spec.features and len(named) == len(self.spec.features) else rows
+            try:
+                x = frame.to_numpy(dtype=np.float64)
+            except (TypeError, ValueError) as e:
+                raise UserError(f"{name}: every column must be numeric ({str(e).splitlines()[0]})") from None
+        else:
+            x = np.asarray(rows.cpu() if isinstance(rows, torch.Tensor) else rows, dtype=np.float64)
+            x = x.reshape(len(x), -1) if x.ndim > 1 else x.reshape(1, -1)
+        if x.ndim != 2 or x.shape[1] != t["width"]:
+            raise UserError(f"{name}: rows of {x.shape[-1]} values; dataset={self.spec.name} has {t['width']} "
+                            f"features per row")
+        if not np.isfinite(x[~np.isnan(x)]).all():
+            raise UserError(f"{name}: holds an infinite value; features must be finite (NaN = missing)")
+        if t["fill"] is not None:
+            x = np.where(np.isnan(x), np.asarray(t["fill"]), x)
+        elif np.isnan(x).any():
+            x = np.nan_to_num(x)                   # train had no gaps: nothing learned to fill them with
+        if t["shift"] is not None:
+            x = (x - np.asarray(t["shift"])) / np.asarray(t["scale"])
+        return torch.as_tensor(x.astype(np.float32))
+
+    def _pairs(self, rows: pd.DataFrame, name: str) -> torch.Tensor:
+        """(N, 2) int64 (user index, item index) for raw ids; −1 where an id was not in training."""
+        if rows.shape[1] < 2:
+            raise UserError(f"{name}: needs two columns, user and item (raw ids as in the ratings file)")
+        users, items = (rows.iloc[:, i].astype(str).str.strip().to_numpy() for i in (0, 1))
+        out = []
+        for ids, known in ((users, self.source.user_ids), (items, self.source.item_ids)):
+            index = pd.Index(known)
+            out.append(torch.as_tensor(index.get_indexer(ids), dtype=torch.int64))   # −1 = not seen in training
+        return torch.stack(out, 1)
+
+    # ---- model inputs → predictions
+    @torch.no_grad()
+    def outputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Raw model outputs, batched on the device (logits for classification)."""
+        chunks = [self.net(x[i:i + self.batch_size].to(self.device, non_blocking=True)).float().cpu()
+                  for i in range(0, len(x), self.batch_size)]
+        return torch.cat(chunks) if chunks else torch.empty(0, max(self.spec.n_outputs, 1))
+
+    def predict(self, rows, proba: bool = False, name: str = "rows") -> pd.DataFrame:
+        """One row per input row, in order: `row`, `prediction` (class name, value or rating), and `p_<class>`
+        per class with `proba` (classification only)."""
+        out = self.outputs(self.encode(rows, name))
+        task, classes = self.spec.task, list(self.spec.classes) or [str(i) for i in range(self.spec.n_outputs)]
+        frame = pd.DataFrame({"row": np.arange(len(out))})
+        if task in ("binary", "multiclass"):
+            probs = torch.sigmoid(out[:, :1]) if task == "binary" else torch.softmax(out, 1)
+            if task == "binary":
+                probs = torch.cat([1 - probs, probs], 1)
+                classes = classes if len(classes) == 2 else ["0", "1"]
+            frame["prediction"] = np.asarray(classes, dtype=object)[probs.argmax(1).numpy()]
+            if proba:
+                for j, c in enumerate(classes):
+                    frame[f"p_{c}"] = probs[:, j].numpy()
+        elif task in ("regression", "ratings"):
+            if proba:
+                raise UserError(f"proba=true: dataset={self.spec.name} is {task}; probabilities are for classes")
+            values = out.reshape(len(out), -1)
+            target = self.transform.get("target")
+            if isinstance(target, dict):               # dataset=table: back from the standardized target
+                from mlrun.datasets._table_transform import unstandardize_target
+
+                values = unstandardize_target(target, values)
+            if values.shape[1] == 1:
+                frame["prediction"] = values[:, 0].numpy()
+            else:
+                for j in range(values.shape[1]):
+                    frame[f"prediction_{j}"] = values[:, j].numpy()
+        else:
+            raise UserError(f"mlrun predict: a {task} model (dataset={self.spec.name}) has no per-row prediction")
+        return frame
+
+
+def read_rows(predictor: Predictor, path: str) -> pd.DataFrame | np.ndarray:
+    """The input file: IDX images for an image model, else a table (CSV/TSV, compressed, Parquet, Feather)."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise UserError(f"input={path!r}: file not found")
+    if len(predictor.spec.input_shape) == 3 and predictor.spec.task != "ratings":
+        from mlrun.datasets.idx import read_idx
+
+        return read_idx(file)
+    from mlrun.datasets.table import read_table
+
+    header = predictor.spec.task != "ratings" or _has_header(file)
+    return read_table(str(file), None, header, "utf-8-sig", None, key="input")
+
+
+def _has_header(file: Path) -> bool:
+    """Ratings pairs may come with a `user,item` header or without one (a first line of two ids)."""
+    import gzip
+
+    opener = gzip.open if file.suffix == ".gz" else open
+    with opener(file, "rt", encoding="utf-8-sig", errors="replace") as f:
+        first = f.readline()
+    return not any(ch.isdigit() for ch in first.split(",")[0][:1])
+
+
+def write_rows(frame: pd.DataFrame, output: str) -> str:
+    """CSV or Parquet by extension, atomically (temporary file + rename); `-` = CSV on stdout."""
+    if output == "-":
+        frame.to_csv(sys.stdout, index=False)
+        return "stdout"
+    out = Path(output)
+    if out.suffix.lower() not in OUTPUTS:
+        raise UserError(f"output={output!r}: valid choices are a .csv or .parquet file, or - for stdout")
+    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    try:
+        if out.suffix.lower() == ".parquet":
+            try:
+                frame.to_parquet(tmp, index=False)
+            except ImportError:
+                raise UserError("output=*.parquet needs pyarrow: pip install 'mlrun-classic[table]'") from None
+        else:
+            frame.to_csv(tmp, index=False)
+        os.replace(tmp, out)
+    except OSError as e:
+        raise UserError(f"output={output!r}: cannot write it ({e.strerror or e})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return str(out)
+
+
+def predict_file(checkpoint: str, input: str, output: str, proba: bool = False,  # noqa: A002 - the command's key
+                 overrides: list[str] = ()) -> tuple[int, str]:
+    """(rows predicted, where they went) for `mlrun predict checkpoint=... input=... output=...`."""
+    if output != "-" and Path(output).suffix.lower() not in OUTPUTS:
+        raise UserError(f"output={output!r}: valid choices are a .csv or .parquet file, or - for stdout")
+    predictor = Predictor.load(checkpoint, overrides)
+    rows = read_rows(predictor, input)
+    frame = predictor.predict(rows, proba, name=f"input={input!r}")
+    return len(frame), write_rows(frame, output)
