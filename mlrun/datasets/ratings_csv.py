@@ -1,6 +1,8 @@
 """Any user/item/rating file: delimited text (separator, header, encoding) or Parquet (by extension .parquet/.pq),
 the three columns by name or 0-based index; an optional separate test file (then the main file is split into
-train/val only). File formats, the id rule and encodings: docs/scale.md.
+train/val only). Compressed text (gzip, bz2, xz, zip) is recognised by its first bytes, whatever the file's name.
+Ids are text (mlrun/datasets/ratings/cells.py); a (user, item) pair rated more than once keeps its last rating,
+with one warning (mlrun/datasets/ratings/data.py). File formats, the id rule and encodings: docs/scale.md.
 
     mlrun train model=mf dataset=ratings_csv dataset.path=r.csv dataset.test_path=t.csv "dataset.sep=','"
     mlrun train model=mf dataset=ratings_csv dataset.path=u.data dataset.sep='\t' dataset.header=false \\
@@ -14,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mlrun.datasets._ratings import RatingsData, ratings_data, read_ratings
+from mlrun.datasets.ratings.cells import as_text
+from mlrun.datasets.ratings.data import RatingsData, ratings_data
+from mlrun.datasets.ratings.read import read_ratings
 from mlrun.errors import UserError
 
 
@@ -36,18 +40,14 @@ def ratings_csv(path: str, split: dict, test_path: str | None = None, sep: str =
     t_users, t_items, t_ratings = read_ratings(_file(test_path, "dataset.test_path"), sep, columns, header,
                                                "dataset.test_path", encoding)
     if users.dtype != t_users.dtype:           # integers in one file, text in the other: both text
-        users, t_users = _text(users), _text(t_users)
+        users, t_users = as_text(users), as_text(t_users)
     if items.dtype != t_items.dtype:
-        items, t_items = _text(items), _text(t_items)
+        items, t_items = as_text(items), as_text(t_items)
     n, val = len(ratings), float(split.get("val", 0.0))
     return ratings_data(np.concatenate([users, t_users]), np.concatenate([items, t_items]),
                         np.concatenate([ratings, t_ratings]), name="ratings_csv",
                         split={"train": 1.0 - val, "val": val, "test": 0.0}, seed=seed,
                         fixed_test=np.arange(n, n + len(t_ratings)))
-
-
-def _text(ids: np.ndarray) -> np.ndarray:
-    return ids.astype(str).astype(object)
 
 
 def _file(path: str, key: str) -> Path:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlrun.runtime import memory
-from mlrun.datasets._ratings import RatingsData, ratings_data
+from mlrun.datasets.ratings.data import RatingsData, ratings_data
 from mlrun.errors import number
 
 BYTES_PER_RATING = 32                  # user and item ids (int64), the rating (float64), the cell key while drawing

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mlrun.datasets import movielens_100k
-from mlrun.datasets import _ratings
+from mlrun.datasets.ratings import read as ratings_read
 from mlrun.errors import UserError
 from tests.helpers import data_dir
 
@@ -77,7 +77,7 @@ def test_real_u_data():
     root = data_dir()
     if root is None or not (root / "ml-100k" / "u.data").is_file():
         pytest.skip("MovieLens 100k not under the data root")
-    users, items, ratings = _ratings.read_ratings(root / "ml-100k" / "u.data", "\t", [0, 1, 2], header=False)
+    users, items, ratings = ratings_read.read_ratings(root / "ml-100k" / "u.data", "\t", [0, 1, 2], header=False)
     assert len(ratings) == 100_000 and len(np.unique(users)) == 943 and len(np.unique(items)) == 1682
     data = movielens_100k(root / "ml-100k", split=SPLIT, seed=0)
     assert (len(data.train), len(data.val), len(data.test)) == (80_000, 10_000, 10_000)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlrun.datasets import _ratings, ratings_csv
+from mlrun.datasets import ratings_csv
+from mlrun.datasets.ratings import diagnose, read
 from mlrun.errors import UserError
 
 ALL_TRAIN = {"train": 1.0, "val": 0.0, "test": 0.0}
@@ -66,7 +67,7 @@ def test_plain_integer_ids_are_numbers_and_anything_else_is_text(tmp_path):
 
 def test_text_and_integer_ids_across_the_test_file_stay_distinct(tmp_path):
     (tmp_path / "r.csv").write_text("userId,movieId,rating\n7,1,4\n8,1,3\n")
-    (tmp_path / "t.csv").write_text("userId,movieId,rating\n007,1,2\n7,1,5\n")
+    (tmp_path / "t.csv").write_text("userId,movieId,rating\n007,1,2\n7,2,5\n")
     data = ratings_csv(str(tmp_path / "r.csv"), {"train": 1.0, "val": 0.0, "test": 0.0},
                        test_path=str(tmp_path / "t.csv"))
     assert data.user_ids == ["7", "8"]
@@ -110,7 +111,7 @@ def test_non_finite_or_absurd_ratings_are_refused_naming_file_line_and_column(tm
 def test_a_bad_line_deep_in_a_large_file_is_still_named(tmp_path, monkeypatch):
     """The fast pass reads blocks; its failure hands over to the chunked row-by-row pass, which names the line
     (chunks of 7,000 lines here, so the bad one is in the seventh)."""
-    monkeypatch.setattr(_ratings, "DIAGNOSIS_ROWS", 7_000)
+    monkeypatch.setattr(diagnose, "DIAGNOSIS_ROWS", 7_000)
     f = tmp_path / "r.csv"
     rows = [f"{u % 997},{u % 101},{1 + u % 5}" for u in range(60_000)]
     rows[45_000] = "5,7,four"
@@ -175,7 +176,7 @@ def test_a_clean_file_takes_the_fast_pass_only(tmp_path, monkeypatch):
     def no_diagnosis(*args):
         raise AssertionError("the row-by-row pass ran on a clean file")
 
-    monkeypatch.setattr(_ratings, "_diagnose", no_diagnosis)
+    monkeypatch.setattr(read, "diagnose", no_diagnosis)
     f = tmp_path / "r.csv"
     f.write_text("userId,movieId,rating,timestamp\n1,10,4,9\n1,11,3.5,9\n\n2,10,5,9\n")
     data = ratings_csv(str(f), ALL_TRAIN)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mlrun.datasets import synthetic_ratings
-from mlrun.datasets._ratings import split_ratings
+from mlrun.datasets.ratings.split import split_ratings
 from mlrun.datasets.synthetic_ratings import observed_cells
 from mlrun.errors import UserError
 

@@ -1,0 +1,56 @@
+"""split_ratings: index arrays (train, val, test) into the ratings, chosen by the dataset keys, all seeded:
+
+  - folds > 1 (set by trainer.cv_folds): k-fold cross validation; the ratings are partitioned into `folds` parts,
+    part `fold` is test, a fraction split.val of all ratings (from the other parts) is val, the rest train;
+  - leave_out = k > 0: per-user leave-k-out; k random ratings of every user with more than k (2k when val) go to
+    test, k more to val when split.val > 0, the rest to train;
+  - else a random holdout by the fractions split.train / split.val / split.test.
+Each rating lands in exactly one split; data.py first keeps one rating per (user, item) pair, so a pair is never
+in two splits either.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlrun.datasets.splits import check_fractions, split_indices
+from mlrun.errors import check, number
+
+
+def split_ratings(users: np.ndarray, split: dict, leave_out: int, folds: int, fold: int, seed: int):
+    """(train, val, test) int64 index arrays. `users`: any per-rating key that groups the ratings by user (raw
+    ids or their codes)."""
+    n = len(users)
+    fractions = check_fractions(split)
+    number("dataset.leave_out", leave_out, 0, integer=True)
+    number("dataset.folds", folds, 1, integer=True)
+    number("dataset.fold", fold, 0, folds - 1, integer=True)
+    rng = np.random.default_rng(seed)
+    if folds > 1:
+        check(folds <= n, "dataset.folds", folds, f"must be ≤ the number of ratings ({n})")
+        part = np.empty(n, dtype=np.int64)
+        part[rng.permutation(n)] = np.arange(n) % folds           # fold sizes differ by at most one
+        test = np.flatnonzero(part == fold)
+        rest = rng.permutation(np.flatnonzero(part != fold))
+        n_val = min(int(round(fractions[1] * n)), len(rest) - 1)
+        return np.sort(rest[n_val:]), np.sort(rest[:n_val]), test
+    if leave_out > 0:
+        return _leave_out(users, leave_out, fractions[1] > 0, rng)
+    return split_indices(np.zeros(n), fractions, seed, stratify=False)
+
+
+def _leave_out(users: np.ndarray, k: int, with_val: bool, rng: np.random.Generator):
+    """Per-user leave-k-out: k random ratings of every user with more than k (2k with val) to test, k more to val."""
+    n = len(users)
+    n_out = 2 * k if with_val else k
+    order = np.lexsort((rng.random(n), users))                 # by user, random within a user
+    sorted_users = users[order]
+    starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
+    counts = np.diff(np.r_[starts, n])
+    rank = np.arange(n) - np.repeat(starts, counts)            # position within the user's ratings
+    eligible = np.repeat(counts > n_out, counts)               # users keep at least one train rating
+    test = order[eligible & (rank < k)]
+    val = order[eligible & (rank >= k) & (rank < n_out)] if with_val else order[:0]
+    held = np.zeros(n, dtype=bool)
+    held[test], held[val] = True, True
+    return np.flatnonzero(~held), np.sort(val), np.sort(test)
