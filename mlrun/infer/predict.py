@@ -28,6 +28,7 @@ import torch
 from mlrun.fit import build
 from mlrun.config import registry
 from mlrun.runtime import checkpoints
+from mlrun.datasets.ratings.pairs import pair_index, read_pairs
 from mlrun.datasets.spec import DataSpec
 from mlrun.errors import UserError
 
@@ -114,15 +115,8 @@ class Predictor:
         return torch.as_tensor(x.astype(np.float32))
 
     def _pairs(self, rows: pd.DataFrame, name: str) -> torch.Tensor:
-        """(N, 2) int64 (user index, item index) for raw ids; −1 where an id was not in training."""
-        if rows.shape[1] < 2:
-            raise UserError(f"{name}: needs two columns, user and item (raw ids as in the ratings file)")
-        users, items = (rows.iloc[:, i].astype(str).str.strip().to_numpy() for i in (0, 1))
-        out = []
-        for ids, known in ((users, self.source.user_ids), (items, self.source.item_ids)):
-            index = pd.Index(known)
-            out.append(torch.as_tensor(index.get_indexer(ids), dtype=torch.int64))   # −1 = not seen in training
-        return torch.stack(out, 1)
+        """(N, 2) int64 (user index, item index) for raw ids (text); −1 where an id was not in training."""
+        return pair_index(rows, self.source.user_ids, self.source.item_ids, name)
 
     # ---- model inputs → predictions
     @torch.no_grad()
@@ -175,20 +169,11 @@ def read_rows(predictor: Predictor, path: str) -> pd.DataFrame | np.ndarray:
         from mlrun.datasets.idx import read_idx
 
         return read_idx(file)
+    if predictor.spec.task == "ratings":
+        return read_pairs(file, "input", predictor.source.user_ids)
     from mlrun.datasets.table import read_table
 
-    header = predictor.spec.task != "ratings" or _has_header(file)
-    return read_table(str(file), None, header, "utf-8-sig", None, key="input")
-
-
-def _has_header(file: Path) -> bool:
-    """Ratings pairs may come with a `user,item` header or without one (a first line of two ids)."""
-    import gzip
-
-    opener = gzip.open if file.suffix == ".gz" else open
-    with opener(file, "rt", encoding="utf-8-sig", errors="replace") as f:
-        first = f.readline()
-    return not any(ch.isdigit() for ch in first.split(",")[0][:1])
+    return read_table(str(file), None, True, "utf-8-sig", None, key="input")
 
 
 def write_rows(frame: pd.DataFrame, output: str) -> str:

@@ -122,7 +122,8 @@ def _text_frame(frame, name: str):
     for role, column_name in zip(("user", "item"), frame.columns[:2]):
         column = frame[column_name]
         if _has_floats(column):
-            raise UserError(f"{name}: column {column_name!r} holds floats (e.g. {column.iloc[0]!r}); {role} ids are "
+            example = next(v for v in column if isinstance(v, float) and v == v)
+            raise UserError(f"{name}: column {column_name!r} holds floats (e.g. {float(example)!r}); {role} ids are "
                             f"text or integers, as in the ratings file (1.0 is not the id 1)")
         missing = column.isna().to_numpy()
         if missing.any():
