@@ -36,34 +36,21 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
-import re
-import shutil
-import socket
-import subprocess
-import tempfile
 import time
-import warnings
-from pathlib import Path
 
 import torch
 
 from mlrun.errors import UserError, check, number
-from mlrun.models.mf import MF
 from mlrun.metrics.records import Monitor, epoch_record
 from mlrun.metrics.scoring import evaluate
+from mlrun.models.mf import MF
 from mlrun.solvers.base import Solver
+from mlrun.solvers.spark_session import (CLUSTER, LOCAL, MASTERS, MEMORY, STANDALONE, check_reachable, checkpoints,
+                                         find_java, flat_conf, require_pyspark, spark_errors, spark_log,
+                                         spark_session)
 
 log = logging.getLogger("mlrun")
 
-INSTALL = "install the [spark] extra: pip install 'mlrun-classic[spark]'"
-MASTERS = ("local, local[N], local[*], local[N,F] (this machine) | spark://host:7077[,host2:7077] (standalone "
-           "cluster) | yarn | k8s://https://host:port")
-LOCAL = re.compile(r"local(\[(\*|[1-9]\d*)(,[1-9]\d*)?\])?")
-STANDALONE = re.compile(r"spark://([^\s:/,]+:\d+(,[^\s:/,]+:\d+)*)")
-CLUSTER = re.compile(r"yarn|k8s://\S+")
-MEMORY = re.compile(r"[1-9]\d*([kmgtp]b?)?", re.IGNORECASE)
-OWN_KEYS = {"spark.master": "optimizer.master", "spark.driver.memory": "optimizer.driver_memory"}
 BIAS_TOL, BIAS_STEPS = 1e-12, 1000        # stage 1: stop at ‖residual‖ ≤ tol·‖Xᵀr‖, or after this many CG steps
 
 
@@ -101,10 +88,8 @@ class SparkALS(Solver):
         self.checkpoint_interval, self.driver_memory = checkpoint_interval, driver_memory
         self.checkpoint_dir = checkpoint_dir or self.spark_conf.get("spark.checkpoint.dir")
 
-    def fit_direct(self, model: MF, data, trainer, loss_fn):
-        """Yield (record, improved) per recorded epoch (mlrun.metrics.records); the record adds `objective` (mlrun's J of
-        the biased model on the train ratings), `spark_seconds` (the Spark fit and the factor download) and
-        `reg_param` (λ_s)."""
+    def _preflight(self, model: MF, trainer) -> tuple[str, int]:
+        """(the java Spark will run, epochs): every check that needs no Spark work, so a mistake costs no JVM."""
         check(isinstance(model, MF), "optimizer", "spark_als", f"factors model=mf only, not "
               f"{type(model).__name__}; use a gradient optimizer such as optimizer=adam")
         check(model.reg > 0, "model.reg", model.reg, "must be > 0 with optimizer=spark_als (it sets the bias "
@@ -121,16 +106,28 @@ class SparkALS(Solver):
                             f"optimizer.checkpoint_interval={self.checkpoint_interval} needs a checkpoint directory "
                             f"every executor reaches (e.g. hdfs://namenode/tmp/mlrun): without one Spark ALS's "
                             f"lineage overflows the stack after ~30 iterations")
-        users, items = data.train.x[:, 0].cpu(), data.train.x[:, 1].cpu()
-        ratings = data.train.y.cpu().double()
-        started = time.perf_counter()
+        return java, epochs
+
+    def _baseline(self, model: MF, users, items, ratings):
+        """(μ, b, c) of stage 1: fitted biases, the mean alone (biases=false), or zeros (implicit preferences)."""
         if self.implicit:                                          # preferences, not ratings: no baseline
             mu, b, c = ratings.new_zeros(()), ratings.new_zeros(model.n_users), ratings.new_zeros(model.n_items)
         elif self.biases:
             mu, b, c = fit_biases(users, items, ratings, model.n_users, model.n_items, model.reg)
         else:
             mu, b, c = ratings.mean(), ratings.new_zeros(model.n_users), ratings.new_zeros(model.n_items)
-        targets = ratings if self.implicit else ratings - mu - b[users] - c[items]
+        return mu, b, c
+
+    def fit_direct(self, model: MF, data, trainer, loss_fn):
+        """Yield (record, improved) per recorded epoch (mlrun.metrics.records); the record adds `objective` (mlrun's J of
+        the biased model on the train ratings), `spark_seconds` (the Spark fit and the factor download) and
+        `reg_param` (λ_s)."""
+        java, epochs = self._preflight(model, trainer)
+        users, items = data.train.x[:, 0].cpu(), data.train.x[:, 1].cpu()
+        ratings = data.train.y.cpu().double()
+        started = time.perf_counter()
+        mu, b, c = self._baseline(model, users, items, ratings)
+        targets = ratings if self.implicit else ratings - mu - b[users] - c[items]      # what Spark factors
         reg_param = self.reg_param if self.reg_param is not None else default_reg_param(
             model.reg, len(users.unique()), len(items.unique()), len(ratings))
         device = model.mu.device
@@ -245,156 +242,3 @@ def ratings_frame(spark, users: torch.Tensor, items: torch.Tensor, targets: torc
     frame = spark.createDataFrame(rows, "user int, item int, rating double").cache()
     frame.count()                                       # materialise once: every refit reads the cache
     return frame
-
-
-@contextlib.contextmanager
-def checkpoints(spark, directory: str | None, master: str):
-    """Spark's RDD checkpoint directory for the fit (ALS cuts its lineage there every checkpoint_interval
-    iterations): the given one, or with a local master a temporary folder removed afterwards."""
-    temporary = None
-    if directory is None and LOCAL.fullmatch(master):
-        directory = temporary = tempfile.mkdtemp(prefix="mlrun-spark-checkpoints-")
-    try:
-        if directory is not None:
-            with spark_errors(master, None):
-                spark.sparkContext.setCheckpointDir(directory)
-        yield
-    finally:
-        if temporary is not None:
-            shutil.rmtree(temporary, ignore_errors=True)
-
-
-def spark_session(master: str, driver_memory: str, conf: dict[str, str]):
-    """The process's Spark session for these settings: the running one when it matches, else a new one (the JVM is
-    started once per process, its output sent to spark_log(); driver_memory applies only then)."""
-    from pyspark import SparkConf, SparkContext
-    from pyspark.java_gateway import launch_gateway
-    from pyspark.sql import SparkSession
-
-    logging.getLogger("py4j").setLevel(logging.WARNING)     # its INFO lines would land in the run's log
-    settings = {"spark.master": master, "spark.app.name": "mlrun", "spark.driver.memory": driver_memory,
-                "spark.ui.showConsoleProgress": "false", "spark.ui.enabled": "false", **conf}
-    active = SparkContext._active_spark_context
-    if active is not None:
-        current = dict(active.getConf().getAll())
-        if all(current.get(k) == v for k, v in settings.items() if k != "spark.driver.memory"):
-            return SparkSession(active)
-        log.info("spark_als: stopping the running Spark context (master %s) to start one with these settings",
-                 active.master)
-        active.stop()
-    spark_conf = SparkConf().setAll(list(settings.items()))
-    gateway = None
-    if SparkContext._gateway is None:                        # first use in this process: start the JVM, quietly
-        with open(spark_log(), "ab") as out:
-            gateway = launch_gateway(spark_conf, popen_kwargs={"stdout": out, "stderr": out})
-    context = SparkContext(conf=spark_conf, gateway=gateway)
-    context.setLogLevel("WARN")
-    return SparkSession(context)
-
-
-def spark_log() -> Path:
-    """Where the JVM this process starts writes its console output."""
-    return Path(tempfile.gettempdir()) / f"mlrun-spark-{os.getpid()}.log"
-
-
-@contextlib.contextmanager
-def spark_errors(master: str, java: str | None):
-    """Spark and py4j failures (a JVM that does not start, a lost cluster, a failed job) as one UserError line;
-    pyspark's warning about the pandas version (unused here) left out."""
-    from py4j.protocol import Py4JError
-    from pyspark.errors import PySparkException
-
-    try:
-        with warnings.catch_warnings():              # "PySpark does not yet fully support pandas >= 3.0.0"
-            warnings.filterwarnings("ignore", "PySpark does not yet", FutureWarning)
-            yield
-    except (Py4JError, PySparkException) as e:
-        what = f"{type(e).__name__}: {first_line(e)}"
-        hint = f"; java: {java} ({java_version(java)}), Spark 4 needs Java 17+" if java and "GATEWAY" in what else ""
-        raise UserError(f"optimizer=spark_als: Spark failed on master={master} ({what}){hint}; "
-                        f"Spark's log: {spark_log()}") from None
-
-
-def first_line(e: BaseException) -> str:
-    """The Java exception's message line, without py4j's 'An error occurred while calling' preamble."""
-    java = getattr(e, "java_exception", None)
-    text = str(java.toString()) if java is not None else str(e)
-    lines = [s.strip() for s in text.splitlines() if s.strip() and not s.startswith("An error occurred")]
-    line = lines[0].lstrip(": ") if lines else type(e).__name__
-    return line if len(line) <= 300 else line[:297] + "..."
-
-
-# ---- the environment: pyspark, Java, the master URL
-
-def require_pyspark() -> None:
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        raise UserError(f"optimizer=spark_als: pyspark is not installed; {INSTALL}") from None
-
-
-def find_java() -> str:
-    """The `java` Spark will run: $JAVA_HOME/bin/java when JAVA_HOME is set, else `java` on PATH."""
-    home = os.environ.get("JAVA_HOME")
-    if home:
-        java = Path(home) / "bin" / "java"
-        check(java.is_file() and os.access(java, os.X_OK), "JAVA_HOME", home,
-              "has no bin/java; point it at a Java 17+ installation, or unset it to use `java` on PATH "
-              "(optimizer=spark_als runs Spark, a JVM)")
-        return str(java)
-    java = shutil.which("java")
-    if java is None:
-        raise UserError("optimizer=spark_als: Java not found: set JAVA_HOME or put `java` on PATH "
-                        "(Spark 4 needs Java 17 or newer, e.g. apt-get install openjdk-17-jre-headless)")
-    return java
-
-
-def java_version(java: str) -> str:
-    try:
-        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=20, check=False)
-        return (out.stderr or out.stdout).strip().splitlines()[0]
-    except (OSError, subprocess.SubprocessError, IndexError):
-        return "version unknown"
-
-
-def check_reachable(master: str) -> None:
-    """A standalone master (spark://host:port[,host:port]) must answer on one of its ports: Spark itself would
-    retry for a minute before giving up."""
-    standalone = STANDALONE.fullmatch(master)
-    if not standalone:
-        return
-    failures = []
-    for address in standalone.group(1).split(","):
-        host, port = address.rsplit(":", 1)
-        check(1 <= int(port) <= 65535, "optimizer.master", master, f"port {port} is not in 1..65535")
-        try:
-            socket.create_connection((host, int(port)), timeout=3).close()
-            return
-        except OSError as e:
-            failures.append(f"{address} ({e.strerror or type(e).__name__})")
-    raise UserError(f"optimizer.master={master!r}: cannot reach {', '.join(failures)}; start the master "
-                    f"(sbin/start-master.sh) or fix the URL (local[*] runs on this machine)")
-
-
-def flat_conf(conf) -> dict[str, str]:
-    """optimizer.spark_conf as flat Spark keys: {spark.executor.memory: 4g} and the nested form Hydra makes of
-    `+optimizer.spark_conf.spark.executor.memory=4g` both give {"spark.executor.memory": "4g"}."""
-    check(isinstance(conf, dict), "optimizer.spark_conf", conf, "must be a mapping of Spark settings")
-    flat: dict[str, str] = {}
-
-    def walk(prefix: str, node) -> None:
-        for key, value in node.items():
-            name = f"{prefix}{key}"
-            if isinstance(value, dict):
-                walk(name + ".", value)
-                continue
-            check(isinstance(value, (str, int, float, bool)), f"optimizer.spark_conf.{name}", value,
-                  "must be a string, number or boolean")
-            flat[name] = str(value).lower() if isinstance(value, bool) else str(value)
-
-    walk("", conf)
-    for name, value in flat.items():
-        check(name.startswith("spark."), f"optimizer.spark_conf.{name}", value,
-              "Spark settings start with spark. (e.g. spark.executor.memory)")
-        check(name not in OWN_KEYS, f"optimizer.spark_conf.{name}", value, f"set {OWN_KEYS.get(name)} instead")
-    return flat

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 
 from mlrun.datasets.ratings import source
 from mlrun.datasets.ratings.cells import IdColumn, concatenate, in_range
