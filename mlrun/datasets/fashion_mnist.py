@@ -3,27 +3,17 @@
 
     mlrun train dataset=fashion_mnist model=cnn                      # <data_root>/fashion_mnist/{train,t10k}-*
     mlrun train experiment=fashion_cnn                               # convnet with crop + flip augmentation
+
+The loading is shared with mnist (mlrun/datasets/_mnist_style.py); this file holds Fashion-MNIST's constants.
 """
 
 from __future__ import annotations
 
-from mlrun.datasets._images import image_data, mnist_style_items, torchvision_fetcher
-from mlrun.datasets.idx import load_idx_splits
-from mlrun.datasets.spec import Data
-from mlrun.errors import check
+from mlrun.datasets._mnist_style import MnistStyle, dataset_function
 
 SOURCE = "https://github.com/zalandoresearch/fashion-mnist"
-CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_MNIST = MnistStyle(name="fashion_mnist", torchvision="FashionMNIST", source=SOURCE, mean=(0.2860,),
+                           std=(0.3530,), classes=CLASSES)
 
-
-def fashion_mnist(root: str, train_prefix: str = "train", test_prefix: str | None = "t10k",
-                  val_fraction: float = 0.1, split: dict | None = None, limit_train: int | None = None,
-                  mean=(0.2860,), std=(0.3530,), augment: bool = False, pad: int = 2, flip: bool = False,
-                  download: bool = False, seed: int = 0) -> Data:
-    """Fashion-MNIST from its four IDX files under `root` (split options as `mlrun.datasets.idx.idx`);
-    `download=true` fetches them with torchvision when it imports (md5-checked)."""
-    check(isinstance(download, bool), "dataset.download", download, "must be true or false")
-    fetch = torchvision_fetcher("FashionMNIST", mnist_style_items, SOURCE) if download else None
-    train, test = load_idx_splits(root, train_prefix, test_prefix, fetch, SOURCE)
-    return image_data("fashion_mnist", train, test, val_fraction=val_fraction, split=split, limit_train=limit_train,
-                      mean=mean, std=std, augment=augment, pad=pad, flip=flip, classes=CLASSES, seed=seed)
+fashion_mnist = dataset_function(FASHION_MNIST, __name__)

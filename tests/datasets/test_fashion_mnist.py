@@ -20,3 +20,26 @@ def test_classes_and_normalisation_from_the_config(tmp_path):
 def test_missing_files_point_at_the_source(tmp_path):
     with pytest.raises(UserError, match="missing train-images.*zalandoresearch/fashion-mnist"):
         fashion_mnist(str(tmp_path))
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+def test_the_shared_builder_keeps_each_datasets_keys_and_defaults(name):
+    """mnist and fashion_mnist come from one builder (mlrun.datasets._mnist_style): each function's keyword
+    defaults are its conf/dataset YAML's values."""
+    import inspect
+
+    import mlrun.datasets as datasets
+    from omegaconf import OmegaConf
+
+    from mlrun.datasets._images import CARVE
+    from mlrun.paths import config_dir
+
+    function = getattr(datasets, name)
+    conf = OmegaConf.to_container(OmegaConf.load(config_dir() / "dataset" / f"{name}.yaml"))
+    assert conf.pop("_target_") == f"mlrun.datasets.{name}" and function.__name__ == name
+    conf.pop("root"), conf.pop("pca_components")                   # root: ${data_root}; PCA: applied by the build
+    params = inspect.signature(function).parameters
+    assert set(params) - {"root", "seed"} == set(conf)
+    for key, value in conf.items():
+        default = CARVE if key == "split" else params[key].default      # split=None: image_data's CARVE
+        assert (list(default) if isinstance(default, tuple) else default) == value, key
