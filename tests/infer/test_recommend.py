@@ -59,3 +59,11 @@ def test_refuses_a_non_ratings_checkpoint(tmp_path):
     train(make_cfg("model=linear", "dataset=diabetes", "trainer.epochs=1"), tmp_path)
     with pytest.raises(UserError, match="mlrun recommend needs a model=mf checkpoint"):
         recommend(str(tmp_path), "1")
+
+
+def test_the_user_is_matched_as_text(run):
+    """Ids are text: `3.0` and `03` are not user 3 (one line each), however numeric the file's ids are."""
+    run_dir, _ = run
+    for user in ("3.0", "03"):
+        with pytest.raises(UserError, match=rf"user='{user}': not in movielens_100k \(ids look like 1, 2, 3"):
+            recommend(str(run_dir / "checkpoints" / "best.pt"), user, k=3)

@@ -101,7 +101,10 @@ def _ids(column, role: str, column_name: str, name: str) -> np.ndarray:
 
     kind = column.type
     if pa.types.is_integer(kind):
-        return pc.cast(column, pa.int64()).to_numpy()
+        try:
+            return pc.cast(column, pa.int64()).to_numpy()
+        except pa.ArrowInvalid:                    # uint64 beyond int64: the ids as text
+            return column.cast(pa.string()).to_numpy(zero_copy_only=False).astype(object)
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         ids = IdColumn()
         if not ids.add(column):
