@@ -10,8 +10,10 @@ skips that run and says so.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
+import math
 import os
 import re
 import stat
@@ -20,7 +22,7 @@ from pathlib import Path
 
 JSON_MAX = 4 << 20          # bytes of summary.json (a run's is ~5 KB; a cross-validation one with folds ~50 KB)
 YAML_MAX = 4 << 20          # bytes of each .hydra/*.yaml (~10 KB)
-CSV_MAX = 64 << 20          # bytes of metrics.csv: one row per epoch, ~200 bytes a row → ~300,000 epochs
+CSV_MAX = 16 << 20          # bytes of metrics.csv: one row per epoch, ~100-200 bytes a row → ~100,000 epochs
 CSV_COLUMNS = 1000          # columns of metrics.csv (a run logs ~10)
 TEXT_MAX = 64 << 10         # bytes of error.txt shown (the rest is cut; it is free text, never refused)
 DEPTH_MAX = 32              # nesting of lists/dicts in a JSON or YAML file (a summary nests 3 deep)
@@ -123,32 +125,41 @@ def read_yaml(path: Path, limit: int = YAML_MAX):
 
 def read_metrics_csv(path: Path, limit: int = CSV_MAX):
     """metrics.csv as a DataFrame of numbers with an `epoch` column; None when it does not exist.
-    Every cell must be a number or blank (blank = NaN): the plots and the best-epoch losses read them as such."""
+    Every row has the header's number of fields and every cell is a number or blank (NaN): the plots and the
+    best-epoch losses read them as such."""
     import pandas as pd
 
     if not os.path.lexists(path):
         return None
-    text = read_text(path, limit)
-    header = text.partition("\n")[0]
-    if header.count(",") >= CSV_COLUMNS:
-        raise Unreadable(path, f"more than {CSV_COLUMNS} columns")
+    reader = csv.reader(io.StringIO(read_text(path, limit)), strict=True)
     try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (ValueError, pd.errors.ParserError) as e:
-        raise Unreadable(path, f"not CSV ({' '.join(str(e).split())})") from None
-    if "epoch" not in df.columns:
-        raise Unreadable(path, f"no 'epoch' column (columns: {', '.join(map(str, df.columns[:10]))})")
-    out = {}
-    for column in df.columns:
-        cells = df[column].str.strip()
-        numbers = pd.to_numeric(cells.where(cells != ""), errors="coerce")
-        bad = numbers.isna() & (cells != "")
-        if bad.any():
-            line = int(bad.to_numpy().argmax()) + 2          # 1-based, after the header line
-            raise Unreadable(path, f"line {line}, column {column}: not a number: "
-                             f"{cells[bad].iloc[0][:40]!r}")
-        out[column] = numbers.astype(float)
-    return pd.DataFrame(out)
+        header = next(reader)
+        if len(header) > CSV_COLUMNS:
+            raise Unreadable(path, f"more than {CSV_COLUMNS} columns")
+        if len(set(header)) < len(header) or "epoch" not in header:
+            raise Unreadable(path, f"the header needs an 'epoch' column and no name twice (header: "
+                                   f"{', '.join(header[:10])[:200]})")
+        columns: list[list[float]] = [[] for _ in header]
+        for row in reader:
+            if not row:
+                continue                                        # a blank line
+            if len(row) != len(header):
+                raise Unreadable(path, f"line {reader.line_num}: {len(row)} fields, the header has {len(header)}")
+            for name, values, cell in zip(header, columns, row):
+                values.append(_number(path, cell, reader.line_num, name))
+    except csv.Error as e:
+        raise Unreadable(path, f"not CSV (line {reader.line_num}: {e})") from None
+    return pd.DataFrame(dict(zip(header, columns)), columns=header)
+
+
+def _number(path: Path, cell: str, line: int, column: str) -> float:
+    """A CSV cell as a float (blank: NaN)."""
+    if not cell.strip():
+        return math.nan
+    try:
+        return float(cell)
+    except ValueError:
+        raise Unreadable(path, f"line {line}, column {column}: not a number: {cell[:40]!r}") from None
 
 
 def read_error(path: Path, limit: int = TEXT_MAX) -> str:

@@ -100,14 +100,14 @@ def load_run(run_dir: Path) -> dict:
     return run
 
 
-def load_runs(paths: list[str]) -> tuple[list[dict], list[tuple[Path, str]]]:
-    """(the readable runs under `paths`, (folder, reason) of each run skipped)."""
+def load_runs(paths: list[str]) -> tuple[list[dict], list[str]]:
+    """(the readable runs under `paths`, "<file>: <why>" for each run skipped, the file as found under PATH)."""
     runs, skipped = [], []
     for run_dir in find_runs(paths):
         try:
             runs.append(load_run(run_dir))
         except Unreadable as e:
-            skipped.append((run_dir, str(e)))
+            skipped.append(f"{run_dir / e.path}: {e.why}")
     return runs, skipped
 
 

@@ -157,12 +157,11 @@ def cell(v) -> str:
 
 def table(paths: list[str], filters: list[str] = (), sort: str | None = None) -> tuple:
     """(table, runs, swept keys, skipped) of the runs under `paths`: rows in natural folder order (job 2 before
-    job 10), or sorted by `sort`, best first for metrics. skipped: "<run>: <file>: <why>" for each run whose files
-    cannot be used (left out of the table); when no run can be used, a UserError names the first."""
+    job 10), or sorted by `sort`, best first for metrics. skipped: "<file>: <why>" for each run whose files cannot
+    be used (left out of the table); when no run can be used, a UserError names the first."""
     runs, skipped = load_runs(paths)
     root = Path(os.path.commonpath([str(Path(p).resolve()) for p in paths]))
     root = root if root.is_dir() else root.parent
-    skipped = [f"{_relative(d, root)}: {why}" for d, why in skipped]
     if not runs:
         more = f" (and {len(skipped) - 1} more runs like it)" if len(skipped) > 1 else ""
         raise UserError(f"PATH={' '.join(paths)!r}: no run can be read: {skipped[0]}{more}")
