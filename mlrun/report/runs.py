@@ -45,8 +45,11 @@ def _scalar(v) -> bool:
 def check_summary(summary: dict) -> None:
     """Refuse the summary values the table reads when they have the wrong type (a list as `monitor`, ...)."""
     monitor = summary.get("monitor")
-    if monitor is not None and not (isinstance(monitor, str) and MONITOR.fullmatch(monitor)):
-        raise Unreadable("summary.json", f"monitor={str(monitor)[:40]!r} is not a metric name like 'val_acc'")
+    if monitor is not None and not isinstance(monitor, str):
+        raise Unreadable("summary.json", f"monitor holds a {type(monitor).__name__}, expected a metric name like "
+                                         f"'val_acc'")
+    if monitor is not None and not MONITOR.fullmatch(monitor):
+        raise Unreadable("summary.json", f"monitor={monitor[:40]!r} is not a metric name like 'val_acc'")
     for key in TEXT_KEYS:
         if not isinstance(summary.get(key, ""), (str, type(None))):
             raise Unreadable("summary.json", f"{key} holds a {type(summary[key]).__name__}, expected text")

@@ -41,3 +41,14 @@ def test_metric_axis_zooms_to_the_data(tmp_path):
     fig, _ = vs_settings_figure(df.drop(columns="optimizer"), ["lr", "seed"])
     lo, hi = fig.axes[0].get_ylim()
     assert 0.9 < lo < 0.95 and 0.985 < hi <= 1.0
+
+
+def test_curves_of_runs_without_some_columns(sweep30):
+    """metrics.csv without train_loss (or without any metric) draws what it has instead of failing."""
+    (sweep30 / "0" / "metrics.csv").write_text("epoch,val_acc\n1,0.5\n2,0.6\n")
+    (sweep30 / "1" / "metrics.csv").write_text("epoch,other\n1,0.5\n")
+    df, runs, _, _ = table([str(sweep30)], filters=["seed=0"])
+    fig = curves_figure(runs, list(df["run"]))
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "0" in labels and "1" not in labels and len(labels) == 4
+    assert len(fig.axes[0].get_lines()) == 3 and len(fig.axes[1].get_lines()) == 4     # train loss | val_acc

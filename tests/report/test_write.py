@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 
+import pandas as pd
 import pytest
 
 from mlrun.cli.report import main
+from mlrun.errors import UserError
 from mlrun.report import plots
 from mlrun.report import write as write_module
 from mlrun.report.table import table
@@ -88,3 +90,75 @@ def test_a_failed_write_leaves_nothing_half_made(sweep30, tmp_path, monkeypatch)
     with pytest.raises(OSError):
         write(df, runs, keys, old)
     assert [p.name for p in old.iterdir()] == ["runs.csv"] and (old / "runs.csv").read_text() == "the previous report\n"
+
+
+def test_two_reports_at_once_both_succeed_or_one_is_in_use(sweep4):
+    """D14: two writers of one new report folder (was: one failed with 'No such file or directory' as the other
+    renamed its temporary files or removed the folder). Threads hold separate flocks, as processes do."""
+    import threading
+
+    df, runs, keys, _ = table([str(sweep4)])
+    for attempt in range(8):
+        out = sweep4.parent / f"report{attempt}"
+        barrier, results = threading.Barrier(2), []
+
+        def one():
+            barrier.wait()
+            try:
+                results.append([p.name for p in write(df, runs, keys, out, plots=False)])
+            except UserError as e:
+                results.append(str(e))
+
+        threads = [threading.Thread(target=one) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert ["runs.csv", "runs.md"] in results, results
+        assert all(r == ["runs.csv", "runs.md"] or (isinstance(r, str) and f"report folder {out} is in use by pid "
+                                                    in r) for r in results), results
+        assert sorted(p.name for p in out.iterdir()) == [".mlrun-report", "runs.csv", "runs.md"]
+        assert len(pd.read_csv(out / "runs.csv")) == 4
+
+
+def test_a_folder_being_written_is_in_use(sweep4):
+    import fcntl
+    import os
+
+    df, runs, keys, _ = table([str(sweep4)])
+    write(df, runs, keys, sweep4 / "report", plots=False)
+    with open(sweep4 / "report" / ".mlrun-report", "r+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.truncate()
+        held.write("4242")
+        held.flush()
+        with pytest.raises(UserError) as e:
+            write(df, runs, keys, sweep4 / "report", plots=False)
+    assert str(e.value) == (f"report folder {sweep4 / 'report'} is in use by pid 4242 (another mlrun report is "
+                            f"writing it); wait for it, or write elsewhere with --out DIR")
+    write(df, runs, keys, sweep4 / "report", plots=False)              # the lock went with its holder
+    assert (sweep4 / "report" / ".mlrun-report").read_text() == str(os.getpid())
+
+
+@pytest.mark.parametrize("present, ok", [
+    ([], True),                                                   # an empty folder
+    (["runs.csv", "runs.md", "val_acc_vs_lr.png"], True),         # a report made before the mark existed
+    ([".mlrun-report", "runs.csv", ".runs.csv.999.part"], True),  # a report, and a killed writer's leftover
+    (["runs.csv", "notes.txt"], False),
+    (["summary.json", "metrics.csv"], False),                     # a run folder
+    (["runs.csv", "sub/"], False),
+])
+def test_only_new_or_report_folders_are_written(sweep4, present, ok):
+    df, runs, keys, _ = table([str(sweep4)])
+    out = sweep4.parent / "out"
+    out.mkdir()
+    for name in present:
+        (out / name).mkdir() if name.endswith("/") else (out / name).write_text("old")
+    if ok:
+        assert [p.name for p in write(df, runs, keys, out, plots=False)] == ["runs.csv", "runs.md"]
+        assert sorted(p.name for p in out.iterdir()) == [".mlrun-report", "runs.csv", "runs.md"]   # old plot gone
+    else:
+        with pytest.raises(UserError, match=r"^--out '.*/out': the folder holds files that are not an mlrun report "
+                                            r"\((notes.txt|metrics.csv, summary.json|sub)\); "):
+            write(df, runs, keys, out, plots=False)
+        assert sorted(p.name + "/" * p.is_dir() for p in out.iterdir()) == sorted(present)     # untouched
