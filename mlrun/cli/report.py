@@ -69,6 +69,7 @@ def parse(argv: list[str]) -> dict:
 
 
 def main(argv: list[str]) -> None:
+    # imported here: `mlrun --help` and the other commands never load the report's modules (pandas, yaml)
     from mlrun.errors import UserError
     from mlrun.report.console import compact, terminal_width
     from mlrun.report.write import default_out, write

@@ -21,7 +21,7 @@ from itertools import accumulate
 from pathlib import Path
 
 JSON_MAX = 4 << 20          # bytes of summary.json (a run's is ~5 KB; a cross-validation one with folds ~50 KB)
-YAML_MAX = 4 << 20          # bytes of each .hydra/*.yaml (~10 KB)
+YAML_MAX = 1 << 20          # bytes of each .hydra/*.yaml (~10 KB)
 CSV_MAX = 16 << 20          # bytes of metrics.csv: one row per epoch, ~100-200 bytes a row → ~100,000 epochs
 CSV_COLUMNS = 1000          # columns of metrics.csv (a run logs ~10)
 TEXT_MAX = 64 << 10         # bytes of error.txt shown (the rest is cut; it is free text, never refused)
@@ -107,18 +107,20 @@ def read_json_object(path: Path, limit: int = JSON_MAX) -> dict:
 
 
 def read_yaml(path: Path, limit: int = YAML_MAX):
-    """A YAML file (safe loader), size, nesting and alias expansion bounded; None when it does not exist."""
+    """A YAML file (safe loader; libyaml's when installed: C speed, its own 1000-level nesting limit), size,
+    nesting and alias expansion bounded; None when it does not exist."""
     import yaml
 
     if not os.path.lexists(path):
         return None
     text = read_text(path, limit, empty_ok=True)      # an empty YAML file is null
     try:
-        value = yaml.safe_load(text)
-    except RecursionError:              # deep block or flow nesting: the composer recurses per level
+        value = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except RecursionError:              # the pure-Python composer recurses once per nesting level
         raise Unreadable(path, "nested too deeply") from None
     except yaml.YAMLError as e:
-        raise Unreadable(path, f"not YAML ({' '.join(str(e).split())})") from None
+        why = "nested too deeply" if "nesting depth" in str(e) else f"not YAML ({' '.join(str(e).split())})"
+        raise Unreadable(path, why) from None
     _check_shape(path, value)
     return value
 

@@ -12,6 +12,8 @@ renamed once every file is done; on an OSError the new files and the folders mad
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import importlib.util
 import os
 import re
 import sys
@@ -22,7 +24,8 @@ from mlrun.report.plots import curves_figure, save, vs_settings_figure
 from mlrun.report.table import cell, markdown, table
 
 MARK = ".mlrun-report"      # in every report folder: says it is one; flock'd while a report is written
-REPORT_FILE = re.compile(r"runs\.csv|runs\.md|curves\.png|[^/]*_vs_[^/]*\.png|\.mlrun-report|\..+\.part")
+_NAMES = r"(runs\.csv|runs\.md|curves\.png|val_[^/]*_vs_[^/]*\.png)"      # the files a report writes
+REPORT_FILE = re.compile(rf"{_NAMES}|\.{_NAMES}(\.\d+)?\.part|\.mlrun-report")   # + temporaries, the mark
 
 
 def default_out(paths: list[str]) -> Path:
@@ -54,8 +57,6 @@ class ReportFolder:
         return self
 
     def _lock(self) -> None:
-        import fcntl
-
         mark = self.path / MARK
         try:
             self.fd = os.open(mark, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
@@ -73,8 +74,9 @@ class ReportFolder:
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, str(os.getpid()).encode(), 0)
         for stale in self.path.glob(".*.part"):         # left by a writer that was killed: the lock is ours now
-            with contextlib.suppress(OSError):
-                stale.unlink()
+            if REPORT_FILE.fullmatch(stale.name):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
 
     def abandon(self) -> None:
         """Remove the mark (if this claim made it) and the folders this claim made, while still locked."""
@@ -108,8 +110,6 @@ def write(df, runs: list[dict], keys: list[str], out_dir: Path, plots: bool = Tr
     """runs.csv, runs.md and the plots in the claimed folder `out_dir` (module docstring), all or nothing; report
     files of an earlier report that this one does not make (an old plot) are removed. `skipped` runs are listed
     under the Markdown table."""
-    import importlib.util
-
     temps: list[tuple[Path, Path]] = []
 
     def temp(path: Path) -> Path:

@@ -101,3 +101,14 @@ def test_error_text_is_bounded_and_never_refused(tmp_path):
     path.write_bytes(b"bad \xff value " + b"x" * 100)
     assert read_error(path, limit=20) == "bad \ufffd value xxxxxxxx …"
     assert read_error(tmp_path / "missing.txt") == ""
+
+
+def test_deep_yaml_without_libyaml_is_refused_too(tmp_path, monkeypatch):
+    import yaml
+
+    monkeypatch.delattr(yaml, "CSafeLoader", raising=False)         # the pure-Python loader recurses per level
+    path = tmp_path / "config.yaml"
+    path.write_text("[" * 5000 + "]" * 5000)
+    assert refused(read_yaml, path) == "nested too deeply"
+    path.write_text("a: {b: [1, 2]}\n")
+    assert read_yaml(path) == {"a": {"b": [1, 2]}}
