@@ -12,6 +12,7 @@ renamed once every file is done; on an OSError the new files and the folders mad
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import importlib.util
 import os
@@ -38,23 +39,34 @@ class ReportFolder:
 
     def __init__(self, out_dir: Path):
         self.path = Path(out_dir)
-        self.made_dirs = [p for p in (self.path, *self.path.parents) if not p.exists()]     # deepest first
+        self.made_dirs: list[Path] = []             # the folders this claim made, deepest first
         self.fd, self.new_mark = None, False
 
     def __enter__(self) -> "ReportFolder":
+        parents = [p for p in self.path.parents if not p.exists()]
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.made_dirs = parents
         try:
             self.path.mkdir()                           # atomic: of two reports, one makes it
+            self.made_dirs = [self.path, *parents]
         except FileExistsError:
-            if not self.path.is_dir():
-                raise NotADirectoryError(20, "a file of that name exists, not a folder") from None
-            foreign = sorted(n for n in os.listdir(self.path) if not REPORT_FILE.fullmatch(n))
-            if foreign:
-                raise UserError(f"--out {str(self.path)!r}: the folder holds files that are not an mlrun report "
-                                f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); a report is "
-                                f"only written to a new folder or a previous report's; give another --out DIR")
-        self._lock()
+            self._check_ours()
+        try:
+            self._lock()
+        except BaseException:
+            self.abandon()
+            raise
         return self
+
+    def _check_ours(self) -> None:
+        """An existing `out`: a folder holding nothing but report files, else refused."""
+        if not self.path.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "a file of that name exists, not a folder")
+        foreign = sorted(n for n in os.listdir(self.path) if not REPORT_FILE.fullmatch(n))
+        if foreign:
+            raise UserError(f"report folder {str(self.path)!r} holds files that are not an mlrun report "
+                            f"({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}); a report is only "
+                            f"written to a new folder or a previous report's; write it elsewhere with --out DIR")
 
     def _lock(self) -> None:
         mark = self.path / MARK

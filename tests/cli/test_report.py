@@ -38,7 +38,7 @@ def test_a_folder_that_is_not_a_report_is_never_written(cli, tmp_path):
     fake_run(tmp_path / "run", {"optimizer.lr": 0.1}, 0.9)
     out = cli("report", "run", "--out", "run", "--no-plots", cwd=tmp_path)
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and "val_acc" in out.stdout
-    assert out.stderr.startswith("mlrun report: error: --out 'run': the folder holds files that are not an mlrun "
+    assert out.stderr.startswith("mlrun report: error: report folder 'run' holds files that are not an mlrun "
                                  "report (.hydra, metrics.csv, summary.json); ")
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [".hydra", "metrics.csv", "summary.json"]
 

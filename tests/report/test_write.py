@@ -158,7 +158,7 @@ def test_only_new_or_report_folders_are_written(sweep4, present, ok):
         assert [p.name for p in write(df, runs, keys, out, plots=False)] == ["runs.csv", "runs.md"]
         assert sorted(p.name for p in out.iterdir()) == [".mlrun-report", "runs.csv", "runs.md"]   # old plot gone
     else:
-        with pytest.raises(UserError, match=r"^--out '.*/out': the folder holds files that are not an mlrun report "
+        with pytest.raises(UserError, match=r"^report folder '.*/out' holds files that are not an mlrun report "
                                             r"\((notes.txt|metrics.csv, summary.json|sub)\); "):
             write(df, runs, keys, out, plots=False)
         assert sorted(p.name + "/" * p.is_dir() for p in out.iterdir()) == sorted(present)     # untouched
