@@ -1,5 +1,33 @@
-"""`mlrun report PATH... [--filter KEY=VALUE]... [--sort COLUMN] [--out DIR] [--no-plots] [--wide]`: parse → call
-mlrun.report.report → print (its docstring is the help)."""
+"""`mlrun report PATH... [--filter KEY=VALUE]... [--sort COLUMN] [--out DIR] [--no-plots] [--wide]`
+
+    mlrun report outputs/multirun/2026-11-21/10-00-00        # a sweep: one row per job
+    mlrun report outputs/ --filter model=mlp --sort val_acc   # every run under outputs/, best first
+    mlrun report outputs/2026-11-21/10-00-00 outputs/2026-11-21/10-05-00 --out cmp/
+
+PATH is a run folder, a sweep folder or any folder above them (runs are the folders with summary.json, or
+error.txt for a failed job). The table holds the settings that differ between the runs (overrides and config
+group choices), the best val metric, val and train loss at that epoch, the test metrics, best epoch, epochs, seconds,
+samples/s, device, a published reference when the summary has one, and the error of failed runs. Rows come in
+folder order with numbers compared as numbers (job 2 before job 10), or by --sort. A run whose files cannot be
+used (summary.json not a JSON object, metrics.csv not numbers, a file too large or nested too deep) is left out
+and named on stderr with the file and why; when no run can be used, that is the one error line (exit 2).
+
+Printed, the table fits the terminal (120 columns when output is not a terminal): values shared by every run and a
+shared published reference are said once above it (different references: a [n] mark per row, listed below),
+long text is cut, and the least important columns are left out, named below the table. --wide prints every
+column in full. <out>/runs.csv and <out>/runs.md always hold every column; <out> is PATH/report (one PATH),
+./report (several) or --out DIR. <out> must be new, empty or an earlier report's folder (anything else is refused);
+two reports writing it at once: the second is refused ("in use"). The files are written all or nothing: where
+<out> cannot be written the table is still printed, then one line says so (exit 1) and suggests --out.
+Plots (PNG, matplotlib, headless): curves.png (train loss and val metric vs epoch and vs wall time, all runs
+overlaid; the legend beside the panels, best first: past 10 runs the others are grey under one entry) and, for a
+sweep over one or two settings, <metric>_vs_<setting>.png (points joined for numbers or side by side for names,
+the metric axis zoomed to the data, not from 0; or a heatmap; seeds are averaged, error bars = their std).
+
+--filter KEY=VALUE keeps runs whose column, config group (model=mlp) or config key (optimizer.lr=0.1) has that
+value (repeatable). --sort COLUMN orders the table, best first for metrics (acc, r2 high; loss, rmse low).
+Full guide: docs/sweeps.md.
+"""
 
 from __future__ import annotations
 
@@ -7,53 +35,66 @@ import os
 import sys
 from pathlib import Path
 
-from mlrun.cli.common import fail
+from mlrun.cli.common import fail, print_help
+
+EXAMPLES = {"--filter": "model=mlp", "--sort": "val_acc", "--out": "report/"}
 
 
-def main(argv: list[str]) -> None:
-    from mlrun.report import report
-    from mlrun.errors import UserError
-    from mlrun.report.report import compact, default_out, table, terminal_width, write
-
-    if not argv or any(a in ("-h", "--help") for a in argv):
-        print(report.__doc__.strip())
-        return
-    paths, filters, options = [], [], {"sort": None, "out": None}
-    plots, wide = True, False
+def parse(argv: list[str]) -> dict:
+    """The command line as {"paths", "filters", "sort", "out", "plots", "wide"}; a mistake ends in one line."""
+    opts = {"paths": [], "filters": [], "sort": None, "out": None, "plots": True, "wide": False}
     args = iter(argv)
     for a in args:
         name, eq, inline = a.partition("=")
-        if name in ("--filter", "--sort", "--out"):
+        if name in EXAMPLES:
             value = inline if eq else next(args, None)
             if value is None:
-                fail("mlrun report", f"{name} needs a value, e.g. {name} " +
-                     {"--filter": "model=mlp", "--sort": "val_acc", "--out": "report/"}[name])
+                fail("mlrun report", f"{name} needs a value, e.g. {name} {EXAMPLES[name]}")
             if name == "--filter":
-                filters.append(value)
+                opts["filters"].append(value)
             else:
-                options[name[2:]] = value
+                opts[name[2:]] = value
         elif a == "--no-plots":
-            plots = False
+            opts["plots"] = False
         elif a == "--wide":
-            wide = True
+            opts["wide"] = True
         elif a.startswith("-"):
             fail("mlrun report", f"unknown option {a!r}; valid options: --filter KEY=VALUE, --sort COLUMN, "
                                  f"--out DIR, --no-plots, --wide")
         else:
-            paths.append(a)
-    if not paths:
+            opts["paths"].append(a)
+    if not opts["paths"]:
         fail("mlrun report", "give at least one PATH: a run folder, a sweep folder or outputs/")
+    return opts
+
+
+def main(argv: list[str]) -> None:
+    # imported here: `mlrun --help` and the other commands never load the report's modules (pandas, yaml)
+    from mlrun.errors import UserError
+    from mlrun.report.console import compact, terminal_width
+    from mlrun.report.write import default_out, write
+    from mlrun.report.table import table
+
+    if not argv or any(a in ("-h", "--help") for a in argv):
+        return print_help(__doc__)
+    opts = parse(argv)
     try:
-        df, runs, keys = table(paths, filters, options["sort"])
+        df, runs, keys, skipped = table(opts["paths"], opts["filters"], opts["sort"])
     except UserError as e:
         fail("mlrun report", str(e))
-    print(compact(df, keys, None if wide else terminal_width()))
+    for line in skipped:
+        print(f"mlrun report: skipped {line}", file=sys.stderr)
+    print(compact(df, keys, None if opts["wide"] else terminal_width()))
     sys.stdout.flush()
-    out_dir = Path(options["out"]) if options["out"] else default_out(paths)
+    out_dir = Path(opts["out"]) if opts["out"] else default_out(opts["paths"])
     try:
-        written = write(df, runs, keys, out_dir, plots)
+        written = write(df, runs, keys, out_dir, opts["plots"], skipped)
+    except UserError as e:
+        fail("mlrun report", str(e))
     except OSError as e:
         fail("mlrun report", f"cannot write the report files to {out_dir}: {e.strerror or e}; nothing was written "
                              f"(the table above is complete); write them elsewhere with --out DIR", 1)
-    print(f"\n{len(df)} run{'s' * (len(df) != 1)}; wrote {out_dir}{os.sep}: " + ", ".join(p.name for p in written))
+    print(f"\n{len(df)} run{'s' * (len(df) != 1)}"
+          + (f" ({len(skipped)} skipped, named above)" if skipped else "")
+          + f"; wrote {out_dir}{os.sep}: " + ", ".join(p.name for p in written))
     sys.stdout.flush()

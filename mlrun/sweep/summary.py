@@ -7,7 +7,7 @@
 `SweepSummary` is a Hydra callback (conf/config.yaml, hydra.callbacks). `on_job_end` runs wherever the job ran
 (this process, a joblib worker, a submitit/Slurm job) and appends the job's row under a file lock, so parallel jobs
 never lose a row. `on_multirun_end` runs in the launching process: it reads the summary back from disk (plus any
-`error.txt` without a row), logs the failures, prints the jobs' table best first (mlrun.report.report.sweep_table) and
+`error.txt` without a row), logs the failures, prints the jobs' table best first (mlrun.report.console.sweep_table) and
 logs the failures; `mlrun train` reads the rows back and exits 1. `on_multirun_start` stops a submitit_slurm
 sweep (one line) where Slurm is not installed.
 
@@ -122,7 +122,7 @@ class SweepSummary(Callback):
             raise UserError(f"hydra/launcher=submitit_slurm: {no_slurm()}")
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        from mlrun.report.report import sweep_table, terminal_width
+        from mlrun.report.console import sweep_table, terminal_width
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         rows = collect(sweep_dir)
