@@ -1,8 +1,8 @@
 """The one build order, for every command that builds a run (train, cv, bench, eval, predict, recommend, sweeps):
 
     config → trainer settings → device → data (+ transforms) → memory check → model → loss → optimizer/solver
-           → epoch plan → scheduler → placement of the splits → the network the loop calls → its step (the loop's
-           Plan) → the fitter (the loop, or a model/solver that trains the model itself)
+      → epoch plan → scheduler → placement of the splits → the network the loop calls → its step (the loop's Plan)
+      → the fitter (the loop, or a model/solver that trains the model itself)
 
     parts = assemble(cfg)            # a composed config (mlrun.config.compose.compose, Hydra's, a checkpoint's)
     parts.fitter.records(...)        # how the model trains (mlrun.fit.fitters), run by mlrun.fit.run.train

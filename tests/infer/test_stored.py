@@ -1,5 +1,5 @@
-"""mlrun.infer.stored: a saved run rebuilt from its checkpoint — overrides of the stored config, the registry allowlist
-that keeps a stranger's checkpoint from naming code, and one message for weights that do not fit."""
+"""mlrun.infer.stored: a saved run rebuilt from its checkpoint — overrides of the stored config, the registry
+allowlist that keeps a stranger's checkpoint from naming code, and one message for weights that do not fit."""
 
 from __future__ import annotations
 
