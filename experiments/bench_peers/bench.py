@@ -119,7 +119,7 @@ def run_mlrun(case, data: Data) -> dict:
                    "trainer.patience=0", "device=cpu", f"seed={SEED}"])
     run = prepare(cfg, data=data)          # mnist: the same Data object as the peers (no mnist option here yet)
     records = fit_records(run)
-    acc = evaluate(run.net, run.data.test, run.loss_fn, run.spec.task)["acc"]
+    acc = evaluate(run.plan.net, run.data.test, run.plan.loss_fn, run.spec.task)["acc"]
     return result(len(data.train), [len(data.train) / r["samples_per_second"] for r in records],
                   time.perf_counter() - start, acc)
 

@@ -98,7 +98,7 @@ def als(device: torch.device, users: int, items: int, density: float) -> dict:
     start = time.perf_counter()
     parts = prepare(cfg)
     built = time.perf_counter() - start
-    records = list(record for record, _ in parts.fit_direct(parts.data, parts.trainer, parts.loss_fn))
+    records = list(record for record, _ in parts.fitter.records())
     sweeps = [r.get("sweep_seconds", r["epoch_seconds"]) for r in records]
     return {"ratings": len(parts.data.train), "build s": built, "sweep s (median)": statistics.median(sweeps),
             "val rmse": records[-1]["val_rmse"]}
@@ -118,7 +118,7 @@ def pca(device: torch.device, n: int) -> dict:
     cfg = compose(["model=pca", "model.k=50", f"device={device.type}", "model.compare_max_dim=0"])
     start = time.perf_counter()
     parts = prepare(cfg, data=data)
-    for _ in parts.fit_direct(parts.data, parts.trainer, parts.loss_fn):
+    for _ in parts.fitter.records():
         pass
     synchronize(device)
     mine = time.perf_counter() - start

@@ -15,46 +15,48 @@ Writes <out>/bench.csv and <out>/bench.png (when matplotlib is installed) and pr
 
 from __future__ import annotations
 
+import csv
+import dataclasses
 import itertools
 import math
 import time
 from pathlib import Path
-from types import SimpleNamespace
+
+import torch
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from mlrun.config.compose import compose
+from mlrun.errors import UserError, check
+from mlrun.fit.build import Parts, assemble
+from mlrun.fit.loop import fit
+from mlrun.metrics.tasks import HIGHER_IS_BETTER
 
 BENCH_KEYS = {"steps": 200, "warmup": 20, "epochs": 3, "target": 0.9, "devices": "auto", "out": None}
 COLUMNS = ("device", "overrides", "batch_size", "samples_per_second", "step_ms", "epoch_seconds",
            "time_to_target_s", "best_val", "metric", "speedup_vs_cpu")
 
 
-def prepare(cfg, data=None):
+def prepare(cfg, data=None) -> Parts:
     """Every part of a run built from a composed config by mlrun.fit.build (the one build order; no outputs).
     `data`: a ready `Data` to use instead of building `cfg.dataset` (benchmarks on files mlrun has no option for)."""
-    from mlrun.fit.build import assemble
-
     return assemble(cfg, data=data)
 
 
-def fit_records(run: SimpleNamespace, epochs: int | None = None) -> list[dict]:
-    """`mlrun.fit.loop.fit` on prepared parts; the per-epoch records."""
-    from mlrun.fit.loop import fit
-
-    t = run.trainer
-    return [record for record, _ in fit(
-        run.net, run.step, run.data.train, run.data.val, run.loss_fn, run.spec.task, run.spec.metric,
-        epochs=epochs or run.epochs, batch_size=run.batch_size, shuffle=run.shuffle, patience=0,
-        scheduler=run.scheduler, optimizer=run.optimizer, generator=run.generator,
-        eval_batch_size=t.eval_batch_size, stream=run.stream)]
+def fit_records(run: Parts, epochs: int | None = None) -> list[dict]:
+    """`mlrun.fit.loop.fit` on prepared parts, without early stopping; the per-epoch records."""
+    plan = dataclasses.replace(run.plan, epochs=epochs or run.plan.epochs, patience=0)
+    return [record for record, _ in fit(plan)]
 
 
-def throughput(run: SimpleNamespace, steps: int, warmup: int) -> float:
-    """Samples per second of `run.step` over `steps` steps after `warmup`, fed as `fit` feeds it (contiguous
+def throughput(run: Parts, steps: int, warmup: int) -> float:
+    """Samples per second of the plan's step over `steps` steps after `warmup`, fed as `fit` feeds it (contiguous
     slices of the on-device train split, or the host `Stream`); the clock stops after the device has finished."""
-    import torch
+    plan = run.plan
 
     def batches():
-        x, y, bs = run.data.train.x, run.data.train.y, run.batch_size
+        x, y, bs = plan.train.x, plan.train.y, plan.batch_size
         while True:
-            yield from run.stream if run.stream is not None else (
+            yield from plan.stream if plan.stream is not None else (
                 (x[s:s + bs], y[s:s + bs]) for s in range(0, len(y) - bs + 1, bs))
 
     feed = batches()
@@ -63,7 +65,7 @@ def throughput(run: SimpleNamespace, steps: int, warmup: int) -> float:
         total, seen = torch.zeros((), device=run.device), 0
         for _ in range(n):
             xb, yb = next(feed)
-            total += run.step(xb, yb)
+            total += plan.step(xb, yb)
             seen += len(yb)
         float(total)                               # waits for the device
         return seen
@@ -76,8 +78,6 @@ def throughput(run: SimpleNamespace, steps: int, warmup: int) -> float:
 
 def time_to_target(records: list[dict], metric: str, target: float) -> float:
     """Training + validation seconds until the monitored val metric first reaches `target` (NaN: never)."""
-    from mlrun.metrics.tasks import HIGHER_IS_BETTER
-
     higher, elapsed = HIGHER_IS_BETTER[metric], 0.0
     for r in records:
         elapsed += r["epoch_seconds"]
@@ -89,8 +89,6 @@ def time_to_target(records: list[dict], metric: str, target: float) -> float:
 
 def expand(overrides: list[str]) -> list[list[str]]:
     """Cartesian product of sweep overrides (`key=a,b`), like `mlrun train -m`."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     parsed = OverridesParser.create().parse_overrides(overrides)
     options = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()] if o.is_sweep_override()
                else [text] for text, o in zip(overrides, parsed)]
@@ -99,17 +97,11 @@ def expand(overrides: list[str]) -> list[list[str]]:
 
 def devices(choice: str) -> tuple[list[str], str | None]:
     """(device types to run, a note when CUDA is unavailable)."""
-    import torch
-
-    from mlrun.errors import check
-
     check(choice in ("auto", "cpu", "cuda", "cpu,cuda"), "devices", choice, "valid choices are auto, cpu, cuda, cpu,cuda")
     if torch.cuda.is_available():
         return (["cpu", "cuda"] if choice in ("auto", "cpu,cuda") else [choice]), None
     why = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
     if choice in ("cuda", "cpu,cuda"):
-        from mlrun.errors import UserError
-
         raise UserError(f"devices={choice}: CUDA is not available ({why}); valid choices here: auto, cpu")
     return ["cpu"], f"CUDA is unavailable ({why}): CPU rows only"
 
@@ -117,9 +109,6 @@ def devices(choice: str) -> tuple[list[str], str | None]:
 def bench(overrides: list[str], steps: int = 200, warmup: int = 20, epochs: int = 3, target: float = 0.9,
           device_choice: str = "auto", log=print) -> list[dict]:
     """One row per device × swept combination (see the module docstring)."""
-    from mlrun.config.compose import compose
-    from mlrun.metrics.tasks import HIGHER_IS_BETTER
-
     kinds, note = devices(device_choice)
     if note:
         log(note)
@@ -133,8 +122,8 @@ def bench(overrides: list[str], steps: int = 200, warmup: int = 20, epochs: int 
             metric = run.spec.metric
             values = [r[f"val_{metric}"] for r in records]
             rows.append({
-                "device": str(run.device), "overrides": " ".join(combo), "batch_size": run.batch_size,
-                "samples_per_second": sps, "step_ms": 1000 * run.batch_size / sps,
+                "device": str(run.device), "overrides": " ".join(combo), "batch_size": run.plan.batch_size,
+                "samples_per_second": sps, "step_ms": 1000 * run.plan.batch_size / sps,
                 "epoch_seconds": sorted(r["epoch_seconds"] for r in records)[len(records) // 2],
                 "time_to_target_s": time_to_target(records, metric, target),
                 "best_val": (max if HIGHER_IS_BETTER[metric] else min)(values), "metric": metric})
@@ -147,8 +136,6 @@ def bench(overrides: list[str], steps: int = 200, warmup: int = 20, epochs: int 
 
 def write(rows: list[dict], out: Path, target: float) -> list[Path]:
     """bench.csv (+ bench.png with matplotlib) in `out`; returns the paths written."""
-    import csv
-
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "bench.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=COLUMNS)

@@ -175,43 +175,66 @@ def stream_epoch(step: Step, stream: Stream, progress: Callable = iter) -> torch
     return total / max(stream.n, 1)
 
 
-def fit(model, step: Step, train: Split, val: Split, loss_fn, task: str, metric: str, *, epochs: int,
-        batch_size: int, shuffle: bool = True, patience: int = 0, scheduler=None, optimizer=None,
-        generator: torch.Generator | None = None, eval_batch_size: int = 4096,
-        progress: Callable = iter, stream: Stream | None = None, position: Position | None = None,
-        boundary=None, reduce: Callable = None) -> Iterator[tuple[dict, bool]]:
-    """Train for up to `epochs`; yield (record, improved) after each epoch's validation.
-    `stream`: the train batches when the splits stay on the host (see `Stream`); None = slice `train` on its device.
+@dataclass
+class Plan:
+    """What `fit` runs, built once in the build order (mlrun.fit.build.assemble)."""
+    net: torch.nn.Module                  # what each step and the validation call: preprocessing + model
+    step: Step                            # one optimisation step (make_step; through DDP with several processes)
+    train: Split                          # on the device, or on the host with `stream`
+    val: Split
+    loss_fn: Callable
+    task: str                             # the dataset task (DataSpec.task)
+    metric: str                           # the monitored val metric
+    epochs: int
+    batch_size: int
+    shuffle: bool = True
+    patience: int = 0                     # epochs without improvement before stopping (0 = never)
+    optimizer: torch.optim.Optimizer | None = None   # its lr goes into each record
+    scheduler: object = None              # a torch lr scheduler, stepped once per epoch
+    generator: torch.Generator | None = None         # draws the shuffles
+    eval_batch_size: int = 4096
+    stream: Stream | None = None          # the train batches when the splits stay on the host; None = slice `train`
+
+    @property
+    def batches(self) -> int:
+        """Optimisation steps per epoch."""
+        return -(-len(self.train) // self.batch_size)
+
+
+def fit(plan: Plan, *, progress: Callable = iter, position: Position | None = None, boundary=None,
+        reduce: Callable = None) -> Iterator[tuple[dict, bool]]:
+    """Train for up to `plan.epochs`; yield (record, improved) after each epoch's validation.
 
     record: epoch, train_loss, val_loss, val_<metric>, lr, epoch_seconds, samples_per_second.
     improved: the monitored val metric is the best so far (always true when val is empty, never when NaN).
-    Stops early after `patience` epochs without improvement (0 = never).
+    Stops early after `plan.patience` epochs without improvement (0 = never).
     position: kept up to date here (a checkpoint saves it); a restored one continues where it left off.
     reduce: sums the epoch's loss over processes (DDP); boundary: see `train_epoch`.
     """
+    p = plan
     pos = position if position is not None else Position()
-    monitor = Monitor(metric, patience, pos.best, pos.since_best)
-    for epoch in range(pos.epoch + 1, epochs + 1):
+    monitor = Monitor(p.metric, p.patience, pos.best, pos.since_best)
+    for epoch in range(pos.epoch + 1, p.epochs + 1):
         if monitor.done:
             break
         start = time.perf_counter()
-        model.train()
-        lr = optimizer.param_groups[0]["lr"] if optimizer is not None else math.nan
-        if pos.batch and generator is not None:   # finish the epoch a checkpoint interrupted: same order
-            generator.set_state(pos.shuffle_state)
-        elif generator is not None:
-            pos.shuffle_state = generator.get_state()
+        p.net.train()
+        lr = p.optimizer.param_groups[0]["lr"] if p.optimizer is not None else math.nan
+        if pos.batch and p.generator is not None:   # finish the epoch a checkpoint interrupted: same order
+            p.generator.set_state(pos.shuffle_state)
+        elif p.generator is not None:
+            pos.shuffle_state = p.generator.get_state()
         at, pos.batch, pos.total = ((pos.batch, pos.total) if pos.batch else None), 0, None
-        if stream is None:
-            loss = train_epoch(step, train, batch_size, shuffle, generator, progress, at, boundary)
+        if p.stream is None:
+            loss = train_epoch(p.step, p.train, p.batch_size, p.shuffle, p.generator, progress, at, boundary)
         else:                                     # host-resident data: checkpoints and stops at epoch ends only
-            loss = stream_epoch(step, stream, progress)
+            loss = stream_epoch(p.step, p.stream, progress)
         train_loss = float(reduce(loss) if reduce else loss)                                    # syncs once
         train_seconds = time.perf_counter() - start
-        scores = evaluate(model, val, loss_fn, task, eval_batch_size, stream and stream.device)
-        if scheduler is not None:
-            scheduler.step()
-        improved = monitor.update(scores[metric], has_val=len(val) > 0)
+        scores = evaluate(p.net, p.val, p.loss_fn, p.task, p.eval_batch_size, p.stream and p.stream.device)
+        if p.scheduler is not None:
+            p.scheduler.step()
+        improved = monitor.update(scores[p.metric], has_val=len(p.val) > 0)
         pos.epoch, pos.best, pos.since_best = epoch, monitor.best, monitor.since_best
-        yield epoch_record(epoch, train_loss, scores, metric, time.perf_counter() - start,
-                           len(train) / max(train_seconds, 1e-9), lr=lr), improved
+        yield epoch_record(epoch, train_loss, scores, p.metric, time.perf_counter() - start,
+                           len(p.train) / max(train_seconds, 1e-9), lr=lr), improved

@@ -5,8 +5,8 @@ Hydra composed; tests and the Python API call it on a composed config too.
     mlrun train model=linear dataset=diabetes model.solver=lstsq
     mlrun train resume=outputs/<date>/<time>                 # continue from its checkpoints/last.pt
 
-Around the loop: mlrun.fit.build (the parts, in one order), mlrun.fit.run_state (position, best epoch, checkpoints,
-NaN policy), mlrun.runtime.faults (SIGINT/SIGTERM stop at a step boundary), mlrun.runtime.distributed (trainer.strategy=ddp).
+Around the loop: mlrun.fit.build (the parts, in one order, with the fitter: mlrun.fit.fitters), mlrun.fit.run_state
+(position, best epoch, checkpoints, NaN policy), mlrun.runtime.faults (SIGINT/SIGTERM stop at a step boundary), mlrun.runtime.distributed (trainer.strategy=ddp).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from mlrun.fit import build
 from mlrun.runtime import faults
 from mlrun.fit.cv import cross_validate
 from mlrun.errors import UserError
-from mlrun.fit.loop import fit
 from mlrun.metrics.tasks import HIGHER_IS_BETTER
 from mlrun.runtime.outputs import MetricsCSV, environment, epoch_line, progress, table, write_json
 from mlrun.metrics.references import reference_for
@@ -44,10 +43,9 @@ def train(cfg: DictConfig, run_dir: str | Path, resume: dict | None = None) -> f
     started = time.perf_counter()
     # ---- build: every part is checked before any training starts
     p = build.assemble(cfg)
-    ddp = p.ddp
-    state = RunState.begin(cfg, run_dir, p, ddp, resume)
-    ddp.seed_ranks(cfg.seed, state.position.step)
-    rank0 = ddp.rank == 0
+    state = RunState.begin(cfg, run_dir, p, p.ddp, resume)
+    p.ddp.seed_ranks(cfg.seed, state.position.step)
+    rank0 = p.ddp.rank == 0
     logger = loggers.start(cfg, run_dir) if rank0 else loggers.NoLogger()
     csv = MetricsCSV(run_dir / "metrics.csv")
     if resume is not None and rank0:               # a model that fits itself restarts its fit
@@ -57,31 +55,34 @@ def train(cfg: DictConfig, run_dir: str | Path, resume: dict | None = None) -> f
     log.info("%s: %s on %s (%s, %d train / %d val / %d test), %d parameters, %s", run_dir, cfg.model._target_,
              p.spec.name, p.spec.task, len(p.data.train), len(p.data.val), len(p.data.test), n_params(p.model),
              p.device)
-
-    # ---- fit
-    steps = 0 if p.fit_direct else p.epochs * state.n_batches - state.position.step
-    with progress(steps, enabled=sys.stderr.isatty()) as bar, faults.on_signals(state.boundary.handler):
-        records = p.fit_direct(p.data, p.trainer, p.loss_fn) if p.fit_direct else fit(
-            p.net, p.step, p.data.train, p.data.val, p.loss_fn, p.spec.task, p.spec.metric, epochs=p.epochs,
-            batch_size=p.batch_size, shuffle=p.shuffle, patience=p.trainer.patience, scheduler=p.scheduler,
-            optimizer=p.optimizer, generator=p.generator, eval_batch_size=p.trainer.eval_batch_size,
-            progress=bar, stream=p.stream, position=state.position, boundary=state.boundary, reduce=ddp.sum)
-        for record, improved in records:
-            record |= p.model.epoch_metrics()
-            if p.trainer.nan_policy == "skip_batch" and not p.fit_direct:
-                record["skipped_batches"] = int(state.skipped)
-            if rank0:
-                csv.append(record)
-                logger.log_epoch(record)
-            log.info(epoch_line(record, improved, *counting(p)))
-            state.epoch_end(record, improved)      # NaN check, best.pt, last.pt; stops here after a signal
+    fit_epochs(p, state, csv, logger, rank0)
     if state.best_state is None:
         raise UserError(f"training diverged: val_{p.spec.metric} was NaN in every epoch; lower optimizer.lr "
                         f"(now {cfg.optimizer.get('lr')}) or set trainer.clip_grad_norm")
+    finish(cfg, run_dir, p, state, logger, rank0, started)
+    return state.best_record[f"val_{p.spec.metric}"]
 
-    # ---- test the best epoch's weights, write the summary
+
+def fit_epochs(p: build.Parts, state: RunState, csv: MetricsCSV, logger, rank0: bool) -> None:
+    """Run the fitter: each record goes to metrics.csv and the logger (rank 0), the console, and `state` (NaN
+    check, best.pt, last.pt; stops there after a signal)."""
+    fitter = p.fitter
+    with progress(fitter.steps_left(state.position), enabled=sys.stderr.isatty()) as bar, \
+            faults.on_signals(state.boundary.handler):
+        for record, improved in fitter.records(bar, state.position, state.boundary, p.ddp.sum):
+            if rank0:
+                csv.append(record)
+                logger.log_epoch(record)
+            log.info(epoch_line(record, improved, fitter.expected, fitter.unit))
+            state.epoch_end(record, improved)
+
+
+def finish(cfg: DictConfig, run_dir: Path, p: build.Parts, state: RunState, logger, rank0: bool,
+           started: float) -> None:
+    """Test the best epoch's weights; rank 0 writes summary.json and the model's artifacts. `started`: the
+    run's perf_counter() start."""
     p.model.load_state_dict(state.best_state)
-    test = evaluate(build.network(p.model, p.data), p.data.test, p.loss_fn, p.spec.task,
+    test = evaluate(build.network(p.model, p.data), p.data.test, p.plan.loss_fn, p.spec.task,
                     p.trainer.eval_batch_size, p.device)
     summary = summarize(cfg, p, state, test, time.perf_counter() - started)
     if rank0:
@@ -90,16 +91,6 @@ def train(cfg: DictConfig, run_dir: str | Path, resume: dict | None = None) -> f
         loggers.finish(logger, summary, run_dir / "checkpoints" / "best.pt")
     log.info("done: %s\n%s", run_dir, table({k: v for k, v in summary.items() if k.startswith(("test_", "best_"))
                                              or k in ("epochs_run", "total_seconds", "n_params", "device")}))
-    return state.best_record[f"val_{p.spec.metric}"]
-
-
-def counting(p: build.Parts) -> tuple[int | None, str]:
-    """(how many records to expect, their unit) for the console: epochs, a solver's sweeps, or a model's own."""
-    if p.fit_direct is None:
-        return p.epochs, "epoch"
-    if hasattr(p.optimizer, "fit_direct"):
-        return p.epochs, getattr(p.optimizer, "epoch_unit", "sweep")
-    return None, p.model.epoch_unit
 
 
 def n_params(model) -> int:

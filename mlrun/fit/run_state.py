@@ -32,8 +32,8 @@ class RunState:
         self.best_record, self.best_state = best if best is not None else (None, None)
         self.last = run_dir / "checkpoints" / "last.pt"
         self.folder = run_dir / "checkpoints"
-        self.skipped = getattr(parts.step, "skipped", None)    # batches skipped by nan_policy=skip_batch (device)
-        self.n_batches = -(-len(parts.data.train) // parts.batch_size)
+        self.skipped = parts.plan.step.skipped                 # batches skipped by nan_policy=skip_batch (device)
+        self.n_batches = parts.plan.batches
         self.record: dict | None = None                        # the last finished epoch's record
         self.base = {"config": OmegaConf.to_container(cfg, resolve=True), "spec": parts.spec.to_dict(),
                      "mlrun_version": VERSION}
@@ -46,17 +46,17 @@ class RunState:
     @classmethod
     def begin(cls, cfg: DictConfig, run_dir: Path, parts: Parts, ddp, resume: dict | None) -> "RunState":
         """A fresh state, or the one `resume` (a last.pt payload) saved; a model that fits itself restarts."""
-        if resume is None or parts.fit_direct is not None:
+        if resume is None or not parts.fitter.resumes:
             return cls(cfg, run_dir, parts, ddp, Position(), None)
         saved = resume["resume"]
-        n_batches = -(-len(parts.data.train) // parts.batch_size)
+        plan, n_batches = parts.plan, parts.plan.batches
         if saved["position"]["batch"] > n_batches:         # = n_batches: saved after the epoch's last step
             raise UserError(f"resume: last.pt's position.batch={saved['position']['batch']} does not fit this run's "
                             f"{n_batches} batches per epoch")
         try:
             parts.model.load_state_dict(resume["model"])
-            parts.optimizer.load_state_dict(resume["optimizer"])
-            position = resuming.restore(saved, parts.generator, parts.scheduler, parts.device)
+            plan.optimizer.load_state_dict(resume["optimizer"])
+            position = resuming.restore(saved, plan.generator, plan.scheduler, parts.device)
         except (RuntimeError, KeyError, TypeError, ValueError, IndexError) as e:
             raise UserError(f"resume: last.pt does not fit the run being resumed ({type(e).__name__}: "
                             f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
@@ -86,18 +86,18 @@ class RunState:
         p = self.position
         p.batch, p.total, p.step = batches, self.ddp.sum(total), self.boundary.steps
         self.boundary.where = f"epoch {p.epoch + 1} step {batches}/{self.n_batches}"
-        self.guard.check(f"epoch {p.epoch + 1}", float(p.total) / max(batches * self.parts.batch_size, 1),
+        self.guard.check(f"epoch {p.epoch + 1}", float(p.total) / max(batches * self.parts.plan.batch_size, 1),
                          self.boundary)
         self._write("last.pt", self.record or {"epoch": p.epoch})
         p.batch, p.total = 0, None
 
     def _write(self, name: str, record: dict) -> None:
-        parts = self.parts
-        state = {**self.base, "model": parts.model.state_dict(), "optimizer": parts.optimizer.state_dict(),
+        parts, plan = self.parts, self.parts.plan
+        state = {**self.base, "model": parts.model.state_dict(), "optimizer": plan.optimizer.state_dict(),
                  "epoch": record["epoch"], "metrics": record}
         if name == "last.pt":
             best = None if self.best_state is None else {"model": self.best_state, "record": self.best_record}
-            state["resume"] = resuming.snapshot(self.position, parts.generator, parts.scheduler, best,
+            state["resume"] = resuming.snapshot(self.position, plan.generator, plan.scheduler, best,
                                                 int(self.skipped) if self.skipped is not None else 0,
                                                 self.ddp.world)
         if self.ddp.rank == 0:

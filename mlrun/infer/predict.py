@@ -27,6 +27,7 @@ import torch
 
 from mlrun.fit import build
 from mlrun.config import registry
+from mlrun.infer import stored
 from mlrun.runtime import checkpoints
 from mlrun.datasets.ratings.pairs import pair_index, read_pairs
 from mlrun.datasets.spec import DataSpec
@@ -43,18 +44,14 @@ class Predictor:
         self.transform = payload["spec"].get("transform") or {}
         self.key = key
         if self.transform:                         # the preprocessing travels in the checkpoint: no data needed
-            self.cfg = build.stored_config(payload, list(overrides))
+            self.cfg = stored.stored_config(payload, list(overrides))
             registry.screen(self.cfg)
             self.device = registry.make(self.cfg.device, "device")
             self.model, _ = build.model(self.cfg.model, self.spec)
-            try:
-                self.model.load_state_dict(payload["model"])
-            except (RuntimeError, KeyError) as e:
-                raise UserError(f"{key}: its weights do not fit {self.cfg.model._target_} "
-                                f"({str(e).splitlines()[0]})") from None
+            stored.load_weights(self.model, payload["model"], self.cfg.model._target_, key)
             self.net, self.source = self.model.to(self.device), None
         else:                                      # images and ratings: the dataset's preprocessing / id maps
-            self.cfg, parts = build.rebuild(payload, list(overrides), key=key)
+            self.cfg, parts = stored.rebuild(payload, list(overrides), key=key)
             self.device, self.model, self.source = parts.device, parts.model, parts.source
             self.net = build.network(parts.model, parts.data)
         self.model.eval()

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mlrun.fit import build
-from mlrun.runtime import checkpoints
 from mlrun.errors import UserError
+from mlrun.infer.stored import rebuild
 from mlrun.models.mf import MF
+from mlrun.runtime import checkpoints
 
 
 def recommend(path: str, user: str, k: int = 10, overrides: list[str] = ()) -> list[dict]:
@@ -22,7 +22,7 @@ def recommend(path: str, user: str, k: int = 10, overrides: list[str] = ()) -> l
     if payload["spec"].get("task") != "ratings":
         raise UserError(f"checkpoint={path!r}: a {payload['spec'].get('task')} model; mlrun recommend needs a "
                         f"model=mf checkpoint trained on a ratings dataset")
-    cfg, p = build.rebuild(payload, list(overrides), key=f"checkpoint={path!r}")
+    cfg, p = rebuild(payload, list(overrides), key=f"checkpoint={path!r}")
     model, data = p.model, p.source
     if not isinstance(model, MF):
         raise UserError(f"checkpoint={path!r}: model {cfg.model._target_} cannot rank items; needs model=mf")

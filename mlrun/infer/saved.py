@@ -2,17 +2,18 @@
 
     evaluate_checkpoint("outputs/<run>/checkpoints/best.pt", "test")   # {"test_loss": ..., "test_acc": ..., ...}
 
-The dataset and model are rebuilt from the config stored in the checkpoint by mlrun.fit.build (the same order as
+The dataset and model are rebuilt from the config stored in the checkpoint by mlrun.infer.stored (the same order as
 training: same seed → same split, scaling and projection), through the registry allowlist, then the weights
 are loaded. Extra key=value overrides change keys of the stored config (e.g. `dataset.path=...`, `device=cpu`).
 """
 
 from __future__ import annotations
 
-from mlrun.fit import build
-from mlrun.runtime import checkpoints
 from mlrun.errors import choose
+from mlrun.fit.build import network
+from mlrun.infer.stored import rebuild
 from mlrun.metrics.scoring import evaluate
+from mlrun.runtime import checkpoints
 
 SPLITS = ("train", "val", "test")
 
@@ -21,8 +22,8 @@ def evaluate_checkpoint(path: str, split: str = "test", overrides: list[str] = (
     """{"<split>_<metric>": value, ..., "epoch": the checkpoint's epoch, "n": examples scored}."""
     choose({s: s for s in SPLITS}, "split", split)
     payload = checkpoints.load(path)
-    cfg, p = build.rebuild(payload, list(overrides), key=f"checkpoint={path!r}")
+    cfg, p = rebuild(payload, list(overrides), key=f"checkpoint={path!r}")
     part = getattr(p.data, split)
-    scores = evaluate(build.network(p.model, p.data), part, p.loss_fn, p.spec.task, p.trainer.eval_batch_size,
+    scores = evaluate(network(p.model, p.data), part, p.plan.loss_fn, p.spec.task, p.trainer.eval_batch_size,
                       p.device)
     return {f"{split}_{k}": v for k, v in scores.items()} | {"epoch": payload.get("epoch"), "n": len(part)}

@@ -5,7 +5,8 @@
         def __init__(self, spec: DataSpec, hidden=(64,), ...): ...
 
 A model is built as `Model(spec, **options)` from its conf/model/<name>.yaml. The run (mlrun.fit.build, mlrun.fit.run)
-reads only the members below; a model overrides the ones it needs.
+reads only the members below; a model overrides the ones it needs. A model is trained by the gradient loop unless
+`fit_direct` gives its own fit, or the optimizer is a solver (mlrun.solvers.base.Solver): mlrun.fit.fitters.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ class Model(nn.Module):
     tasks: tuple[str, ...] = ()            # dataset tasks it learns (DataSpec.task); checked once in mlrun.fit.build
     epoch_unit: str = "epoch"              # what one record of its fit_direct is: solve, component, iteration
     penalty: Callable[[], torch.Tensor] | None = None   # a method: added to each gradient step's objective
+    # third-party modules its constructor imports that create tensors when imported (torchdiffeq's Butcher
+    # tableaus): imported for real before the model is counted on the meta device (mlrun.fit.memory_check)
+    import_first: tuple[str, ...] = ()
 
     @classmethod
     def adapt_spec(cls, spec: DataSpec) -> DataSpec:
@@ -33,8 +37,9 @@ class Model(nn.Module):
 
     @property
     def fit_direct(self) -> Callable[..., Records] | None:
-        """A model that trains itself (closed forms, PCA) returns `fit(data, trainer, loss_fn) -> Records`;
-        None = the gradient loop trains it."""
+        """A model that trains itself (closed forms, PCA) returns `fit(data, trainer, loss_fn) -> Records`
+        (data: the placed mlrun.datasets.spec.Data, trainer: TrainerSettings); None = the gradient loop (or a
+        solver) trains it."""
         return None
 
     def epoch_metrics(self) -> dict:

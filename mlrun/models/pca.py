@@ -33,6 +33,7 @@ from mlrun.datasets.spec import Data, DataSpec
 from mlrun.errors import UserError, check, number
 from mlrun.models.base import Model, Records
 from mlrun.metrics.records import epoch_record
+from mlrun.metrics.scoring import evaluate
 
 log = logging.getLogger("mlrun")
 
@@ -148,8 +149,6 @@ class PCA(Model):
         return self._fit_direct
 
     def _fit_direct(self, data: Data, trainer, loss_fn) -> Records:
-        from mlrun.metrics.scoring import evaluate
-
         n_rows = len(data.train)
         if not n_rows:
             raise UserError("model=pca: the train split is empty")

@@ -3,16 +3,17 @@
     _target_: mlrun.solvers.ALS          # conf/optimizer/als.yaml
 
 Built like a torch optimizer (`Solver(model.parameters(), **options)`, so checkpoints keep its `state_dict`);
-the run calls `fit_direct(model, data, trainer, loss_fn)`, which yields (record, improved) per epoch
-(mlrun.metrics.records.epoch_record / Monitor), and never calls `step()`.
+the run (mlrun.fit.fitters.DirectFit, chosen in mlrun.fit.build.fitter) calls `fit_direct(model, data, trainer,
+loss_fn)`, which yields (record, improved) per epoch (mlrun.metrics.records.epoch_record / Monitor), and never
+calls `step()`.
 """
 
 from __future__ import annotations
 
+import torch
+
 from mlrun.errors import UserError
 from mlrun.models.base import Model, Records
-
-import torch
 
 
 class Solver(torch.optim.Optimizer):

@@ -6,7 +6,7 @@ import torch
 
 from tests.helpers import make_cfg
 from mlrun.datasets import digits
-from mlrun.fit.loop import evaluate, fit, make_step, train_epoch
+from mlrun.fit.loop import Plan, evaluate, fit, make_step, train_epoch
 from mlrun.fit.losses import make_loss
 from mlrun.models import MLP
 from mlrun.fit.run import train
@@ -122,7 +122,8 @@ def test_fit_yields_records_with_all_columns():
     model = MLP(data.spec)
     loss_fn = make_loss(None, data.spec)
     opt = torch.optim.Adam(model.parameters())
-    record, improved = next(fit(model, make_step(model, loss_fn, opt), data.train, data.val, loss_fn, "multiclass",
-                                "acc", epochs=1, batch_size=64, optimizer=opt))
+    plan = Plan(model, make_step(model, loss_fn, opt), data.train, data.val, loss_fn, "multiclass", "acc", epochs=1,
+                batch_size=64, optimizer=opt)
+    record, improved = next(fit(plan))
     assert list(record) == ["epoch", "train_loss", "val_loss", "val_acc", "lr", "epoch_seconds", "samples_per_second"]
     assert improved and record["samples_per_second"] > 0

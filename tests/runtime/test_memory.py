@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from mlrun.fit import build
+from mlrun.fit.memory_check import check_memory
 from mlrun.runtime import memory
 from mlrun.errors import UserError
 from tests.helpers import make_cfg
@@ -35,10 +36,10 @@ def test_the_model_check_counts_parameters_gradients_and_optimizer_states(monkey
     data = build.dataset(cfg)
     need = 2410 * 4 * copies
     monkeypatch.setattr(memory, "available_bytes", lambda: need)
-    build.check_memory(cfg, data.spec, torch.device("cpu"))                  # exactly fits
+    check_memory(cfg, data.spec, torch.device("cpu"))                        # exactly fits
     monkeypatch.setattr(memory, "available_bytes", lambda: need - 1)
     with pytest.raises(UserError, match=rf"model=mlp \(model\.hidden=\[32\].*2,410 parameters × {copies} copies"):
-        build.check_memory(cfg, data.spec, torch.device("cpu"))
+        check_memory(cfg, data.spec, torch.device("cpu"))
 
 
 def test_a_model_too_large_for_the_machine_stops_before_allocating(monkeypatch):
@@ -70,8 +71,9 @@ def test_generated_datasets_are_sized_before_they_are_drawn(monkeypatch, overrid
 
 
 def test_modules_first_imported_while_counting_keep_real_tensors():
-    """The node model imports torchdiffeq in its __init__; counted on meta, torchdiffeq's module-level Butcher
-    tableaus must still be CPU tensors, or every later solve fails ("Cannot copy out of meta tensor")."""
+    """The node model imports torchdiffeq in its __init__ (NeuralODE.import_first); counted on meta, torchdiffeq's
+    module-level Butcher tableaus must still be CPU tensors, or every later solve fails ("Cannot copy out of meta
+    tensor")."""
     import subprocess
     import sys
 
@@ -80,10 +82,11 @@ def test_modules_first_imported_while_counting_keep_real_tensors():
         import sys, torch
         from tests.helpers import make_cfg
         from mlrun.fit import build
+        from mlrun.fit.memory_check import check_memory
         cfg = make_cfg("model=node", "dataset=spiral")
         data = build.dataset(cfg)
         assert "torchdiffeq" not in sys.modules
-        build.check_memory(cfg, data.spec, torch.device("cpu"))
+        check_memory(cfg, data.spec, torch.device("cpu"))
         from torchdiffeq._impl.dopri5 import Dopri5Solver
         print(Dopri5Solver.tableau.alpha.device.type)
     """
