@@ -85,7 +85,7 @@ def check_unused(folder: Path, key: str, sweep: bool = False) -> None:
     if any(name in entries for name in SWEEP_MARKS + RUN_MARKS):
         raise UserError(f"{key}={str(folder)!r}: already holds a {'sweep' if sweep else 'sweep or run'} "
                         f"({', '.join(n for n in entries if n in SWEEP_MARKS + RUN_MARKS)}); pick a new folder "
-                        f"(a sweep's jobs would overwrite its jobs)")
+                        f"(its results are never overwritten)")
     shown = ", ".join(entries[:3]) + (f", ... ({len(entries)} entries)" if len(entries) > 3 else "")
     raise UserError(f"{key}={str(folder)!r}: not empty and not an mlrun run (holds {shown}); pick a new or empty "
                     f"folder")
