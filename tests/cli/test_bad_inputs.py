@@ -162,6 +162,9 @@ CASES = [
 ]
 
 
+EXIT_2 = ("hydra-launcher-unknown", "env-variable-not-set", "unquoted-unicode-value", "run-dir-of-the-users-files")
+
+
 def _case_id(case) -> str:
     return case.values[0] if hasattr(case, "values") else case[0]
 
@@ -267,7 +270,7 @@ def test_bad_input_is_one_line(world, name, command, pattern):
     assert re.search(r"^mlrun (train|eval)?:? ?error: ", lines[0]) or lines[0].startswith("mlrun: error:"), lines
     assert re.search(pattern, lines[0]), lines[0]
     assert "Traceback" not in r.stdout + r.stderr
-    if name in ("hydra-launcher-unknown", "env-variable-not-set", "unquoted-unicode-value", "run-dir-of-the-users-files"):
+    if name in EXIT_2:
         assert r.returncode == 2
 
 

@@ -40,9 +40,10 @@ def test_hydra_groups_unresolvable_values_and_unquoted_unicode_are_one_line(monk
     assert "MLRUN_TEST_NOT_SET" in line.partition("resolved")[2] and "${oc.env:NAME,default}" in line
     assert check_overrides(config_dir(), ["output_root=${oc.env:MLRUN_TEST_NOT_SET,outputs}"]) is None
     line = check_overrides(config_dir(), ["dataset.path=uni_é😀/dätä😀.csv"])
-    assert line.endswith("""quote it: 'dataset.path="uni_é😀/dätä😀.csv"' (single quotes around the whole override in """
-                         "the shell)")
-    assert check_overrides(config_dir(), ["dataset=california_housing", 'dataset.path="uni_é😀/dätä😀.csv"']) is None
+    assert line.endswith("""quote it: 'dataset.path="uni_é😀/dätä😀.csv"' (single quotes around the whole """
+                         "override in the shell)")
+    quoted = 'dataset.path="uni_é😀/dätä😀.csv"'
+    assert check_overrides(config_dir(), ["dataset=california_housing", quoted]) is None
 
 
 BILLION_LAUGHS = "# @package _global_\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
