@@ -6,7 +6,40 @@ import math
 
 
 class UserError(Exception):
-    """A mistake the user can fix (bad value, missing file, missing GPU). Printed as one line, exit 2."""
+    """A mistake the user can fix (bad value, missing file, missing GPU). Printed as one line, exit `code` (2).
+    The Python API raises it (and the subclasses below) where the command would print its line and exit."""
+
+    code = 2                             # the exit status of the command
+
+
+class RunFailed(UserError):
+    """The run folder could not be written, or sweep jobs failed (the other jobs finished): exit 1."""
+
+    code = 1
+
+
+class RunDiverged(UserError):
+    """trainer.nan_policy=stop ended the run on NaN/Inf: exit 3; the run folder and its last good checkpoints
+    stay (`run_dir`)."""
+
+    code = 3
+
+    def __init__(self, message: str, run_dir=None):
+        super().__init__(message)
+        self.run_dir = run_dir
+
+
+class RunStopped(UserError):
+    """SIGINT/SIGTERM ended the run: exit 128 + signal (130, 143). `resume`: the command that continues it (None
+    when nothing was saved). An empty message: a DDP rank other than 0, which exits without a line (rank 0 says it)."""
+
+    def __init__(self, message: str, code: int, resume: str | None = None):
+        super().__init__(message)
+        self.code, self.resume = code, resume
+
+
+class JobFailed(Exception):
+    """Raised by a failed sweep job under the Optuna sweeper, which then records a FAIL trial and goes on."""
 
 
 class Stopped(BaseException):

@@ -31,3 +31,38 @@ def test_a_bad_value_raises_one_exception_and_leaves_no_folder(tmp_path, monkeyp
         mlrun.train(["-m", "seed=1,2"])
     with pytest.raises(mlrun.UserError, match="checkpoint='nowhere': file not found"):
         mlrun.load("nowhere")
+
+
+@pytest.mark.parametrize("overrides", [None, 5, [1], ["seed=1", None], {"seed": 1}])
+def test_overrides_of_the_wrong_type_are_a_user_error(overrides):
+    with pytest.raises(mlrun.UserError, match=r"^mlrun.train: overrides must be a list of 'key=value' strings") as e:
+        mlrun.train(overrides)
+    assert e.value.code == 2
+
+
+def test_errors_are_typed_and_the_process_is_left_as_it_was(tmp_path, monkeypatch):
+    """No SystemExit, sys.argv untouched; Hydra's own refusals (a bad hydra/ group) are UserErrors too."""
+    import sys
+
+    from mlrun.errors import RunFailed, RunStopped
+
+    monkeypatch.chdir(tmp_path)
+    argv = list(sys.argv)
+    with pytest.raises(mlrun.UserError, match=r"^hydra/launcher=nope: no such option; valid choices are basic"):
+        mlrun.train(["hydra/launcher=nope"])
+    with pytest.raises(mlrun.UserError, match="unbalanced|No closing quotation"):
+        mlrun.train("name='x")
+    assert sys.argv == argv
+    assert (RunFailed.code, RunStopped("", 143).code, mlrun.UserError("x").code) == (1, 143, 2)
+
+
+def test_two_threads_train_one_after_the_other(tmp_path, monkeypatch):
+    """Hydra's state is process-wide: concurrent calls are serialized (a lock), and both runs complete."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.chdir(tmp_path)
+    args = ["dataset=iris", "model=logistic", "trainer.epochs=1", "device=cpu"]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda seed: mlrun.train([*args, f"seed={seed}"]), (1, 2)))
+    assert len({r.run_dir for r in results}) == 2
+    assert all(list(r.metrics["epoch"]) == [1] for r in results)

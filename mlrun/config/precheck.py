@@ -2,7 +2,10 @@
 
 `mlrun train` composes the config once with the user's overrides (each value of a sweep in turn) before handing
 over to Hydra, so that a typo ends as `key=value: what is wrong; valid choices ...` with exit 2, and no run
-folder is created. Overrides of `hydra.*` are left to Hydra.
+folder is created. Overrides of `hydra.*` keys are left to Hydra; `hydra/<group>=option` choices are checked here.
+Also refused here: a value Hydra's grammar cannot read unquoted (with a hint to quote it), a `${...}` that cannot
+be resolved (an unset environment variable), and YAML files in the user's ./conf that are too large or expand
+(through aliases) beyond MAX_YAML_NODES values, before Hydra loads them.
 """
 
 from __future__ import annotations
@@ -12,21 +15,28 @@ from pathlib import Path
 
 from mlrun.config.compose import one_line
 
+MAX_YAML_BYTES = 1 << 20        # a config file of the user's ./conf: at most 1 MiB
+MAX_YAML_NODES = 100_000        # values after expanding aliases (a "billion laughs" file: 10**9; conf/ files: < 300)
+
 
 def check_overrides(config_dir: Path, overrides: list[str], searchpath: str | None = None) -> str | None:
     """None when every override composes, else one line describing the first that does not.
     `searchpath`: the user's ./conf (file://...), so options defined there compose too."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
-    from omegaconf import OmegaConf
 
-    mine = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
+    problem = check_yaml_files(Path(searchpath.removeprefix("file://"))) if searchpath else None
+    if problem:
+        return problem
+    mine = [o for o in overrides if not o.lstrip("+~").startswith("hydra") or o.lstrip("+~").startswith("hydra/")]
     try:
         parsed = OverridesParser.create().parse_overrides(mine)
     except HydraException as e:
-        return f"cannot parse overrides: {one_line(e)}"
+        return _unparsable(mine, e)
+    is_group = [o.get_key_element().lstrip("+~").startswith("hydra/") for o in parsed]   # hydra/launcher=...
+    groups = [o for o, g in zip(parsed, is_group) if g]
+    mine = [t for t, g in zip(mine, is_group) if not g]
+    parsed = [o for o, g in zip(parsed, is_group) if not g]
     choices = []                               # per override: the single-value forms to try
     for text, o in zip(mine, parsed):
         if o.is_interval_sweep():              # interval(lo,hi) for the Optuna sweeper: try both ends
@@ -43,26 +53,38 @@ def check_overrides(config_dir: Path, overrides: list[str], searchpath: str | No
     extra = [f"hydra.searchpath=[{searchpath}]"] if searchpath else []
     base = [c[0] for c in choices] + extra
     trials = [base] + [base[:i] + [v] + base[i + 1:] for i, c in enumerate(choices) for v in c[1:]]
+    return _compose_all(config_dir, trials, groups, searchpath)
+
+
+def _compose_all(config_dir: Path, trials: list[list[str]], groups, searchpath: str | None) -> str | None:
+    """Compose each trial (one value per swept key); the first failure as one line."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+            problem = _hydra_groups(groups, searchpath)
             for trial in trials:
+                if problem:
+                    break
                 try:
-                    compose(config_name="config", overrides=trial)
+                    problem = _unresolvable(compose(config_name="config", overrides=trial), trial)
                 except Exception as e:  # noqa: BLE001 - every composition failure becomes one line
                     bad = _unknown_key(e)
-                    if bad:
-                        parent, _, leaf = bad.rpartition(".")
-                        cfg = compose(config_name="config", overrides=[t for t in trial if not _is_key(t, bad)])
-                        node = OmegaConf.select(cfg, parent) if parent else cfg
-                        keys = ", ".join(node.keys()) if hasattr(node, "keys") else "(none)"
-                        value = next((t.partition("=")[2] for t in trial if _is_key(t, bad)), "")
-                        return (f"{bad}={value}: unknown key; valid keys of {parent or 'the config'}: {keys} "
-                                f"(prefix + to add a key)")
-                    return one_line(e)
+                    if not bad:
+                        return one_line(e)
+                    parent, _, leaf = bad.rpartition(".")
+                    cfg = compose(config_name="config", overrides=[t for t in trial if not _is_key(t, bad)])
+                    node = OmegaConf.select(cfg, parent) if parent else cfg
+                    keys = ", ".join(node.keys()) if hasattr(node, "keys") else "(none)"
+                    value = next((t.partition("=")[2] for t in trial if _is_key(t, bad)), "")
+                    return (f"{bad}={value}: unknown key; valid keys of {parent or 'the config'}: {keys} "
+                            f"(prefix + to add a key)")
     finally:
         GlobalHydra.instance().clear()
-    return None
+    return problem
 
 
 OPTIONAL = ("experiment", "hparams_search")     # `optional` in config.yaml's defaults: Hydra skips a missing one
@@ -100,3 +122,105 @@ def _unknown_key(e: Exception) -> str | None:
 
 def _is_key(override: str, key: str) -> bool:
     return override.partition("=")[0].lstrip("+~") == key
+
+
+def _unparsable(overrides: list[str], e: Exception) -> str:
+    """Hydra's grammar error; for a value with characters its unquoted grammar does not take (non-ASCII letters,
+    emoji), how to quote it."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    for text in overrides:
+        try:
+            OverridesParser.create().parse_overrides([text])
+        except HydraException:
+            key, _, value = text.partition("=")
+            if not value.isascii() and '"' not in value and not value.startswith("'"):
+                return (f"cannot parse overrides: {text}: an unquoted value may hold only ASCII letters, digits and "
+                        f"a few signs; quote it: '{key}=\"{value}\"' (single quotes around the whole override in "
+                        f"the shell)")
+            break
+    return f"cannot parse overrides: {one_line(e)}"
+
+
+def _hydra_groups(parsed, searchpath: str | None) -> str | None:
+    """`hydra/launcher=nonexistent`: name the valid options (Hydra would print its search path over many lines)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    loader = GlobalHydra.instance().config_loader()
+    for o in parsed:
+        group = o.get_key_element().lstrip("+~")
+        if o.is_delete():
+            continue
+        values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [str(o.value())]
+        options = set(loader.get_group_options(group))
+        if searchpath:
+            options |= {p.stem for p in (Path(searchpath.removeprefix("file://")) / group).glob("*.yaml")}
+        if not options:
+            return f"{group}: no such config group of Hydra's (e.g. hydra/launcher, hydra/sweeper)"
+        for value in values:
+            if value not in options:
+                return f"{group}={value}: no such option; valid choices are {', '.join(sorted(options))}"
+    return None
+
+
+def _unresolvable(cfg, trial: list[str]) -> str | None:
+    """The first `${...}` of the composed config that cannot be resolved (an unset environment variable, a missing
+    key), as one line naming the key; `${hydra:...}` resolves only inside the run and is left alone."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as e:
+        message = re.sub(r"^\w+ raised while resolving interpolation: ", "", " ".join(str(e).split("\n")[0].split()))
+        if "HydraConfig" in str(e):
+            return None
+        key = getattr(e, "full_key", None) or "?"
+        given = next((t.partition("=")[2] for t in trial if _is_key(t, key)), None)
+        value = given if given is not None else OmegaConf.select(cfg, key, throw_on_resolution_failure=False)
+        hint = ("; set the variable, or give a default: ${oc.env:NAME,default}"
+                if "Environment variable" in message else "")
+        return f"{key}={value}: cannot be resolved: {message}{hint}"
+    return None
+
+
+def check_yaml_files(folder: Path) -> str | None:
+    """Refuse a YAML file under `folder` larger than MAX_YAML_BYTES, or whose aliases (`*name`, repeating the
+    node anchored `&name`) expand it beyond MAX_YAML_NODES values: loading builds every copy (a "billion laughs"
+    file of a few hundred bytes would take all memory). PyYAML's composer keeps an alias as one shared node, so
+    the count costs one pass over the file. A file that does not parse is left to Hydra's message."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    for path in sorted(folder.rglob("*.yaml")):
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            return f"{path}: {size:,} bytes; a config file may hold at most {MAX_YAML_BYTES:,} bytes"
+        try:
+            root = yaml.compose(path.read_text(encoding="utf-8"), Loader=loader)
+        except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
+            continue
+        if _expanded(root, {}) > MAX_YAML_NODES:
+            return (f"{path}: expands to more than {MAX_YAML_NODES:,} values through its aliases (*name repeats "
+                    f"the node anchored &name); refused before loading it")
+    return None
+
+
+def _expanded(node, seen: dict) -> int:
+    """How many values `node` stands for once every alias is copied (a shared node counted once per use)."""
+    import yaml
+
+    if node is None:
+        return 0
+    if id(node) in seen:
+        return seen[id(node)]
+    seen[id(node)] = 1                                   # a node that contains itself counts once
+    if isinstance(node, yaml.SequenceNode):
+        count = 1 + sum(_expanded(child, seen) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        count = 1 + sum(_expanded(k, seen) + _expanded(v, seen) for k, v in node.value)
+    else:
+        count = 1
+    seen[id(node)] = count
+    return count

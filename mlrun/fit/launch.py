@@ -5,12 +5,15 @@
   and broadcasts it, and the other ranks join it without writing .hydra/ or train.log;
 - a sweep's folder (-m) is claimed the same way and handed over as hydra.sweep.dir, so the command knows where
   the jobs' rows are when Hydra returns;
+- a folder the user names (hydra.run.dir, hydra.sweep.dir) is taken only when new or empty (a run, a sweep or the
+  user's own files are never written into) and held with the run's lock (<folder>/.lock) from then on;
 - resume=PATH: the run folder is the checkpoint's; Hydra runs in it with hydra.output_subdir=null so the run's
   .hydra/ keeps the original config, and the config trained is the checkpoint's (mlrun.fit.resume.config).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -31,11 +34,17 @@ class Launch:
     failed: list[str] = field(default_factory=list)   # run dirs of jobs that failed in this process
     claimed: bool = True                     # this command created run_dir/sweep_dir (so may remove it unused)
     result: float | None = None              # the single run's best monitored val metric, once it has trained
+    lock: object = None                      # the RunLock held on a folder the user named, until the run ends
 
     @property
     def owner(self) -> bool:
         """This process writes the run folder (rank 0, or no DDP)."""
         return self.rank == 0
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
 
 def prepare(argv: list[str], searchpath: str | None) -> Launch:
@@ -55,15 +64,7 @@ def prepare(argv: list[str], searchpath: str | None) -> Launch:
         key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
         if key not in given:
             return Launch(argv, rank=rank, world=world, claimed=False)
-        folder = Path(given[key].strip("'\""))
-        if not multirun and any((folder / name).exists() for name in ("checkpoints", "metrics.csv", ".hydra")):
-            raise UserError(f"{key}={str(folder)!r}: already holds a run; continue it with "
-                            f"`mlrun train resume={folder}` or pick a new folder")
-        existed = folder.exists()
-        if rank == 0:
-            _writable(folder, key)
-        return Launch(argv, None if multirun else folder, folder if multirun else None, rank=rank, world=world,
-                      claimed=not existed)
+        return _placed(argv, Path(given[key].strip("'\"")), key, multirun, rank, world)
     if multirun:
         if world > 1:
             raise UserError("trainer.strategy=ddp runs one job per torchrun launch; -m sweeps are not supported")
@@ -101,6 +102,48 @@ def _resume(argv, overrides, path, multirun, rank, world, searchpath) -> Launch:
     return Launch([*rest, f"hydra.run.dir={_quote(run_dir)}", "hydra.output_subdir=null", *_quiet(rank)],
                   run_dir, rank=rank, world=world, claimed=False,
                   resume={"cfg": cfg, "payload": payload, "run_dir": run_dir, "checkpoint": ckpt})
+
+
+def _placed(argv: list[str], folder: Path, key: str, multirun: bool, rank: int, world: int) -> Launch:
+    """A folder the user named: new or empty, else refused (mlrun.runtime.rundir.check_unused); then locked, and
+    checked again under the lock, so that two commands naming the same empty folder never both take it."""
+    from mlrun.runtime.rundir import RunLock, check_unused, is_unused
+
+    where = (None, folder) if multirun else (folder, None)
+    if rank != 0:                                        # rank 0 claims it
+        return Launch(argv, *where, rank=rank, world=world, claimed=False)
+    check_unused(folder, key, sweep=multirun)
+    existed = folder.exists()
+    _writable(folder, key)
+    lock = RunLock(folder).acquire()
+    if not is_unused(folder):                            # filled between the check and the lock
+        lock.release()
+        check_unused(folder, key, sweep=multirun)
+    return Launch(argv, *where, rank=rank, world=world, claimed=not existed, lock=lock)
+
+
+def drop_unfinished(launch: Launch | None) -> None:
+    """A stop or a write failure before any checkpoint: remove the folder this command claimed (not a resumed
+    run's, which holds earlier results)."""
+    if launch is None or launch.resume is not None or not launch.owner or not launch.claimed:
+        return
+    from mlrun.runtime.rundir import discard
+
+    logging.shutdown()                                   # train.log is closed before its folder goes
+    launch.release()
+    for folder in (launch.run_dir, launch.sweep_dir):
+        if folder is not None and folder.is_dir() and not any(folder.rglob("checkpoints")):
+            discard(folder)
+
+
+def drop_if_empty(launch: Launch | None) -> None:
+    """Hydra refused to start: the folder claimed for it holds nothing yet (but its lock); remove it."""
+    from mlrun.runtime.rundir import discard, is_unused
+
+    for folder in (launch.run_dir, launch.sweep_dir) if launch is not None and launch.claimed else ():
+        if folder is not None and folder.is_dir() and is_unused(folder):
+            launch.release()
+            discard(folder)
 
 
 def _claim(root: str, name: str | None, key: str) -> str:

@@ -1,5 +1,8 @@
 """Run folders: `<root>/<YYYY-MM-DD>/<HH-MM-SS>[_<name>]`, claimed atomically so that two runs started in the
-same second (two shells, parallel launcher jobs) never share one: the second gets a `-1`, `-2`, ... suffix."""
+same second (two shells, parallel launcher jobs) never share one: the second gets a `-1`, `-2`, ... suffix.
+
+A folder the user names (hydra.run.dir, hydra.sweep.dir) is taken only when it is new or empty (`check_unused`),
+and then held with the run's lock from the claim on (`RunLock`), so two commands never share one either."""
 
 from __future__ import annotations
 
@@ -54,6 +57,43 @@ def check_name(name) -> None:
 def check_root(root, key: str = "output_root") -> None:
     if root is None or str(root) in ("", "None", "null"):
         raise UserError(f"{key}={root!r}: must be a folder path (default: $MLRUN_OUTPUT_DIR or outputs)")
+
+
+RUN_MARKS = ("checkpoints", "metrics.csv", ".hydra")      # what a run folder holds
+SWEEP_MARKS = ("sweep_summary.csv", "multirun.yaml")     # what a sweep folder holds
+OURS = (".lock", ".mlrun-write-test")                    # left by a claim that did not go on: no obstacle
+
+
+def check_unused(folder: Path, key: str, sweep: bool = False) -> None:
+    """Refuse `folder` (named by `key`) unless it is new or empty: a run or a sweep is never overwritten, and a
+    folder of the user's own files (their summary.json, train.log, or `/`) is never written into. Writes nothing."""
+    folder = Path(folder)
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise UserError(f"{key}={str(folder)!r}: not a folder; pick a new or empty folder")
+    try:
+        entries = sorted(p.name for p in folder.iterdir() if not p.name.startswith(OURS))
+    except OSError as e:
+        raise UserError(f"{key}={str(folder)!r}: cannot be read ({e.strerror or type(e).__name__}); pick a new "
+                        f"folder") from None
+    if not entries:
+        return
+    if any(name in entries for name in RUN_MARKS) and not sweep:
+        raise UserError(f"{key}={str(folder)!r}: already holds a run; continue it with `mlrun train "
+                        f"resume={folder}` or pick a new folder")
+    if any(name in entries for name in SWEEP_MARKS + RUN_MARKS):
+        raise UserError(f"{key}={str(folder)!r}: already holds a {'sweep' if sweep else 'sweep or run'} "
+                        f"({', '.join(n for n in entries if n in SWEEP_MARKS + RUN_MARKS)}); pick a new folder "
+                        f"(its results are never overwritten)")
+    shown = ", ".join(entries[:3]) + (f", ... ({len(entries)} entries)" if len(entries) > 3 else "")
+    raise UserError(f"{key}={str(folder)!r}: not empty and not an mlrun run (holds {shown}); pick a new or empty "
+                    f"folder")
+
+
+def is_unused(folder: Path) -> bool:
+    """`folder` holds nothing but what a claim leaves (.lock)."""
+    return not any(not p.name.startswith(OURS) for p in Path(folder).iterdir())
 
 
 class RunLock:

@@ -29,6 +29,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from mlrun.errors import JobFailed  # noqa: F401 - a failed Optuna trial; raised by mlrun.fit.hydra_run (a lower layer)
 from mlrun.runtime.rundir import register_resolvers as _register_run_dir
 
 log = logging.getLogger("mlrun")
@@ -84,10 +85,6 @@ def no_slurm() -> str | None:
         return None
     return (f"Slurm was not found on this machine ({' and '.join(missing)} not on PATH); run the sweep on a Slurm "
             f"login node, or run its jobs here with hydra/launcher=submitit_local (or joblib)")
-
-
-class JobFailed(Exception):
-    """Raised by a failed job under the Optuna sweeper, which then records a FAIL trial and goes on."""
 
 
 # ---- the callback ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Bad input, tried systematically through the command: each case ends in exactly one stderr line naming the
 problem, a non-zero exit, no traceback, and leaves an earlier run's files untouched (checked at the end).
 
-Seven cases (mostly those that fail before torch is imported) run by default, the rest are marked slow
+The cases that fail before torch is imported (and a few others) run by default, the rest are marked slow
 (`pytest -m "slow or not slow" tests/test_bad_inputs.py` runs all).
 """
 
@@ -37,6 +37,15 @@ CASES = [
     ("unknown-top-level-key", "train seeds=1", r"seeds=1: unknown key"),
     ("unknown-command", "trian", r"unknown command 'trian'"),
     ("unparsable-override", "train model.hidden=[1,", r"cannot parse overrides"),
+    # hardening (issue: API/CLI): Hydra's own groups, unresolvable values, unquoted unicode, folders not ours
+    ("hydra-launcher-unknown", "train hydra/launcher=nonexistent",
+     r"^mlrun train: error: hydra/launcher=nonexistent: no such option; valid choices are basic, joblib"),
+    ("env-variable-not-set", "train output_root=${{oc.env:MLRUN_TEST_NOT_SET}}",
+     r"output_root=\$\{oc\.env:MLRUN_TEST_NOT_SET\}: cannot be resolved: .*MLRUN_TEST_NOT_SET.* not found"),
+    ("unquoted-unicode-value", "train dataset.path=uni_é😀/dätä😀.csv",
+     r"dataset\.path=uni_é😀/dätä😀\.csv: .*quote it: 'dataset\.path=\"uni_é😀/dätä😀\.csv\"'"),
+    ("run-dir-of-the-users-files", "train hydra.run.dir={tmp}/users_own",
+     r"hydra\.run\.dir=.*users_own': not empty and not an mlrun run \(holds summary\.json, train\.log\)"),
     # wrong types
     pytest.param("epochs-not-int", "train trainer.epochs=abc", r"trainer\.epochs='abc': must be an integer",
                  marks=slow),
@@ -153,6 +162,9 @@ CASES = [
 ]
 
 
+EXIT_2 = ("hydra-launcher-unknown", "env-variable-not-set", "unquoted-unicode-value", "run-dir-of-the-users-files")
+
+
 def _case_id(case) -> str:
     return case.values[0] if hasattr(case, "values") else case[0]
 
@@ -172,6 +184,9 @@ def world(tmp_path_factory):
     (tmp / "bad_row.csv").write_text(f"{HOUSING_HEADER}\n{row}\n{row}\n{row.replace('880.0', 'lots')}\n")
     _bad_idx(tmp)
     (tmp / "empty_dir").mkdir()
+    (tmp / "users_own").mkdir()                         # a folder of the user's, with names a run would write
+    (tmp / "users_own" / "summary.json").write_text('{"mine": 1}')
+    (tmp / "users_own" / "train.log").write_text("my notes\n")
     (tmp / "a_file").write_text("not a folder\n")
     smuggle = tmp / "smuggle" / "checkpoints"
     smuggle.mkdir(parents=True)
@@ -186,6 +201,8 @@ def world(tmp_path_factory):
     lock = RunLock(tmp / "busy").acquire()              # as a run still training there would hold it
     yield {"tmp": tmp, "run": run, "before": _fingerprint(tmp / "outputs")}
     lock.release()
+    assert sorted(p.name for p in (tmp / "users_own").iterdir()) == ["summary.json", "train.log"]
+    assert (tmp / "users_own" / "summary.json").read_text() == '{"mine": 1}'
     assert not (tmp / "evil_target").exists()           # the interpolation in overrides.yaml was never resolved
 
 
@@ -253,6 +270,8 @@ def test_bad_input_is_one_line(world, name, command, pattern):
     assert re.search(r"^mlrun (train|eval)?:? ?error: ", lines[0]) or lines[0].startswith("mlrun: error:"), lines
     assert re.search(pattern, lines[0]), lines[0]
     assert "Traceback" not in r.stdout + r.stderr
+    if name in EXIT_2:
+        assert r.returncode == 2
 
 
 def test_earlier_output_untouched_and_no_half_made_runs(world):

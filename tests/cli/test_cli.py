@@ -165,3 +165,27 @@ def test_cfg_with_a_sweep_is_one_line(cli, tmp_path):
     r = cli("train", "-m", "seed=1,2", "--cfg", "job", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.strip() == ("mlrun train: error: --cfg prints one composed config; drop -m "
                                                       "(and give one value per key) to see it")
+
+
+def test_a_sweep_folder_is_never_reused(cli, tmp_path):
+    """`hydra.sweep.dir=sw` twice: the second sweep is refused in one line (exit 2) and job 0's results stay."""
+    args = ("train", "-m", "model=logistic", "dataset=iris", "device=cpu", "trainer.epochs=1",
+            "optimizer.lr=0.01,0.02", "hydra.sweep.dir=sw")
+    assert cli(*args, cwd=tmp_path).returncode == 0
+    before = (tmp_path / "sw" / "0" / "summary.json").read_bytes()
+    again = cli(*args, cwd=tmp_path)
+    assert again.returncode == 2
+    assert one_error_line(again) == ("mlrun train: error: hydra.sweep.dir='sw': already holds a sweep (multirun.yaml, "
+                                     "sweep_summary.csv); pick a new folder (its results are never overwritten)")
+    assert (tmp_path / "sw" / "0" / "summary.json").read_bytes() == before
+
+
+def test_a_named_run_folder_is_taken_only_when_new_or_empty(cli, tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = cli("train", "model=logistic", "dataset=iris", "device=cpu", "trainer.epochs=1", "hydra.run.dir=empty",
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "empty" / "summary.json").is_file()
+    again = cli("train", "model=logistic", "dataset=iris", "hydra.run.dir=empty", cwd=tmp_path)
+    assert again.returncode == 2 and "already holds a run; continue it with `mlrun train resume=empty`" in (
+        one_error_line(again))

@@ -28,3 +28,38 @@ def test_a_user_experiment_without_the_package_header_is_one_line(tmp_path):
 def test_unknown_key_lists_the_valid_ones():
     line = check_overrides(config_dir(), ["trainer.epoch=3"])
     assert line.startswith("trainer.epoch=3: unknown key; valid keys of trainer: ") and "epochs" in line
+
+
+def test_hydra_groups_unresolvable_values_and_unquoted_unicode_are_one_line(monkeypatch):
+    monkeypatch.delenv("MLRUN_TEST_NOT_SET", raising=False)
+    assert check_overrides(config_dir(), ["hydra/launcher=nonexistent"]) == (
+        "hydra/launcher=nonexistent: no such option; valid choices are basic, joblib, submitit_local, submitit_slurm")
+    assert check_overrides(config_dir(), ["hydra/launcher=basic", "seed=1,2"]) is None
+    line = check_overrides(config_dir(), ["output_root=${oc.env:MLRUN_TEST_NOT_SET}"])
+    assert line.startswith("output_root=${oc.env:MLRUN_TEST_NOT_SET}: cannot be resolved: ")
+    assert "MLRUN_TEST_NOT_SET" in line.partition("resolved")[2] and "${oc.env:NAME,default}" in line
+    assert check_overrides(config_dir(), ["output_root=${oc.env:MLRUN_TEST_NOT_SET,outputs}"]) is None
+    line = check_overrides(config_dir(), ["dataset.path=uni_é😀/dätä😀.csv"])
+    assert line.endswith("""quote it: 'dataset.path="uni_é😀/dätä😀.csv"' (single quotes around the whole """
+                         "override in the shell)")
+    quoted = 'dataset.path="uni_é😀/dätä😀.csv"'
+    assert check_overrides(config_dir(), ["dataset=california_housing", quoted]) is None
+
+
+BILLION_LAUGHS = "# @package _global_\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8))
+
+
+def test_yaml_files_that_expand_beyond_the_bound_are_refused_before_loading(tmp_path):
+    """9 levels of 9 aliases: 9**9 ≈ 3.9e8 values from 300 bytes; refused by counting, without building them."""
+    from mlrun.config.precheck import MAX_YAML_NODES, check_yaml_files
+
+    (tmp_path / "experiment").mkdir()
+    (tmp_path / "experiment" / "x.yaml").write_text(BILLION_LAUGHS)
+    line = check_overrides(config_dir(), ["experiment=x"], f"file://{tmp_path}")
+    assert line == (f"{tmp_path / 'experiment' / 'x.yaml'}: expands to more than {MAX_YAML_NODES:,} values through "
+                    f"its aliases (*name repeats the node anchored &name); refused before loading it")
+    (tmp_path / "experiment" / "x.yaml").write_text("# @package _global_\nseed: 1\n" + "#" * (1 << 20))
+    assert "bytes; a config file may hold at most 1,048,576 bytes" in check_yaml_files(tmp_path)
+    (tmp_path / "experiment" / "x.yaml").write_text("# @package _global_\nbase: &b {epochs: 1}\ntrainer: *b\n")
+    assert check_yaml_files(tmp_path) is None and check_yaml_files(config_dir()) is None

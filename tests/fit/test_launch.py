@@ -42,3 +42,21 @@ def test_a_user_placed_folder_is_not_ours_to_remove(tmp_path, monkeypatch):
     (tmp_path / "mine" / "metrics.csv").write_text("epoch\n")
     with pytest.raises(UserError, match="already holds a run; continue it with `mlrun train resume="):
         prepare([f"hydra.run.dir={tmp_path / 'mine'}"], None)
+
+
+def test_a_named_empty_folder_is_held_until_the_run_ends(tmp_path, monkeypatch):
+    """Two commands naming the same empty folder: the first holds its lock, the second is refused."""
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shared").mkdir()
+    first = prepare(["hydra.run.dir=shared"], None)
+    assert first.lock is not None and not first.claimed
+    with pytest.raises(UserError, match=f"is in use by pid {os.getpid()}"):
+        prepare(["hydra.run.dir=shared"], None)
+    first.release()
+    prepare(["hydra.run.dir=shared"], None).release()      # free again: nothing but the lock file in it
+    with pytest.raises(UserError, match="hydra.sweep.dir='sw': already holds a sweep"):
+        (tmp_path / "sw").mkdir()
+        (tmp_path / "sw" / "sweep_summary.csv").write_text("job\n")
+        prepare(["-m", "seed=1,2", "hydra.sweep.dir=sw"], None)

@@ -110,3 +110,37 @@ def test_stale_temporaries_are_removed(tmp_path):
     remove_stale_temporaries(tmp_path)
     assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["last.pt"]
     assert not (tmp_path / ".summary.json.tmp7").exists()
+
+
+def test_a_named_folder_is_used_only_when_new_or_empty(tmp_path):
+    """hydra.run.dir / hydra.sweep.dir: a run, a sweep, the user's own files (or `/`) are refused, writing nothing."""
+    import os
+
+    import pytest
+
+    from mlrun.errors import UserError
+    from mlrun.runtime.rundir import check_unused
+
+    check_unused(tmp_path / "new", "hydra.run.dir")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / ".lock").write_text("")          # left by a claim that did not go on
+    check_unused(tmp_path / "empty", "hydra.run.dir")
+    cases = {"run": (["metrics.csv", ".hydra"], False, "already holds a run; continue it with `mlrun train resume="),
+             "sweep": (["multirun.yaml", "0"], True, r"already holds a sweep \(multirun.yaml\); pick a new folder"),
+             "run_as_sweep": (["checkpoints"], True, r"already holds a sweep \(checkpoints\)"),
+             "mine": (["summary.json", "train.log"], False, r"not empty and not an mlrun run \(holds summary.json, "
+                                                            r"train.log\); pick a new or empty folder")}
+    for name, (entries, sweep, message) in cases.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        for entry in entries:
+            (folder / entry).write_text("x")
+        with pytest.raises(UserError, match=message):
+            check_unused(folder, "hydra.sweep.dir" if sweep else "hydra.run.dir", sweep=sweep)
+    listing = sorted(os.listdir("/"))
+    with pytest.raises(UserError, match=r"hydra.run.dir='/': not empty and not an mlrun run"):
+        check_unused("/", "hydra.run.dir")
+    assert sorted(os.listdir("/")) == listing
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(UserError, match="not a folder"):
+        check_unused(tmp_path / "a_file", "hydra.run.dir")
