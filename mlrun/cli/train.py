@@ -14,7 +14,6 @@ import sys
 from mlrun.api import run
 from mlrun.cli.common import fail
 from mlrun.errors import UserError
-from mlrun.fit.hydra_run import share_cores  # noqa: F401 - where tests/config/test_settings.py imports it from
 
 
 def main(argv: list[str]) -> None:

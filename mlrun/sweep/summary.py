@@ -29,7 +29,6 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from mlrun.errors import JobFailed  # noqa: F401 - a failed Optuna trial; raised by mlrun.fit.hydra_run (a lower layer)
 from mlrun.runtime.rundir import register_resolvers as _register_run_dir
 
 log = logging.getLogger("mlrun")

@@ -36,7 +36,7 @@ def test_threads_setting_and_the_sweep_share():
     import pytest
     import torch
 
-    from mlrun.cli.train import share_cores
+    from mlrun.fit.hydra_run import share_cores
     from mlrun.errors import UserError
 
     with pytest.raises(UserError, match="trainer.threads=0: must be an integer in"):
