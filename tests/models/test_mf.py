@@ -148,7 +148,7 @@ def exact_biases(users, items, ratings, n_users, n_items, reg):
 
 
 @pytest.mark.parametrize("update", ["seed", "joint"])
-def test_biases_only_als_reaches_the_exact_minimiser_of_J(update):
+def test_biases_only_als_reaches_the_exact_minimiser_of_J(update, one_thread):
     from mlrun.config.settings import TrainerSettings
     from mlrun.solvers import ALS
 
