@@ -27,7 +27,6 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 PAIRS = {"logistic": ["iris", "wine", "breast_cancer", "digits"],
