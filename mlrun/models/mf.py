@@ -4,7 +4,9 @@
     mlrun train model=mf optimizer=als dataset=movielens_100k model.k=10 model.reg=10
     mlrun train model=mf optimizer=adam dataset=movielens_100k trainer.batch_size=1024 optimizer.lr=0.01
 
-Prediction r̂(u, i) = μ + b_u + c_i + p_u·q_i (K factors). Both paths minimise the same objective
+Prediction r̂(u, i) = μ + b_u + c_i + p_u·q_i (K factors; model.k=0: the biases-only baseline μ + b_u + c_i,
+whose ALS sweep is the closed-form alternating bias update b_u = Σ (r − μ − c_i) / (|Ψ_u| + λ), the formula of
+Surprise's BaselineOnly). Both paths minimise the same objective
 
     J = Σ_Ω (r − r̂)² + λ (‖P‖² + ‖Q‖² + ‖b‖² + ‖c‖²)          λ = model.reg; μ is not penalised
 
@@ -38,7 +40,7 @@ class MF(Model):
     def __init__(self, spec: DataSpec, k: int = 5, reg: float = 10.0, init_scale: float = 0.1, clip: bool = True):
         """Factors and biases for the `spec.n_users` × `spec.n_items` train id maps (task=ratings)."""
         super().__init__()
-        number("model.k", k, 1, integer=True)
+        number("model.k", k, 0, integer=True)         # 0 = biases only: μ + b_u + c_i
         number("model.reg", reg, 0)
         number("model.init_scale", init_scale, 0)
         check(isinstance(clip, bool), "model.clip", clip, "must be true or false")

@@ -94,6 +94,7 @@ class SparkALS(Solver):
               f"{type(model).__name__}; use a gradient optimizer such as optimizer=adam")
         check(model.reg > 0, "model.reg", model.reg, "must be > 0 with optimizer=spark_als (it sets the bias "
               "penalty and Spark's regParam)")
+        check(model.k >= 1, "model.k", model.k, "must be ≥ 1 with optimizer=spark_als; biases only: optimizer=als")
         if self.implicit and (self.biases or model.clip):
             raise UserError("optimizer.implicit_prefs=true: Spark then fits 0/1 preferences weighted by 1 + "
                             "implicit_alpha·|rating|, not ratings: also set optimizer.biases=false model.clip=false")
