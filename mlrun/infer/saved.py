@@ -4,14 +4,15 @@
 
 The dataset and model are rebuilt from the config stored in the checkpoint by mlrun.fit.build (the same order as
 training: same seed → same split, scaling and projection), through the registry allowlist, then the weights
-are loaded. Extra key=value overrides change keys of the stored config (e.g. `dataset.path=...`, `device=cpu`).
+are loaded (the checkpoint passes mlrun.infer.validate first). Extra key=value overrides change keys of the stored
+config (e.g. `dataset.path=...`, `device=cpu`).
 """
 
 from __future__ import annotations
 
 from mlrun.fit import build
-from mlrun.runtime import checkpoints
 from mlrun.errors import choose
+from mlrun.infer.validate import open_checkpoint
 from mlrun.metrics.scoring import evaluate
 
 SPLITS = ("train", "val", "test")
@@ -20,7 +21,7 @@ SPLITS = ("train", "val", "test")
 def evaluate_checkpoint(path: str, split: str = "test", overrides: list[str] = ()) -> dict:
     """{"<split>_<metric>": value, ..., "epoch": the checkpoint's epoch, "n": examples scored}."""
     choose({s: s for s in SPLITS}, "split", split)
-    payload = checkpoints.load(path)
+    payload = open_checkpoint(path, list(overrides)).payload    # every stored value checked before building
     cfg, p = build.rebuild(payload, list(overrides), key=f"checkpoint={path!r}")
     part = getattr(p.data, split)
     scores = evaluate(build.network(p.model, p.data), part, p.loss_fn, p.spec.task, p.trainer.eval_batch_size,
