@@ -13,6 +13,13 @@ How rows become model inputs depends on what the run learned from:
 - ratings (`user,item` pairs, raw ids as in the ratings file): the id maps come from the rebuilt dataset; an id
   not seen in training gets the model's cold-start prediction (μ + known biases).
 Every prediction is batched on the device with no per-row Python; nothing is written unless all rows succeed.
+
+The checkpoint is untrusted input: mlrun.infer.validate checks every stored value before anything is built. The
+output is written atomically (a temporary beside it, then a rename; temporaries of killed runs are removed on the
+next write) and is never one of the inputs (the same path, a symlink or a hard link is refused). In CSV output, a
+text cell that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return, e.g. a
+class named `=HYPERLINK(...)`) is written with a leading single quote; numbers such as -1 are kept; Parquet keeps
+the names as they are.
 """
 
 from __future__ import annotations

@@ -215,3 +215,26 @@ def test_random_edits_of_a_checkpoint_are_one_line_or_a_sound_prediction(fuzz_ba
     assert list(out["prediction"]) == list(np.asarray(classes)[probs.argmax(1)])
     if where in ("config.trainer", "config.device"):       # settings that do not change what the model computes
         assert out["prediction"].equals(expected["prediction"]), (where, path)
+
+
+def test_recommend_and_resume_open_checkpoints_through_the_same_checks(binary_run, tmp_path):
+    """recommend: the validation runs before its own checks (a NaN weight is named, not 'not a ratings model');
+    resume: checkpoints.load refuses non-finite weights in last.pt."""
+    import shutil
+
+    from mlrun.fit import resume
+    from mlrun.infer.recommend import recommend
+
+    run, _, payload = binary_run
+    nan = tampered(payload, lambda p: p["model"]["net.3.weight"].fill_(float("nan")), tmp_path, "nan.pt")
+    with pytest.raises(UserError, match="net.3.weight holds 4 NaN/Inf"):
+        recommend(str(nan), "1")
+    with pytest.raises(UserError, match="a binary model; mlrun recommend needs a model=mf checkpoint"):
+        recommend(str(run), "1")
+    shutil.copytree(run, tmp_path / "copy")
+    last = tmp_path / "copy" / "checkpoints" / "last.pt"
+    state = torch.load(last, weights_only=True)
+    state["model"]["net.1.bias"][0] = float("inf")
+    checkpoints.save(last, state)
+    with pytest.raises(UserError, match=f"resume='{last}': not a valid mlrun checkpoint \\(its weight net.1.bias"):
+        resume.load(str(tmp_path / "copy"))
