@@ -26,6 +26,9 @@ COMMANDS = {                                 # command → (module, one-line hel
 }
 
 
+RUNNING = "train"                            # the command being run, named by the early stop message (main sets it)
+
+
 def usage() -> str:
     lines = ["usage: mlrun <command> [args]", "", "commands:"]
     lines += [f"  {name:<10} {text}" for name, (_, text) in COMMANDS.items()]
@@ -48,6 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     command, rest = argv[0], argv[1:]
     if command not in COMMANDS:
         fail("mlrun", f"unknown command {command!r}; valid commands are {', '.join(COMMANDS)}")
+    global RUNNING
+    RUNNING = command
     try:
         importlib.import_module(COMMANDS[command][0]).main(rest)
         sys.stdout.flush()
@@ -88,7 +93,8 @@ def _quiet_stdout() -> None:
 def _stop(signum, frame) -> None:
     import signal
 
-    raise Stopped(signum, f"stopped by {signal.Signals(signum).name} before training started")
+    when = "before training started" if RUNNING == "train" else f"during mlrun {RUNNING}"
+    raise Stopped(signum, f"stopped by {signal.Signals(signum).name} {when}")
 
 
 def _install_early_handlers() -> None:

@@ -4,7 +4,8 @@ One prediction per input row, in input order: `row`, `prediction` (the class nam
 regression, the rating for ratings) and, with proba=true, `p_<class>` per class. Input: a table (CSV/TSV, gzip/bz2/
 zip, Parquet, Feather) with the training columns (the target column may be absent) for table models; an IDX file
 for image models; `user,item` pairs for ratings models. Output: CSV or Parquet by extension, `-` for stdout;
-nothing is written when any row fails. Extra key=value pairs override the stored config (e.g. `device=cpu`).
+nothing is written when any row fails; an output that is the input file is refused; CSV text cells starting with
+= + - @ (formulas to a spreadsheet) get a leading '. Extra key=value pairs override the stored config (e.g. `device=cpu`).
 
     mlrun predict checkpoint=outputs/<run>/checkpoints/best.pt input=new.csv output=predictions.csv
     mlrun predict checkpoint=<run> input=new.csv output=- proba=true

@@ -13,6 +13,13 @@ How rows become model inputs depends on what the run learned from:
 - ratings (`user,item` pairs, raw ids as in the ratings file): the id maps come from the rebuilt dataset; an id
   not seen in training gets the model's cold-start prediction (μ + known biases).
 Every prediction is batched on the device with no per-row Python; nothing is written unless all rows succeed.
+
+The checkpoint is untrusted input: mlrun.infer.validate checks every stored value before anything is built. The
+output is written atomically (a temporary beside it, then a rename; temporaries of killed runs are removed on the
+next write) and is never one of the inputs (the same path, a symlink or a hard link is refused). In CSV output, a
+text cell that a spreadsheet would run as a formula (starting with = + - @, a tab or a carriage return, e.g. a
+class named `=HYPERLINK(...)`) is written with a leading single quote; numbers such as -1 are kept; Parquet keeps
+the names as they are.
 """
 
 from __future__ import annotations
@@ -26,27 +33,25 @@ import pandas as pd
 import torch
 
 from mlrun.fit import build
-from mlrun.config import registry
 from mlrun.infer import stored
-from mlrun.runtime import checkpoints
 from mlrun.datasets.ratings.pairs import pair_index, read_pairs
-from mlrun.datasets.spec import DataSpec
 from mlrun.errors import UserError
+from mlrun.infer.validate import Opened, open_checkpoint
+from mlrun.runtime.outputs import spreadsheet_safe, temporary
 
 OUTPUTS = (".csv", ".parquet")
 
 
 class Predictor:
-    """A saved model, ready to predict: rebuilt through mlrun.fit.build's registry allowlist, on `device`."""
+    """A saved model, ready to predict: rebuilt through mlrun.fit.build's registry allowlist, on `device`, from a
+    checkpoint that passed mlrun.infer.validate (schema, settings, memory pre-check)."""
 
-    def __init__(self, payload: dict, overrides: list[str] = (), key: str = "checkpoint"):
-        self.spec = DataSpec(**payload["spec"])
-        self.transform = payload["spec"].get("transform") or {}
-        self.key = key
+    def __init__(self, opened: Opened, overrides: list[str] = (), key: str = "checkpoint"):
+        payload = opened.payload
+        self.spec, self.key = opened.spec, key
+        self.transform = self.spec.transform
         if self.transform:                         # the preprocessing travels in the checkpoint: no data needed
-            self.cfg = stored.stored_config(payload, list(overrides))
-            registry.screen(self.cfg)
-            self.device = registry.make(self.cfg.device, "device")
+            self.cfg, self.device = opened.cfg, opened.device
             self.model, _ = build.model(self.cfg.model, self.spec)
             stored.load_weights(self.model, payload["model"], self.cfg.model._target_, key)
             self.net, self.source = self.model.to(self.device), None
@@ -55,11 +60,12 @@ class Predictor:
             self.device, self.model, self.source = parts.device, parts.model, parts.source
             self.net = build.network(parts.model, parts.data)
         self.model.eval()
-        self.batch_size = int(self.cfg.trainer.get("eval_batch_size", 4096))
+        self.batch_size = opened.trainer.eval_batch_size      # checked by TrainerSettings: an integer ≥ 1
 
     @classmethod
     def load(cls, path: str | Path, overrides: list[str] = ()) -> "Predictor":
-        return cls(checkpoints.load(path), overrides, key=f"checkpoint={str(path)!r}")
+        key = f"checkpoint={str(path)!r}"
+        return cls(open_checkpoint(path, list(overrides)), overrides, key=key)
 
     # ---- rows → model inputs
     def encode(self, rows, name: str = "rows") -> torch.Tensor:
@@ -173,15 +179,18 @@ def read_rows(predictor: Predictor, path: str) -> pd.DataFrame | np.ndarray:
     return read_table(str(file), None, True, "utf-8-sig", None, key="input")
 
 
-def write_rows(frame: pd.DataFrame, output: str) -> str:
-    """CSV or Parquet by extension, atomically (temporary file + rename); `-` = CSV on stdout."""
+def write_rows(frame: pd.DataFrame, output: str, inputs: tuple[str, ...] = ()) -> str:
+    """CSV or Parquet by extension, atomically (temporary file + rename); `-` = CSV on stdout. `inputs`: files this
+    command reads, which the output must not be (the same path, a symlink or a hard link to it is refused). CSV cells
+    that a spreadsheet would run as a formula are written with a leading single quote (spreadsheet_safe)."""
     if output == "-":
-        frame.to_csv(sys.stdout, index=False)
+        csv_safe(frame).to_csv(sys.stdout, index=False)
         return "stdout"
-    out = Path(output)
+    out = Path(output).expanduser()
     if out.suffix.lower() not in OUTPUTS:
         raise UserError(f"output={output!r}: valid choices are a .csv or .parquet file, or - for stdout")
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    refuse_overwriting(output, inputs)
+    tmp = temporary(out)                           # also removes `.<name>.tmp<pid>` left by a killed predict
     try:
         if out.suffix.lower() == ".parquet":
             try:
@@ -189,7 +198,7 @@ def write_rows(frame: pd.DataFrame, output: str) -> str:
             except ImportError:
                 raise UserError("output=*.parquet needs pyarrow: pip install 'mlrun-classic[table]'") from None
         else:
-            frame.to_csv(tmp, index=False)
+            csv_safe(frame).to_csv(tmp, index=False)
         os.replace(tmp, out)
     except OSError as e:
         raise UserError(f"output={output!r}: cannot write it ({e.strerror or e})") from None
@@ -198,12 +207,39 @@ def write_rows(frame: pd.DataFrame, output: str) -> str:
     return str(out)
 
 
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with text cells escaped against formula injection (class names such as `=HYPERLINK(...)`,
+    `@SUM(1+1)`, `+cmd`, or a leading tab/CR get a leading '); numbers and the column names mlrun makes are kept."""
+    text = [c for c in frame.columns if frame[c].dtype == object or isinstance(frame[c].dtype, pd.StringDtype)]
+    if not text:
+        return frame
+    return frame.assign(**{c: frame[c].map(spreadsheet_safe) for c in text})
+
+
+def refuse_overwriting(output: str, inputs: tuple[str, ...]) -> None:
+    """One line when `output` is one of `inputs`: the same resolved path (relative paths, `..`, symlinks) or the same
+    file under another name (a hard link: the same device and inode)."""
+    out = Path(output).expanduser()
+    for name in inputs:
+        source = Path(name).expanduser()
+        same = out.resolve() == source.resolve()
+        try:
+            same = same or os.path.samefile(out, source)
+        except OSError:                            # the output does not exist yet: no other name for the input
+            pass
+        if same:
+            raise UserError(f"output={output!r}: is the input file {name!r}; predictions would replace the rows "
+                            f"they come from; write them to another file")
+
+
 def predict_file(checkpoint: str, input: str, output: str, proba: bool = False,  # noqa: A002 - the command's key
                  overrides: list[str] = ()) -> tuple[int, str]:
     """(rows predicted, where they went) for `mlrun predict checkpoint=... input=... output=...`."""
     if output != "-" and Path(output).suffix.lower() not in OUTPUTS:
         raise UserError(f"output={output!r}: valid choices are a .csv or .parquet file, or - for stdout")
+    if output != "-":
+        refuse_overwriting(output, (input, checkpoint))
     predictor = Predictor.load(checkpoint, overrides)
     rows = read_rows(predictor, input)
     frame = predictor.predict(rows, proba, name=f"input={input!r}")
-    return len(frame), write_rows(frame, output)
+    return len(frame), write_rows(frame, output, (input, checkpoint))

@@ -12,13 +12,13 @@ import torch
 
 from mlrun.errors import UserError
 from mlrun.infer.stored import rebuild
+from mlrun.infer.validate import open_checkpoint
 from mlrun.models.mf import MF
-from mlrun.runtime import checkpoints
 
 
 def recommend(path: str, user: str, k: int = 10, overrides: list[str] = ()) -> list[dict]:
     """[{rank, item, title, score}] for the `k` best unrated items of raw user id `user`."""
-    payload = checkpoints.load(path)
+    payload = open_checkpoint(path, list(overrides)).payload    # every stored value checked before building
     if payload["spec"].get("task") != "ratings":
         raise UserError(f"checkpoint={path!r}: a {payload['spec'].get('task')} model; mlrun recommend needs a "
                         f"model=mf checkpoint trained on a ratings dataset")

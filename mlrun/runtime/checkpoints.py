@@ -3,6 +3,11 @@
 A checkpoint holds everything needed to rebuild and evaluate the model:
   model (state dict), optimizer (state dict), epoch, config (the resolved run config), spec (DataSpec as a dict),
   metrics (the epoch's record), mlrun_version.
+
+A checkpoint is untrusted input: `load` checks the payload's shape (config sections without interpolations, a spec
+mapping, weights as finite real tensors) for every command that opens one (eval, predict, recommend, resume);
+mlrun.infer.validate adds the checks that need the upper layers (spec and transform schema, TrainerSettings,
+the memory pre-check) for eval, predict and recommend.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from mlrun.runtime.outputs import temporary
 from mlrun.runtime.trees import walk
 from mlrun.errors import UserError
 
@@ -28,7 +34,7 @@ def save(path: Path, payload: dict) -> None:
     """Write to a temporary file in the same folder, fsync, then rename: a crash leaves the old file intact."""
     path = Path(path)
     path.parent.mkdir(exist_ok=True)           # not parents: a run folder deleted mid-run is not re-created
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp = temporary(path)                      # also removes `.<name>.tmp<pid>` of dead pids (kill -9 mid-write)
     try:
         with open(tmp, "wb") as f:
             torch.save(payload, f)
@@ -46,8 +52,8 @@ def save(path: Path, payload: dict) -> None:
         raise
 
 
-def load(path: str | Path, key: str = "checkpoint", map_location="cpu") -> dict:
-    """Read an mlrun checkpoint, or fail in one line naming the file and what is wrong with it."""
+def resolve(path: str | Path, key: str = "checkpoint") -> Path:
+    """The checkpoint file `path` names: a .pt file, or a run folder's checkpoints/best.pt."""
     file = Path(str(path)).expanduser()
     if file.is_dir():
         candidate = file / "checkpoints" / "best.pt"
@@ -56,6 +62,12 @@ def load(path: str | Path, key: str = "checkpoint", map_location="cpu") -> dict:
         file = candidate
     if not file.is_file():
         raise UserError(f"{key}={str(path)!r}: file not found")
+    return file
+
+
+def load(path: str | Path, key: str = "checkpoint", map_location="cpu") -> dict:
+    """Read an mlrun checkpoint, or fail in one line naming the file and what is wrong with it."""
+    file = resolve(path, key)
     if not zipfile.is_zipfile(file):
         raise UserError(f"{key}={str(file)!r}: corrupt or not a torch checkpoint (not a torch zip archive)")
     try:
@@ -93,4 +105,18 @@ def _schema_problem(payload: dict) -> str | None:
     model = payload["model"]
     if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor) for v in model.values()):
         return "its model weights are not a mapping of tensors"
+    return weights_problem(model)
+
+
+def weights_problem(weights: dict) -> str | None:
+    """What is wrong with a state dict read from a file, or None: every tensor a dense real one in host memory
+    (complex, sparse or meta tensors are no weights mlrun writes), every floating value finite (a NaN weight makes
+    every prediction NaN, which argmax turns into class 0 without a word)."""
+    for name, t in weights.items():
+        if t.layout != torch.strided or t.device.type != "cpu" or t.is_complex():
+            return f"its weight {name} is a {t.layout} {t.dtype} tensor on {t.device.type}, not real numbers"
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            return f"its weight {name} holds {bad:,} NaN/Inf value(s) of {t.numel():,}; non-finite weights " \
+                   f"predict nothing meaningful (retrain, or use an earlier checkpoint)"
     return None

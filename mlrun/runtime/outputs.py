@@ -7,6 +7,7 @@ import csv
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,10 +36,68 @@ def _fmt(v):
     return f"{v:.6g}" if isinstance(v, float) else v
 
 
+def temporary(path: Path) -> Path:
+    """Where to write `path` before renaming it into place: `.<name>.tmp<pid>` in the same folder (a rename within one
+    file system is atomic). Temporaries of the same name left by processes that no longer exist (`kill -9`, power
+    loss mid-write) are removed first, so they do not pile up beside the file."""
+    path = Path(path)
+    remove_stale_temporaries(path)
+    return path.with_name(f".{path.name}.tmp{os.getpid()}")
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove `.<name>.tmp<pid>` beside `path` whose pid is not a live process on this machine; returns them.
+    A temporary of a live pid is kept (its writer may still be going); only that exact name pattern is touched."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.tmp(\d+)")
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:                                # no folder yet, or not readable: nothing of ours there
+        return removed
+    for entry in entries:
+        found = pattern.fullmatch(entry.name)
+        if found and not _alive(int(found.group(1))) and not entry.is_dir(follow_symlinks=False):
+            try:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+            except OSError:                        # gone already (another cleaner), or not ours to remove
+                pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    """Is `pid` a process on this machine? (signal 0 checks without sending anything)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OverflowError, ValueError):            # beyond any pid the kernel hands out
+        return False
+    except OSError:                                # PermissionError: someone else's live process
+        return True
+    return pid > 0                                 # pid 0 is no process (signal 0 to it reaches our own group)
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(value):
+    """A text cell that a spreadsheet would run as a formula (it starts with = + - @, a tab or a carriage return:
+    `=HYPERLINK(...)`, `@SUM(1+1)`) gets a single quote in front, which spreadsheets show as text (OWASP's CSV
+    injection advice). Plain numbers such as "-1" or "+2.5" are kept as they are; other values pass unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def write_json(path: Path, data: dict) -> None:
     """Atomic JSON write (temporary file + rename); NaN becomes null."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp = temporary(path)
     try:
         tmp.write_text(json.dumps(_jsonable(data), indent=2) + "\n")
         os.replace(tmp, path)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -140,3 +146,110 @@ def test_the_command_writes_to_stdout_and_fails_in_one_line(tmp_path, cli):
     assert lines[0] == "row,prediction,p_setosa,p_versicolor,p_virginica" and len(lines) == len(raw) + 1
     r = cli("predict", f"checkpoint={tmp_path / 'run'}", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.strip() == "mlrun predict: error: input= is required (mlrun predict --help)"
+
+
+# ---- never overwrite what is not yours; what the output holds
+
+def _same_file_outputs(tmp_path, new_csv):
+    """Other names of the input file: (output=, cwd)."""
+    (tmp_path / "link.csv").symlink_to(new_csv)
+    os.link(new_csv, tmp_path / "hard.csv")
+    (tmp_path / "sub").mkdir()
+    return {"same": str(new_csv), "relative": "new.csv", "dotted": "sub/../new.csv", "symlink": "link.csv",
+            "hard link": "hard.csv"}
+
+
+@pytest.mark.parametrize("how", ["same", "relative", "dotted", "symlink", "hard link"])
+def test_an_output_that_is_the_input_is_refused(binary_run, tmp_path, monkeypatch, how):
+    """D2: `output=new.csv input=new.csv` replaced the rows by their predictions; any name of the input is refused."""
+    run, source, _ = binary_run
+    new_csv = tmp_path / "new.csv"
+    shutil.copy(source, new_csv)
+    output = _same_file_outputs(tmp_path, new_csv)[how]
+    monkeypatch.chdir(tmp_path)
+    before = new_csv.read_bytes()
+    with pytest.raises(UserError, match=f"output={output!r}: is the input file") as e:
+        predict_file(str(run), str(new_csv), output)
+    assert "\n" not in str(e.value) and new_csv.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hard.csv", "link.csv", "new.csv", "sub"]
+
+
+def test_the_command_refuses_output_equal_to_input(binary_run, tmp_path, cli):
+    run, source, _ = binary_run
+    shutil.copy(source, tmp_path / "new.csv")
+    before = (tmp_path / "new.csv").read_bytes()
+    r = cli("predict", f"checkpoint={run}", "input=new.csv", "output=new.csv", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.strip() == ("mlrun predict: error: output='new.csv': is the input file "
+                                                      "'new.csv'; predictions would replace the rows they come from; "
+                                                      "write them to another file")
+    assert (tmp_path / "new.csv").read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["new.csv"]
+
+
+@pytest.mark.parametrize("value, written", [
+    ("@SUM(1+1)", "'@SUM(1+1)"), ('=HYPERLINK("http://x.example","y")', '\'=HYPERLINK("http://x.example","y")'),
+    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"), ("-2+3", "'-2+3"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+    ("-1", "-1"), ("+2.5", "+2.5"), ("-1e3", "-1e3"), ("yes", "yes"), ("a=b", "a=b"), (-1.5, -1.5), (None, None),
+])
+def test_spreadsheet_safe(value, written):
+    from mlrun.runtime.outputs import spreadsheet_safe
+
+    assert spreadsheet_safe(value) == written
+
+
+def test_class_names_that_are_formulas_are_escaped_in_csv(tmp_path):
+    """D16: a training target whose classes read as spreadsheet formulas: CSV cells get a leading ', Parquet keeps the
+    names; the column names (p_<class>) start with p_ and stay."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=240), rng.normal(size=240)
+    names = np.array(["@SUM(1+1)", '=HYPERLINK("http://x.example","y")', "+1+2", "-1"])
+    pd.DataFrame({"a": a, "b": b, "y": names[(a > 0) * 2 + (b > 0)]}).to_csv(tmp_path / "t.csv", index=False)
+    train(make_cfg("dataset=table", f"dataset.path={tmp_path / 't.csv'}", "dataset.target=y", "model=logistic",
+                   "trainer.epochs=30", "optimizer.lr=0.1"), tmp_path / "run")
+    pd.DataFrame({"a": [1, 1, -1, -1], "b": [1, -1, 1, -1]}).to_csv(tmp_path / "new.csv", index=False)
+    predict_file(str(tmp_path / "run"), str(tmp_path / "new.csv"), str(tmp_path / "p.csv"), proba=True)
+    predict_file(str(tmp_path / "run"), str(tmp_path / "new.csv"), str(tmp_path / "p.parquet"))
+    text = pd.read_csv(tmp_path / "p.csv", dtype=str, keep_default_na=False)
+    assert list(text["prediction"]) == ["-1", "'+1+2", '\'=HYPERLINK("http://x.example","y")', "'@SUM(1+1)"]
+    assert sorted(c for c in text.columns if c.startswith("p_")) == sorted(f"p_{n}" for n in names)
+    assert list(pd.read_parquet(tmp_path / "p.parquet")["prediction"]) == ["-1", "+1+2", names[1], "@SUM(1+1)"]
+
+
+def test_a_stale_temporary_of_a_dead_process_is_removed(binary_run, tmp_path):
+    """D23: kill -9 during a predict left `.pk.csv.tmp<pid>`; the next write to pk.csv removes it (the temporary of
+    a live process and other files stay)."""
+    run, new_csv, _ = binary_run
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for name in (f".pk.csv.tmp{dead.pid}", f".pk.csv.tmp{live.pid}", f".other.csv.tmp{dead.pid}",
+                     ".pk.csv.tmp99999999999"):
+            (tmp_path / name).write_text("half a file")
+        predict_file(str(run), str(new_csv), str(tmp_path / "pk.csv"))
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            ["pk.csv", f".pk.csv.tmp{live.pid}", f".other.csv.tmp{dead.pid}"])
+        assert len(pd.read_csv(tmp_path / "pk.csv")) == 20
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_sigterm_during_predict_names_predict_and_writes_nothing(binary_run, tmp_path):
+    """D24: a SIGTERM while predicting (here: as the input is read) ends `mlrun predict` with exit 143 and one line
+    about predict, not 'before training started'; no output and no temporary are left."""
+    run, new_csv, _ = binary_run
+    script = (
+        "import os, signal, sys\n"
+        "import mlrun.infer.predict as p\n"
+        "from mlrun import cli\n"
+        "real = p.read_rows\n"
+        "def stopping(*args):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    return real(*args)\n"
+        "p.read_rows = stopping\n"
+        f"sys.argv = ['mlrun', 'predict', 'checkpoint={run}', 'input={new_csv}', 'output=out.csv']\n"
+        "cli.entry()\n")
+    r = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    assert (r.returncode, r.stderr) == (143, "mlrun predict: error: stopped by SIGTERM during mlrun predict\n")
+    assert list(tmp_path.iterdir()) == []

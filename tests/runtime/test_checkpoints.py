@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -102,3 +104,38 @@ def test_a_real_full_filesystem(tmp_path):
         assert list((mnt / "c").iterdir()) == []
     finally:
         subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+@pytest.mark.parametrize("weights, match", [
+    ({"w": torch.tensor([1.0, float("nan")])}, "its weight w holds 1 NaN/Inf value\\(s\\) of 2"),
+    ({"w": torch.ones(2), "v": torch.full((2, 2), float("inf"))}, "its weight v holds 4 NaN/Inf"),
+    ({"w": -torch.full((3,), float("inf"), dtype=torch.float64)}, "its weight w holds 3 NaN/Inf"),
+    ({"w": torch.ones(2, dtype=torch.complex64)}, "its weight w is a torch.strided torch.complex64 tensor"),
+])
+def test_non_finite_or_non_real_weights_are_refused(tmp_path, weights, match):
+    """A NaN weight made every prediction NaN, which argmax turned into class 0 without a word (D9)."""
+    torch.save({"model": weights, "config": CONFIG, "spec": {"task": "binary"}}, tmp_path / "x.pt")
+    with pytest.raises(UserError, match=f"not a valid mlrun checkpoint \\({match}"):
+        checkpoints.load(tmp_path / "x.pt")
+
+
+def test_integer_and_half_weights_load(tmp_path):
+    weights = {"w": torch.ones(2, dtype=torch.float16), "n": torch.tensor(3), "mask": torch.tensor([True, False])}
+    torch.save({"model": weights, "config": CONFIG, "spec": {"task": "binary"}}, tmp_path / "x.pt")
+    assert checkpoints.load(tmp_path / "x.pt")["model"]["n"] == 3
+
+
+def test_save_removes_temporaries_of_dead_writers_only(tmp_path):
+    """kill -9 mid-save leaves `.last.pt.tmp<pid>`; the next save of that file removes those of dead pids."""
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    folder = tmp_path / "c"
+    folder.mkdir()
+    names = [f".last.pt.tmp{dead.pid}", f".last.pt.tmp{os.getppid()}", f".best.pt.tmp{dead.pid}", "notes.txt"]
+    for name in names:
+        (folder / name).write_bytes(b"partial")
+    checkpoints.save(folder / "last.pt", {"model": {}, "config": CONFIG, "spec": {"task": "binary"}})
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["last.pt", *names[1:]])
