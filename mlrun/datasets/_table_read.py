@@ -191,9 +191,10 @@ def _check_width(file: Path, name: str, compression, sep: str, encoding: str, wi
     """Refuse a first line with more than width.limit fields, counted in a stream of 1 MiB reads before pandas
     parses anything (separators inside quotes count too: an upper bound). Separators longer than one character
     (regexes) and UTF-16/32 text are not counted."""
-    if len(sep) != 1 or codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
+    codec = codecs.lookup(encoding).name
+    if len(sep) != 1 or codec.startswith(("utf-16", "utf-32")):
         return
-    mark, fields = sep.encode(encoding), 1
+    mark, fields = sep.encode("utf-8" if codec == "utf-8-sig" else codec), 1     # utf-8-sig would prefix a BOM
     with _open_text_stream(file, name, compression) as stream:
         with open(stream, "rb") if isinstance(stream, str) else contextlib.nullcontext(stream) as f:
             while chunk := f.read(1 << 20):
