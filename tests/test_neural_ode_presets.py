@@ -17,7 +17,7 @@ def test_preset_runs_one_batch(name, tmp_path):
         pytest.skip("dataset=mnist is not in this tree")
     extra = []
     if name == "mnist_odenet":                       # generated IDX files of the real shapes
-        from test_image_experiments import fake_files
+        from tests.test_image_experiments import fake_files
 
         fake_files(tmp_path / "data", "idx")
         extra = [f"dataset.root={tmp_path / 'data'}"]

@@ -1,12 +1,16 @@
-"""Checks shared by the file readers: every value fits float32, column names are unique, sizes fit memory.
+"""Checks shared by the file readers: the path is a regular file, every value fits float32, column names are
+unique, sizes fit memory.
 
-Both end in one UserError line naming the file, the line (or row) and the column.
+Each ends in one UserError line naming the file, the line (or row) and the column.
 """
 
 from __future__ import annotations
 
+import errno
+import stat
 import warnings
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
@@ -68,3 +72,29 @@ def check_unique_columns(names, file: str) -> None:
     if twice:
         raise UserError(f"{file}: the header names column(s) {', '.join(map(repr, twice))} more than once; "
                         f"give every column its own name")
+
+
+def check_data_file(path, name: str):
+    """`path` as a Path when it names a regular file (symlinks followed); else one UserError line: "file not
+    found", "is a folder", "symlink loop", or "not a regular file (a FIFO / a character device / ...)" — reading
+    a FIFO blocks forever and /dev/zero never ends. name: how the message names the file, e.g.
+    "dataset.path='x.csv'"."""
+    file = Path(str(path)).expanduser()
+    try:
+        mode = file.stat().st_mode                         # follows symlinks
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise UserError(f"{name}: symlink loop (a link that points back to itself); give the file itself") \
+                from None
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise UserError(f"{name}: file not found") from None
+        raise UserError(f"{name}: cannot read it ({e.strerror or type(e).__name__})") from None
+    except RuntimeError:                                   # pathlib of some Python versions: "Symlink loop from ..."
+        raise UserError(f"{name}: symlink loop (a link that points back to itself); give the file itself") from None
+    if stat.S_ISDIR(mode):
+        raise UserError(f"{name}: is a folder; give the data file itself")
+    if not stat.S_ISREG(mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a character device" if stat.S_ISCHR(mode) else
+                "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "a special file")
+        raise UserError(f"{name}: not a regular file ({kind}); give a data file")
+    return file

@@ -35,7 +35,9 @@ def bundled(loader: str) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
     return table[:, :-1], table[:, -1].astype(int), header.strip().split(",")[2:]
 
 
-def sklearn_table(name: str, loader: str, task: str, split: dict, scaling: str, seed: int) -> Data:
+def sklearn_table(name: str, loader: str, task: str, split: dict, scaling: str, seed: int,
+                  target_scaling: str = "none") -> Data:
+    """A bundled table split by `split`; target_scaling: see mlrun.datasets.splits.tabular (regression only)."""
     found = bundled(loader)
     if found is not None:
         x, y, names = found
@@ -49,4 +51,4 @@ def sklearn_table(name: str, loader: str, task: str, split: dict, scaling: str, 
     classes = names if task != "regression" else []
     n_outputs = {"regression": 1, "binary": 1, "multiclass": len(np.unique(y))}[task]
     spec = DataSpec(input_shape=(x.shape[1],), n_outputs=n_outputs, task=task, name=name, classes=classes)
-    return tabular(x, y, spec, split, scaling, seed)
+    return tabular(x, y, spec, split, scaling, seed, target_scaling)

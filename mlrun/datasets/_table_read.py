@@ -23,48 +23,47 @@ from pathlib import Path
 
 import pandas as pd
 
-from mlrun.datasets._checks import check_unique_columns, memory_limit
+from mlrun.datasets._checks import check_data_file, check_unique_columns, memory_limit
 from mlrun.errors import UserError
 
 COMPRESSION = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz", b"PK\x03\x04": "zip"}   # magic → codec
 SEPARATORS = ("\t", ";", ",", "|")   # sniffed candidates; a tie in field count goes to the earlier one
 SAMPLE = 1 << 16                     # bytes of (decompressed) text the separator is sniffed from
 SOURCE = "mlrun_source"              # frame.attrs key: {"first_line": line of data row 0, or None = rows}
+MAX_COLUMNS = 20_000                 # columns a file may have (dataset.max_columns): counted from the first line or
+                                     # the schema before parsing; a 1,000,000-column CSV took 537 s and 3 GB to read
 
 
 def read_table(path, sep: str | None = None, header: bool = True, encoding: str = "utf-8-sig",
-               na_values=None, *, key: str = "dataset.path") -> pd.DataFrame:
+               na_values=None, *, key: str = "dataset.path", max_columns: int = MAX_COLUMNS) -> pd.DataFrame:
     """The rows of `path` as a DataFrame with string column names ("0", "1", ... when `header` is false).
 
     sep: the CSV field separator; None = sniffed from the first lines among tab ; , | ("\\t" or "tab" = a tab).
     header: the first line names the columns (CSV only). encoding: of CSV text; the default reads UTF-8 with or
     without a byte-order mark. na_values: extra cell texts meaning "missing" besides pandas' (empty, NA, NaN, ...).
-    key: how messages name the file, e.g. "dataset.test_path".
+    key: how messages name the file, e.g. "dataset.test_path". max_columns: more columns are refused before parsing.
     Column names are stripped of surrounding spaces ("a, b" names a column "b"). Every problem (missing or empty
     file, unreadable text, duplicated column names, too large) is one UserError.
     frame.attrs["mlrun_source"]["first_line"] is the file line of data row 0 (None for Parquet/Feather: rows).
     """
-    file = Path(str(path)).expanduser()
     name = f"{key}={str(path)!r}" if key else repr(str(path))
     if not isinstance(header, bool):
         raise UserError(f"{_option(key, 'header')}={header!r}: must be true (the first line names the columns) "
                         f"or false")
-    if file.is_dir():
-        raise UserError(f"{name}: is a folder; give the table file itself")
-    if not file.is_file():
-        raise UserError(f"{name}: file not found")
+    file = check_data_file(path, name)                    # a FIFO, /dev/zero, a symlink loop: one line, not a hang
+    width = _Width(max_columns, name, _option(key, "max_columns"))
     with open(file, "rb") as f:
         head = f.read(8)
     if not head:
         raise UserError(f"{name}: empty file")
     if head[:4] == b"PAR1":
-        frame, first_line = _read_parquet(file, name), None
+        frame, first_line = _read_parquet(file, name, width), None
     elif head[:6] == b"ARROW1" or head[:4] == b"FEA1":
-        frame, first_line = _read_feather(file, name, v1=head[:4] == b"FEA1"), None
+        frame, first_line = _read_feather(file, name, width, v1=head[:4] == b"FEA1"), None
     else:
         compression = next((c for magic, c in COMPRESSION.items() if head.startswith(magic)), None)
         frame = _read_csv(file, name, compression, _separator(sep, key), header, _encoding(encoding, key),
-                          _na_values(na_values, key), key)
+                          _na_values(na_values, key), key, width)
         first_line = 2 if header else 1
     frame.columns = [str(c).strip() for c in frame.columns]     # "a, b" headers: the name is "b", not " b"
     check_unique_columns(frame.columns, name)
@@ -74,6 +73,22 @@ def read_table(path, sep: str | None = None, header: bool = True, encoding: str 
     frame.index = pd.RangeIndex(len(frame))
     frame.attrs[SOURCE] = {"first_line": first_line}
     return frame
+
+
+class _Width:
+    """The column limit of one file: `check(n)` refuses more than `limit` columns in one line."""
+
+    def __init__(self, limit, name: str, key: str):
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 2:
+            raise UserError(f"{key}={limit!r}: must be an integer ≥ 2 (the most columns a table file may have)")
+        self.limit, self.name, self.key = limit, name, key
+
+    def check(self, n: int, counted: str = "") -> None:
+        """n: the columns (or, with `counted`, the fields counted so far, e.g. " in its first line")."""
+        if n > self.limit:
+            what = f"more than {self.limit:,} columns{counted}" if counted else f"{n:,} columns"
+            raise UserError(f"{self.name}: {what}, over {self.key}={self.limit}; refused before reading (a "
+                            f"transposed table?); raise {self.key} if the file is meant to be this wide")
 
 
 def _option(key: str, option: str) -> str:
@@ -172,8 +187,27 @@ def _sniff(text: str) -> str:
     return best
 
 
+def _check_width(file: Path, name: str, compression, sep: str, encoding: str, width: _Width) -> None:
+    """Refuse a first line with more than width.limit fields, counted in a stream of 1 MiB reads before pandas
+    parses anything (separators inside quotes count too: an upper bound). Separators longer than one character
+    (regexes) and UTF-16/32 text are not counted."""
+    codec = codecs.lookup(encoding).name
+    if len(sep) != 1 or codec.startswith(("utf-16", "utf-32")):
+        return
+    mark, fields = sep.encode("utf-8" if codec == "utf-8-sig" else codec), 1     # utf-8-sig would prefix a BOM
+    with _open_text_stream(file, name, compression) as stream:
+        with open(stream, "rb") if isinstance(stream, str) else contextlib.nullcontext(stream) as f:
+            while chunk := f.read(1 << 20):
+                end = chunk.find(b"\n")
+                fields += (chunk if end < 0 else chunk[:end]).count(mark)
+                if fields > width.limit:
+                    width.check(fields, " in its first line")
+                if end >= 0:
+                    return
+
+
 def _read_csv(file: Path, name: str, compression, sep, header: bool, encoding: str, na_values,
-              key: str) -> pd.DataFrame:
+              key: str, width: _Width) -> pd.DataFrame:
     errors = (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile)
     engine = {}
     try:
@@ -184,6 +218,7 @@ def _read_csv(file: Path, name: str, compression, sep, header: bool, encoding: s
             else:
                 sample = stream.read(SAMPLE).decode(encoding, errors="replace")
         sep = _sniff(sample) if sep is None else sep
+        _check_width(file, name, compression, sep, encoding, width)
         # pandas' C parser drops a UTF-8 byte-order mark itself and decodes UTF-8 in C (other names go through
         # Python's codec): "utf-8-sig" is read as "utf-8"
         codec = "utf-8" if codecs.lookup(encoding).name == "utf-8-sig" else encoding
@@ -237,13 +272,25 @@ def _pyarrow(name: str, what: str):
         raise UserError(f"{name}: reading {what} files needs pyarrow: pip install 'mlrun-classic[table]'") from None
 
 
-def _read_parquet(file: Path, name: str) -> pd.DataFrame:
+def _check_schema(schema, name: str, width: _Width) -> None:
+    """Refuse too many columns, repeated names and nested values (list, struct, map: not a table cell)."""
+    import pyarrow as pa
+
+    width.check(len(schema.names))
+    check_unique_columns(schema.names, name)
+    for field in schema:
+        if pa.types.is_nested(field.type):
+            raise UserError(f"{name}: column {field.name} holds nested values ({field.type}); table cells must be "
+                            f"numbers or text: flatten it into columns or write the file without it")
+
+
+def _read_parquet(file: Path, name: str, width: _Width) -> pd.DataFrame:
     _pyarrow(name, "Parquet")
     import pyarrow.parquet as pq
 
     try:
         parquet = pq.ParquetFile(file)
-        check_unique_columns(parquet.schema_arrow.names, name)
+        _check_schema(parquet.schema_arrow, name, width)
         meta = parquet.metadata
         size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
         if size > memory_limit():
@@ -256,16 +303,18 @@ def _read_parquet(file: Path, name: str) -> pd.DataFrame:
         raise UserError(f"{name}: not a readable Parquet file ({type(e).__name__}: {_first_line(e)})") from None
 
 
-def _read_feather(file: Path, name: str, v1: bool) -> pd.DataFrame:
+def _read_feather(file: Path, name: str, width: _Width, v1: bool) -> pd.DataFrame:
     _pyarrow(name, "Feather")
     import pyarrow.feather as feather
     import pyarrow.ipc as ipc
 
     try:
-        if not v1:                                        # Feather v2 = Arrow IPC: the names before any data
+        if not v1:                                        # Feather v2 = Arrow IPC: the schema before any data
             with ipc.open_file(file) as reader:
-                check_unique_columns(reader.schema.names, name)
-        return feather.read_table(file, memory_map=True).to_pandas()
+                _check_schema(reader.schema, name, width)
+        arrow = feather.read_table(file, memory_map=True)
+        _check_schema(arrow.schema, name, width)          # v1 files: checked once read (no separate schema)
+        return arrow.to_pandas()
     except UserError:
         raise
     except Exception as e:  # noqa: BLE001

@@ -3,16 +3,19 @@
 The CSV has 9 numeric columns and `ocean_proximity` (5 categories, one-hot encoded here);
 `total_bedrooms` has 207 missing values, imputed with the train split's median. A value that float32 cannot hold
 (inf, 1e308) or a column named twice in the header is refused at load, naming the line and column.
-Target: `median_house_value` in dollars, divided by `target_scale` (default 1e5: units of $100k).
+Target: `median_house_value` in dollars, divided by `target_scale` (default 1e5: units of $100k); with
+target_scaling=standardize (default) the model learns it as (y − mean) / std of train, and rmse/mae and
+predictions are reported in units of target_scale dollars.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
-from mlrun.datasets._checks import check_finite, check_unique_columns
+from mlrun.datasets._checks import check_data_file, check_finite, check_unique_columns
 from mlrun.datasets.spec import Data, DataSpec
 from mlrun.datasets.splits import tabular
 from mlrun.errors import UserError
@@ -22,21 +25,22 @@ CATEGORICAL = "ocean_proximity"
 
 
 def california_housing(path: str, split: dict, scaling: str = "standardize", seed: int = 0,
-                       target_scale: float = 1e5, download: bool = False) -> Data:
+                       target_scale: float = 1e5, download: bool = False,
+                       target_scaling: str = "standardize") -> Data:
     """Read `path` (housing.csv); if it is missing and `download` is true, use scikit-learn's fetcher
     (its 8-feature version, without `ocean_proximity`)."""
     if target_scale <= 0:
         raise UserError(f"dataset.target_scale={target_scale}: must be > 0 (the target is divided by it)")
     file = Path(str(path)).expanduser()
-    if file.is_file():
-        x, y, names = read_housing_csv(file)
+    if os.path.lexists(file):                    # anything there (a link, a FIFO, a folder) must be a regular file
+        x, y, names = read_housing_csv(check_data_file(file, f"dataset.path={str(file)!r}"))
     elif download:
         x, y, names = _fetch()
     else:
         raise UserError(f"dataset.path={str(file)!r}: file not found; put housing.csv there, set MLRUN_DATA_DIR "
                         f"to a folder with california_housing/housing.csv, or pass dataset.download=true")
     spec = DataSpec(input_shape=(x.shape[1],), n_outputs=1, task="regression", name="california_housing")
-    return tabular(x, y / target_scale, spec, split, scaling, seed)
+    return tabular(x, y / target_scale, spec, split, scaling, seed, target_scaling)
 
 
 def read_housing_csv(file: Path):

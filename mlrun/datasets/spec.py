@@ -32,6 +32,9 @@ class DataSpec:
     # dataset=table: the fitted preprocessing as plain data (columns, categories, fill values, scaling, target,
     # classes); `mlrun.datasets.table.apply_transform(transform, frame)` encodes new rows with it
     transform: dict = field(default_factory=dict)
+    # dataset=table: a profile of the data as plain data (rows per split, columns by kind, missing cells, categories,
+    # the target's classes with counts or its mean/std); summary.json carries it as spec.profile
+    profile: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.input_shape = tuple(int(d) for d in self.input_shape)
@@ -46,11 +49,11 @@ class DataSpec:
         return n
 
     def to_dict(self) -> dict:
-        """Plain data for checkpoints and summary.json; `features`/`transform` only when set, so the specs of the
-        other datasets (and their saved checkpoints) stay as they were."""
+        """Plain data for checkpoints and summary.json; `features`/`transform`/`profile` only when set, so the specs
+        of the other datasets (and their saved checkpoints) stay as they were."""
         d = asdict(self)
         d["input_shape"] = list(self.input_shape)
-        for key in ("features", "transform"):
+        for key in ("features", "transform", "profile"):
             if not d[key]:
                 del d[key]
         return d

@@ -13,6 +13,7 @@ from mlrun.errors import UserError, choose
 
 log = logging.getLogger("mlrun")
 
+
 def check_fractions(split: dict) -> tuple[float, float, float]:
     try:
         train, val, test = (float(split[k]) for k in ("train", "val", "test"))
@@ -87,9 +88,18 @@ def scale(train: np.ndarray, *others: np.ndarray, method: str):
     return tuple(((a - mean) / spread) for a in (train, *others))
 
 
-def tabular(x: np.ndarray, y: np.ndarray, spec: DataSpec, split: dict, scaling: str, seed: int) -> Data:
+TARGET_SCALINGS = ("standardize", "none")   # a regression target: learnt as (y − mean) / std of train, or raw
+
+
+def tabular(x: np.ndarray, y: np.ndarray, spec: DataSpec, split: dict, scaling: str, seed: int,
+            target_scaling: str = "none") -> Data:
     """Split a table (N, D) into seeded train/val/test, fill missing values (NaN) with the train median of
-    their column, scale features from train, return tensors + spec."""
+    their column, scale features from train, return tensors + spec.
+
+    target_scaling="standardize" (regression, y (N,)): the model learns (y − mean) / std of the train split; each
+    Split's y_scale = std keeps rmse/mae in y's units, and spec.transform["target"] = {"shift", "scale"} turns
+    predictions back (mlrun.infer.predict)."""
+    choose({s: s for s in TARGET_SCALINGS}, "dataset.target_scaling", target_scaling)
     fractions = check_fractions(split)
     stratify = spec.task != "regression"
     tr, va, te = split_indices(y if stratify else np.zeros(len(y)), fractions, seed, stratify)
@@ -97,7 +107,31 @@ def tabular(x: np.ndarray, y: np.ndarray, spec: DataSpec, split: dict, scaling: 
     xs = impute_median(x[tr], x[va], x[te])
     spec.transform = array_transform(x[tr], xs[0], scaling)
     xs = scale(*xs, method=scaling)
-    return Data(*(Split(to_x(a), to_y(y[i], spec.task)) for a, i in zip(xs, (tr, va, te))), spec=spec)
+    unit = 1.0
+    if spec.task == "regression" and target_scaling == "standardize" and len(tr):
+        target = {"task": "regression"} | fit_target_scale(y[tr])
+        spec.transform["target"] = target
+        y, unit = standardize_target(target, np.asarray(y, dtype=np.float64)), target["scale"]
+    return Data(*(Split(to_x(a), to_y(y[i], spec.task), y_scale=unit) for a, i in zip(xs, (tr, va, te))),
+                spec=spec)
+
+
+def fit_target_scale(y_train: np.ndarray) -> dict:
+    """{"shift": mean, "scale": std} of the train split's regression target (scale 1 when constant): the model
+    learns (y − shift) / scale, a target near 0 with unit spread, whatever the column's units (dollars, grams)."""
+    shift, spread = float(np.mean(y_train)), float(np.std(y_train))
+    return {"shift": shift, "scale": spread if spread > 0 and np.isfinite(spread) else 1.0}
+
+
+def standardize_target(target: dict, y: np.ndarray) -> np.ndarray:
+    """Targets in training form: (y − shift) / scale when the target was standardized, else unchanged."""
+    return (y - target["shift"]) / target["scale"] if "scale" in target else y
+
+
+def unstandardize_target(target: dict, out: torch.Tensor) -> torch.Tensor:
+    """Model outputs back in the target column's units: out · scale + shift (unchanged without target scaling)."""
+    return out * target["scale"] + target["shift"] if "scale" in target else out
+
 
 
 def array_transform(raw_train: np.ndarray, filled_train: np.ndarray, scaling: str) -> dict:

@@ -24,102 +24,160 @@ import logging
 import numpy as np
 import torch
 
+from mlrun.datasets._table_options import TableOptions
 from mlrun.datasets.spec import Data, DataSpec, Split
-from mlrun.datasets.splits import SCALINGS, check_fractions, check_sizes, fraction_settings, split_indices, to_y
-from mlrun.errors import UserError, check, choose, number
+from mlrun.datasets.splits import (check_fractions, check_sizes, fit_target_scale, fraction_settings, split_indices,
+                                   standardize_target, to_y)
+from mlrun.errors import UserError, check
 
 __all__ = ["table", "read_table", "apply_transform", "decode_predictions", "encode_target_column"]
 
 log = logging.getLogger("mlrun")
 DEFAULT_SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
-TASKS = ("auto", "regression", "binary", "multiclass")
-TARGET_SCALINGS = ("standardize", "none")       # a regression target: learnt as (y − mean) / std of train, or raw
-# pandas (~0.5 s to import) is imported inside the functions: `import mlrun.datasets` stays as quick as before
+# pandas (~0.5 s to import) and the _table_* modules that need it are imported inside the functions (not at module
+# level): `import mlrun.datasets` stays as quick as before
 
 
-def table(path: str | None, target: str | int | None = None, split: dict | None = None, test_path: str | None = None,
-          val_path: str | None = None, sep: str | None = None, header: bool = True, encoding: str = "utf-8-sig",
-          na_values: list | None = None, features: list | None = None, drop: list | None = None,
-          categorical: list | None = None, max_categories: int = 50, missing_indicators: bool = False,
-          dropna: bool = False, task: str = "auto", max_classes: int = 20, scaling: str = "standardize",
-          target_scaling: str = "standardize", seed: int = 0) -> Data:
-    """Train/val/test tensors from the table at `path` (and `test_path`/`val_path` when given).
+def table(path: str | None = None, **config) -> Data:
+    """Train/val/test tensors from the table at `path` (and `test_path`/`val_path` when given); `config` holds the
+    other keys of conf/dataset/table.yaml (see TableOptions) and the run's seed.
 
     Without separate files the rows are split by `split` fractions (seeded; stratified by class for classification).
     With `test_path`, `path` gives train and val (split.val of its rows); with `val_path`, train and test (split.test);
     with both, `path` is all train. Rows without a target value are left out (a warning counts them).
     """
-    import pandas as pd
+    return load_table(TableOptions.from_config(path=path, **config))
 
+
+def load_table(opts: TableOptions) -> Data:
+    """`table()` for checked TableOptions: read, split, fit on train, encode every split, report."""
+    from mlrun.datasets._table_guards import log_profile, profile, warn_leaks
+    from mlrun.datasets._table_transform import Rows
+
+    frame, target, inputs, chosen, left_out = _columns(opts)
+    rows = Rows(frame, opts.name)
+    target_spec, y = _target(frame, target, opts, rows)
+    tr, va, te, files = _split(y, target_spec, inputs, opts)
+    parts, fitted, missing = _encode(frame, y, target_spec, inputs, chosen, (tr, va, te), files, opts, rows)
+    del frame
+    raw = np.concatenate([b for _, b in parts.values()])          # every split's labels, in the column's units
+    if target_spec["task"] == "regression" and opts.target_scaling == "standardize":
+        target_spec |= fit_target_scale(parts["train"][1])            # train rows only, like every statistic
+        parts = {p: (a, standardize_target(target_spec, b)) for p, (a, b) in parts.items()}
+    sizes = {p: len(parts[p][1]) for p in ("train", "val", "test")}
+    about = profile(sizes, fitted, left_out, missing, target_spec, raw)
+    warn_leaks(parts["train"][0], parts["train"][1], fitted, target_spec["task"], opts.name)
+    log_profile(about, opts.name)
+    return _data(parts, fitted, target_spec, opts.scaling, about, len(inputs))
+
+
+def _columns(opts):
+    """(frame with rows lacking a target left out, target name, input columns, categorical columns or None, the
+    columns left out as row numbers)."""
+    from mlrun.datasets._table_guards import leave_out_row_numbers
     from mlrun.datasets._table_read import read_table
-    from mlrun.datasets._table_transform import (VERSION, Rows, encode, encode_target, fit_columns, fit_target,
-                                                 fit_target_scale, input_names, standardize_target, warn_unseen)
 
-    _check_options(path, max_categories, max_classes, task, scaling, missing_indicators, dropna,
-                   features=features, drop=drop, categorical=categorical)
-    choose({s: s for s in TARGET_SCALINGS}, "dataset.target_scaling", target_scaling)
-    frame = read_table(path, sep, header, encoding, na_values, key="dataset.path")
-    name = f"dataset.path={str(path)!r}"
-    columns = list(frame.columns)
-    if target is None:
+    frame = read_table(opts.path, **opts.reader(), key="dataset.path")
+    name, columns = opts.name, list(frame.columns)
+    if opts.target is None:
         raise UserError(f"dataset.target=null: name the column to predict, e.g. dataset.target={columns[-1]}; "
                         f"{name} has columns {_listing(columns)}")
-    target = _column(target, columns, "dataset.target", name)
-    inputs = _features(features, drop, target, columns, name)
-    chosen = None if categorical is None else [_column(c, columns, "dataset.categorical", name) for c in categorical]
+    target = _column(opts.target, columns, "dataset.target", name)
+    inputs = _features(opts.features, opts.drop, target, columns, name)
+    left_out = []
+    if opts.features is None and opts.drop_row_number:           # listed in dataset.features: the user's choice
+        kept = leave_out_row_numbers(frame, inputs, name)
+        left_out, inputs = [c for c in inputs if c not in kept], kept
+        if not inputs:
+            raise UserError(f"{name}: no feature columns left besides the target {target!r} and the row-number "
+                            f"column(s) {_listing(left_out)}; set dataset.drop_row_number=false to use them")
+    chosen = None
+    if opts.categorical is not None:
+        chosen = [_column(c, columns, "dataset.categorical", name) for c in opts.categorical]
     for c in chosen or []:
-        check(c in inputs, "dataset.categorical", categorical, f"lists {c!r}, which is not a feature column "
-                                                               f"(features: {_listing(inputs)})")
-    frame = _clean(frame, target, inputs, dropna, name)
-    rows = Rows(frame, name)
-    target_spec = fit_target(frame[target], target, task, max_classes, rows)
+        check(c in inputs, "dataset.categorical", opts.categorical, f"lists {c!r}, which is not a feature column "
+                                                                    f"(features: {_listing(inputs)})")
+    return _clean(frame, target, inputs, opts.dropna, name), target, inputs, chosen, left_out
+
+
+def _target(frame, target: str, opts, rows) -> tuple[dict, np.ndarray]:
+    """(the fitted target: task and classes, labels (N,) of every row)."""
+    import pandas as pd
+
+    from mlrun.datasets._table_target import encode_target, fit_target
+
+    target_spec = fit_target(frame[target], target, opts.task, opts.max_classes, rows)
     y = encode_target(target_spec, frame[target], rows)
     classes = target_spec["classes"]
-    log.info("dataset=table: %s: %s rows; target %s → %s%s", name, f"{len(frame):,}", target, target_spec["task"],
-             f" ({len(classes)} classes)" if classes else "")
+    log.info("dataset=table: %s: %s rows; target %s → %s%s", opts.name, f"{len(frame):,}", target,
+             target_spec["task"], f" ({len(classes)} classes)" if classes else "")
     dtype = frame[target].dtype
-    if task == "auto" and classes and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+    if opts.task == "auto" and classes and pd.api.types.is_numeric_dtype(dtype) and \
+            not pd.api.types.is_bool_dtype(dtype):
         log.info("dataset=table: target %s holds %d integer values, read as classes; dataset.task=regression "
                  "predicts it as a number", target, len(classes))
+    return target_spec, y
 
-    # ---- splits: rows of `path` by fraction, or the separate files
-    fractions, settings = _fractions(split, test_path, val_path)
+
+def _split(y: np.ndarray, target_spec: dict, inputs: list[str], opts):
+    """(train, val, test row positions of path, each in file order; {"val"|"test": (frame, name)} of the
+    separate files)."""
+    from mlrun.datasets._table_read import read_table
+
+    fractions, settings = _fractions(opts.split, opts.test_path, opts.val_path)
     classification = target_spec["task"] != "regression"
-    parts = split_indices(y if classification else np.zeros(len(y)), fractions, seed, classification)
+    parts = split_indices(y if classification else np.zeros(len(y)), fractions, opts.seed, classification)
     tr, va, te = (np.sort(p) for p in parts)     # each split keeps the file's row order (the loop shuffles batches)
     files = {}
-    for part, file in (("val", val_path), ("test", test_path)):
+    for part, file in (("val", opts.val_path), ("test", opts.test_path)):
         if file:
             key = f"dataset.{part}_path"
-            other = _clean(read_table(file, sep, header, encoding, na_values, key=key), target, inputs, dropna,
-                           f"{key}={str(file)!r}")
-            files[part] = (other, f"{key}={str(file)!r}")
+            where = f"{key}={str(file)!r}"
+            other = read_table(file, **opts.reader(), key=key)
+            files[part] = (_clean(other, target_spec["name"], inputs, opts.dropna, where), where)
     sizes = {"train": len(tr), "val": len(va), "test": len(te)} | {p: len(f[0]) for p, f in files.items()}
     check_sizes(sizes, len(y), settings)
+    return tr, va, te, files
 
-    # ---- fit on train rows, encode every row with the same code prediction uses
+
+def _encode(frame, y, target_spec: dict, inputs, chosen, positions, files: dict, opts, rows):
+    """({split: (x (n, D) float32, labels (n,))}, the fitted columns, {column: missing cells in path}); fitted on
+    the train rows, every row encoded by the code prediction uses. Logs the missing values per column."""
+    from mlrun.datasets._table_guards import log_missing, missing_counts
+    from mlrun.datasets._table_target import encode_target
+    from mlrun.datasets._table_transform import Rows, encode, fit_columns, warn_unseen
+
+    tr, va, te = positions
     cache = {}                                             # fit's checked columns, reused by encode
-    fitted = fit_columns(frame, inputs, chosen, tr, max_categories=max_categories, indicators=missing_indicators,
-                         scaling=scaling, rows=rows, cache=cache)
+    fitted = fit_columns(frame, inputs, chosen, tr, max_categories=opts.max_categories,
+                         indicators=opts.missing_indicators, scaling=opts.scaling, rows=rows, cache=cache)
+    missing = missing_counts(frame, inputs)
+    log_missing(missing, fitted, len(frame), opts.name)
     x, unseen = encode(fitted, frame, rows, order=np.concatenate([tr, va, te]), cache=cache)   # (N, D)
-    warn_unseen(unseen, f"{name} (val/test rows)")
-    del frame
+    warn_unseen(unseen, f"{opts.name} (val/test rows)")
     cut = np.cumsum([len(tr), len(va)])
     parts = {"train": (x[:cut[0]], y[tr]), "val": (x[cut[0]:cut[1]], y[va]), "test": (x[cut[1]:], y[te])}
     for part, (other, where) in files.items():
         other_rows = Rows(other, where)
+        log_missing(missing_counts(other, inputs), fitted, len(other), where)
         xo, unseen = encode(fitted, other, other_rows)
         warn_unseen(unseen, where)
-        parts[part] = (xo, encode_target(target_spec, other[target], other_rows))
-    if target_spec["task"] == "regression" and target_scaling == "standardize":
-        target_spec |= fit_target_scale(parts["train"][1])            # train rows only, like every statistic
-        parts = {p: (a, standardize_target(target_spec, b)) for p, (a, b) in parts.items()}
+        parts[part] = (xo, encode_target(target_spec, other[target_spec["name"]], other_rows))
+    return parts, fitted, missing
+
+
+def _data(parts: dict, fitted: list[dict], target_spec: dict, scaling: str, about: dict, n_columns: int) -> Data:
+    """The splits as tensors and the spec carrying the transform (for prediction) and the profile."""
+    from mlrun.datasets._table_transform import VERSION, input_names
+
+    classes = target_spec["classes"]
     transform = {"version": VERSION, "scaling": scaling, "columns": fitted,
                  "features": [n for c in fitted for n in input_names(c)], "target": target_spec}
-    spec = DataSpec(input_shape=(x.shape[1],), n_outputs=len(classes) if target_spec["task"] == "multiclass" else 1,
+    width = len(transform["features"])
+    spec = DataSpec(input_shape=(width,), n_outputs=len(classes) if target_spec["task"] == "multiclass" else 1,
                     task=target_spec["task"], name="table", classes=classes, features=transform["features"],
-                    transform=transform)
-    log.info("dataset=table: %d inputs from %d columns; %s train / %s val / %s test rows", x.shape[1], len(inputs),
+                    transform=transform, profile=about)
+    log.info("dataset=table: %d inputs from %d columns; %s train / %s val / %s test rows", width, n_columns,
              *(f"{len(parts[p][1]):,}" for p in ("train", "val", "test")))
     unit = target_spec.get("scale", 1.0)                  # scoring reports rmse/mae in the column's units
     splits = [Split(torch.from_numpy(a), to_y(b, spec.task), y_scale=unit)
@@ -150,7 +208,7 @@ def apply_transform(transform: dict, frame, name: str = "rows") -> torch.Tensor:
 def decode_predictions(transform: dict, outputs: torch.Tensor) -> list:
     """Model outputs → predictions: floats (regression, outputs (N, 1)) or class names (binary: logits (N, 1), the
     second class where the logit > 0; multiclass: the argmax of logits (N, C))."""
-    from mlrun.datasets._table_transform import decode_predictions as decode
+    from mlrun.datasets._table_target import decode_predictions as decode
 
     return decode(transform, outputs)
 
@@ -167,28 +225,14 @@ def encode_target_column(transform: dict, frame, name: str = "rows") -> torch.Te
     if target["name"] not in frame.columns:
         raise UserError(f"{name}: no target column {target['name']!r} to score against; the rows have "
                         f"{_listing(list(frame.columns))}")
-    from mlrun.datasets._table_transform import Rows, encode_target, standardize_target
+    from mlrun.datasets._table_target import encode_target
+    from mlrun.datasets._table_transform import Rows
 
     labels = standardize_target(target, encode_target(target, frame[target["name"]], Rows(frame, name)))
     return to_y(labels, target["task"])
 
 
-# ---- option and column checks
-
-def _check_options(path, max_categories, max_classes, task, scaling, missing_indicators, dropna, **lists) -> None:
-    if path is None or str(path) == "":
-        raise UserError("dataset.path=null: no table file given; put its path on the command line, e.g. "
-                        "dataset.path=data/wine.csv (CSV, TSV, .gz/.bz2/.zip CSV, Parquet, Feather)")
-    number("dataset.max_categories", max_categories, 2, integer=True)
-    number("dataset.max_classes", max_classes, 2, integer=True)
-    choose({t: t for t in TASKS}, "dataset.task", task)
-    choose({s: s for s in SCALINGS}, "dataset.scaling", scaling)
-    for key, value in (("missing_indicators", missing_indicators), ("dropna", dropna)):
-        check(isinstance(value, bool), f"dataset.{key}", value, "must be true or false")
-    for key, value in lists.items():
-        check(value is None or isinstance(value, (list, tuple)), f"dataset.{key}", value,
-              "must be null or a list of column names or 0-based indices, e.g. [id,date]")
-
+# ---- column checks
 
 def _listing(columns: list[str], limit: int = 20) -> str:
     shown = ", ".join(map(repr, columns[:limit]))

@@ -71,7 +71,8 @@ def maybe_project(data: Data, k: int | None, batch_size: int = 4096) -> Data:
         return Split(torch.cat(scores) if scores else torch.zeros(0, k, device=mean.device), split.y, split.y_scale)
 
     spec = DataSpec(input_shape=(k,), n_outputs=data.spec.n_outputs, task=data.spec.task, name=data.spec.name,
-                    loss=data.spec.loss, metric=data.spec.metric, classes=list(data.spec.classes))
+                    loss=data.spec.loss, metric=data.spec.metric, classes=list(data.spec.classes),
+                    profile=data.spec.profile)
     captured = float(step.values.sum())
     log.info("dataset.pca_components=%d: PCA fit on %d train rows in %.2fs (%d iterations, %d passes), explained "
              "variance ratio %.4f", k, len(data.train), time.perf_counter() - began, step.iteration, step.iteration + 2,

@@ -13,7 +13,7 @@ A checkpoint may come from a stranger or a broken disk, so, in this order:
   4. the memory pre-check that `mlrun train` has (mlrun.fit.memory_check.check_memory), on the stored spec, before the model
      or the dataset is built (a stored model.hidden=[1000000000] or spec.n_outputs=1e9 is refused, not allocated).
 The weights are then checked against the model the spec and config build by `load_state_dict` (names and shapes)
-where the model is built: mlrun.infer.predict and mlrun.fit.build.rebuild.
+where the model is built: mlrun.infer.predict and mlrun.infer.stored.rebuild.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from mlrun.config.settings import TrainerSettings
 from mlrun.datasets.spec import TASKS, DataSpec
 from mlrun.errors import UserError, check
 from mlrun.fit import build
+from mlrun.infer.stored import stored_config
 from mlrun.fit.memory_check import check_memory
 from mlrun.infer.transform_schema import transform_problem
 from mlrun.runtime import checkpoints
@@ -57,7 +58,7 @@ def open_checkpoint(path: str | Path, overrides: list[str] = (), key: str = "che
     problem = spec_problem(payload["spec"])
     if problem:
         raise UserError(f"{key}={str(file)!r}: not a valid mlrun checkpoint ({problem})")
-    cfg = build.stored_config(payload, list(overrides))
+    cfg = stored_config(payload, list(overrides))
     screen(cfg)
     seed = cfg.get("seed")
     check(isinstance(seed, int) and not isinstance(seed, bool) and 0 <= seed < 2**63, "seed", seed,

@@ -702,3 +702,147 @@ def test_comma_space_files_without_header_like_uci_adult(tmp_path):
     assert data.spec.classes == ["no", "yes"] and data.spec.features[2:5] == ["3=blue", "3=green", "3=red"]
     assert data.spec.transform["columns"][0]["kind"] == "numeric"                 # " 35.0" is a number
     assert torch.isfinite(data.train.x).all()
+
+
+# ---- guards: a row-number column, missing values, the profile, a leak
+
+def test_a_row_number_column_is_left_out_with_a_warning(tmp_path, caplog):
+    frame = mixed().drop(columns="id")
+    frame.to_csv(tmp_path / "pandas.csv")                              # pandas' index: header "" → 'Unnamed: 0'
+    with caplog.at_level(logging.WARNING, logger="mlrun"):
+        data = table(str(tmp_path / "pandas.csv"), target="label", split=SPLIT)
+    assert "Unnamed: 0" not in data.spec.transform["features"]
+    (line,) = [r.getMessage() for r in caplog.records if "row number" in r.getMessage()]
+    assert "'Unnamed: 0'" in line and "unnamed header" in line and "dataset.drop_row_number=false" in line
+    assert data.spec.profile["columns"]["left_out"] == ["Unnamed: 0"]
+    kept = table(str(tmp_path / "pandas.csv"), target="label", split=SPLIT, drop_row_number=False)
+    assert kept.spec.transform["features"][0] == "Unnamed: 0"
+    frame.insert(0, "ID", np.arange(1, len(frame) + 1))                # named like an id, 1..N in file order
+    write(frame, tmp_path / "id.csv")
+    assert "ID" not in table(str(tmp_path / "id.csv"), target="label", split=SPLIT).spec.features
+    listed = table(str(tmp_path / "id.csv"), target="label", split=SPLIT, features=["ID", "age"])
+    assert listed.spec.features == ["ID", "age"]                       # listed in features: the user's choice
+    frame["ID"] = np.random.default_rng(0).permutation(len(frame))     # not in file order: an ordinary column
+    write(frame, tmp_path / "shuffled.csv")
+    assert "ID" in table(str(tmp_path / "shuffled.csv"), target="label", split=SPLIT).spec.features
+    with pytest.raises(UserError, match=r"dataset.drop_row_number='no': must be true or false"):
+        table(str(tmp_path / "id.csv"), target="label", drop_row_number="no")
+
+
+def test_missing_values_are_logged_per_column_and_the_profile_is_plain_data(tmp_path, caplog):
+    frame = mixed()
+    path = write(frame, tmp_path / "m.csv")
+    with caplog.at_level(logging.INFO, logger="mlrun"):
+        data = table(str(path), target="label", drop=["id"], split=SPLIT)
+    fill = data.spec.transform["columns"][0]["fill"]                   # age: the train median
+    ages = [r.getMessage() for r in caplog.records if "column age:" in r.getMessage()]
+    assert ages == [f"dataset.path={str(path)!r}: column age: {frame.age.isna().sum()} missing value(s) "
+                    f"({100 * frame.age.isna().mean():.1f}%), filled with the train median {fill:g}"]
+    assert any("column colour:" in r.getMessage() and "most frequent train value" in r.getMessage()
+               for r in caplog.records)
+    profile = data.spec.profile
+    assert json.loads(json.dumps(profile)) == profile                    # plain data (summary.json)
+    assert profile["rows"] == {"train": len(data.train), "val": len(data.val), "test": len(data.test)}
+    assert profile["columns"] == {"numeric": ["age", "income", "member"], "categorical": ["colour"], "left_out": []}
+    assert profile["missing"] == {"age": int(frame.age.isna().sum()), "colour": int(frame.colour.isna().sum())}
+    assert profile["categories"] == {"colour": 3}                       # a boolean is numeric (0/1)
+    assert profile["target"]["classes"] == frame.label.value_counts().sort_index().to_dict()
+    assert any(r.getMessage().startswith("data profile of") for r in caplog.records)
+
+
+def test_the_profile_reaches_summary_json_and_train_log(tmp_path):
+    path = write(mixed(), tmp_path / "m.csv")
+    out = mlrun_cli("train", "device=cpu", "trainer.epochs=1", "dataset=table", f"dataset.path={path}",
+                    "dataset.target=label", "dataset.drop=[id]", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    (run,) = (tmp_path / "outputs").glob("*/*")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["spec"]["profile"]["target"] == {"name": "label", "task": "binary", "classes": {"no": 57,
+                                                                                                  "yes": 63}}
+    assert "data profile of" in (run / "train.log").read_text()
+
+
+def test_an_input_that_predicts_the_target_alone_is_named(tmp_path, caplog):
+    frame = mixed(400)
+    frame["verdict"] = np.where(frame.label == "yes", "approved", "declined")        # the answer, renamed
+    frame["score"] = (frame.label == "yes") * 10.0 + np.random.default_rng(0).normal(0, 0.1, len(frame))
+    path = write(frame, tmp_path / "leak.csv")
+    with caplog.at_level(logging.WARNING, logger="mlrun"):
+        table(str(path), target="label", drop=["id"], split=SPLIT)
+    leaks = [r.getMessage() for r in caplog.records if "alone predicts the target" in r.getMessage()]
+    assert [line.split("column ")[1].split(" ")[0] for line in leaks] == ["verdict", "score"]
+    caplog.clear()
+    w = wine(400)
+    w["quality_x2"] = w.quality * 2.0 + np.random.default_rng(0).normal(0, 0.01, 400)   # regression: |r| ≥ 0.99
+    with caplog.at_level(logging.WARNING, logger="mlrun"):
+        table(str(write_wine(tmp_path / "w.csv", w)), target="quality", task="regression")
+    leaks = [r.getMessage() for r in caplog.records if "alone predicts the target" in r.getMessage()]
+    assert len(leaks) == 1 and "column quality_x2 " in leaks[0]
+    assert float(leaks[0].split("|correlation| ")[1].split(")")[0]) >= 0.99
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mlrun"):
+        table(str(write(mixed(400), tmp_path / "clean.csv")), target="label", drop=["id"], split=SPLIT)
+    assert not [r for r in caplog.records if "alone predicts" in r.getMessage()]
+
+
+# ---- readers: sizes, special files, nested values
+
+def test_a_million_columns_are_refused_from_the_first_line(tmp_path):
+    """D13: 1,000,000 columns × 2 rows (12 MB) took 537 s at 3 GB RSS; now the first line is counted first."""
+    path = tmp_path / "wide.csv"
+    row = ",".join(["1"] * 1_000_000)
+    path.write_text(",".join(f"c{i}" for i in range(1_000_000)) + "\n" + row + "\n" + row + "\n")
+    with pytest.raises(UserError) as e:
+        table(str(path), target=0)
+    assert "more than 20,000 columns in its first line, over dataset.max_columns=20000" in one_line(e)
+    small = write(mixed(), tmp_path / "m.csv")
+    with pytest.raises(UserError, match=r"more than 4 columns in its first line, over dataset.max_columns=4"):
+        table(str(small), target="label", max_columns=4)
+    with gzip.open(tmp_path / "m.csv.gz", "wt") as f:
+        f.write(small.read_text())
+    with pytest.raises(UserError, match=r"over dataset.max_columns=4"):
+        table(str(tmp_path / "m.csv.gz"), target="label", max_columns=4)
+    pytest.importorskip("pyarrow")
+    mixed().to_parquet(tmp_path / "m.parquet")
+    with pytest.raises(UserError, match=r"6 columns, over dataset.max_columns=4"):
+        table(str(tmp_path / "m.parquet"), target="label", max_columns=4)
+    assert len(table(str(small), target="label", drop=["id"], max_columns=6).train) > 0
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="needs FIFOs (POSIX)")
+def test_special_files_are_refused_in_one_line(tmp_path):
+    """D18: a FIFO (reading blocks forever), /dev/zero (never ends), a symlink loop: named, not 'file not found'."""
+    import os
+
+    os.mkfifo(tmp_path / "pipe.csv")
+    (tmp_path / "loop.csv").symlink_to(tmp_path / "loop.csv")
+    cases = {str(tmp_path / "pipe.csv"): "not a regular file (a FIFO (named pipe))",
+             "/dev/zero": "not a regular file (a character device)", str(tmp_path / "loop.csv"): "symlink loop"}
+    for path, message in cases.items():
+        for call in (lambda: table(path, target="y"), lambda: read_table(path, key="input"),
+                     lambda: table(str(write(mixed(), tmp_path / "m.csv")), target="label", test_path=path)):
+            with pytest.raises(UserError) as e:
+                call()
+            assert message in one_line(e)
+    from mlrun.datasets import california_housing
+
+    with pytest.raises(UserError, match="symlink loop"):
+        california_housing(str(tmp_path / "loop.csv"), SPLIT)
+    with pytest.raises(UserError, match=r"not a regular file \(a FIFO"):
+        california_housing(str(tmp_path / "pipe.csv"), SPLIT)
+
+
+def test_nested_parquet_columns_are_named(tmp_path):
+    """D19: list/struct cells ended in a TypeError message; now the column is named."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.feather as feather
+    import pyarrow.parquet as pq
+
+    for column in (pa.array([[1, 2], [3]]), pa.array([{"x": 1}, {"x": 2}])):
+        arrow = pa.table({"a": column, "y": [0.5, 1.5]})
+        pq.write_table(arrow, tmp_path / "n.parquet")
+        feather.write_feather(arrow, tmp_path / "n.feather")
+        for name in ("n.parquet", "n.feather"):
+            with pytest.raises(UserError) as e:
+                table(str(tmp_path / name), target="y")
+            assert "column a holds nested values" in one_line(e)
