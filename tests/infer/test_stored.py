@@ -64,7 +64,8 @@ def test_weights_that_do_not_fit_are_one_line_for_eval_and_predict(tmp_path):
     message = r"^checkpoint: its weights do not fit mlrun\.models\.Logistic \(Error\(s\) in loading state_dict"
     with pytest.raises(UserError, match=message):
         rebuild(payload)
-    with pytest.raises(UserError, match=message):
-        Predictor(payload)
+    checkpoints.save(tmp_path / "tampered.pt", payload)
+    with pytest.raises(UserError, match=r"^checkpoint='.*tampered\.pt': its weights do not fit mlrun\.models\.Logistic"):
+        Predictor.load(tmp_path / "tampered.pt")
     with pytest.raises(UserError, match=r"^x\.pt: its weights do not fit M \(Expected state_dict to be dict-like"):
         load_weights(torch.nn.Linear(1, 1), [1, 2], "M", "x.pt")                     # not a mapping
