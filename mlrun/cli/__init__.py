@@ -15,6 +15,7 @@ import sys
 
 from mlrun.cli.common import fail, split_args  # noqa: F401 - re-exported for the commands
 from mlrun.errors import Stopped
+from mlrun.version import VERSION
 
 COMMANDS = {                                 # command → (module, one-line help); each module has main(argv)
     "train": ("mlrun.cli.train", "compose a config from conf/ and train it (Hydra; --help lists the groups)"),
@@ -42,8 +43,6 @@ def main(argv: list[str] | None = None) -> None:
         print(usage())
         return
     if argv[0] in ("-V", "--version"):
-        from mlrun.version import VERSION
-
         print(f"mlrun {VERSION}")
         return
     if argv[0] in ("-sc", "--shell-completion"):   # the completion script asks `mlrun -sc query=bash`

@@ -14,11 +14,13 @@ import time
 from pathlib import Path
 
 from mlrun.cli.common import fail, print_help
+from mlrun.errors import UserError
+from mlrun.config.precheck import check_overrides
+from mlrun.paths import config_dir
 
 
 def main(argv: list[str]) -> None:
     from mlrun.fit.bench import BENCH_KEYS, bench, format_table, write
-    from mlrun.errors import UserError
 
     if any(a in ("-h", "--help") for a in argv):
         return print_help(__doc__)
@@ -39,8 +41,6 @@ def main(argv: list[str]) -> None:
                             f"target={opts['target']}: steps, warmup, epochs must be integers, target a number")
     if steps < 1 or warmup < 0 or epochs < 1:
         fail("mlrun bench", f"steps={steps}, warmup={warmup}, epochs={epochs}: need steps ≥ 1, warmup ≥ 0, epochs ≥ 1")
-    from mlrun.paths import config_dir
-    from mlrun.config.precheck import check_overrides
 
     problem = check_overrides(config_dir(), overrides)
     if problem:

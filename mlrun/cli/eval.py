@@ -11,12 +11,12 @@ import json
 import sys
 
 from mlrun.cli.common import choice, fail, print_help, split_args
+from mlrun.errors import UserError
 
 FORMATS = ("table", "json")
 
 
 def main(argv: list[str]) -> None:
-    from mlrun.errors import UserError
     from mlrun.runtime.outputs import table
     from mlrun.infer.saved import evaluate_checkpoint
 

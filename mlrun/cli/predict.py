@@ -16,10 +16,10 @@ from __future__ import annotations
 import sys
 
 from mlrun.cli.common import choice, fail, print_help, split_args
+from mlrun.errors import UserError
 
 
 def main(argv: list[str]) -> None:
-    from mlrun.errors import UserError
     from mlrun.infer.predict import predict_file
 
     if any(a in ("-h", "--help") for a in argv):

@@ -10,12 +10,12 @@ import json
 import sys
 
 from mlrun.cli.common import choice, fail, print_help, split_args
+from mlrun.errors import UserError
 
 FORMATS = ("table", "json")
 
 
 def main(argv: list[str]) -> None:
-    from mlrun.errors import UserError
     from mlrun.infer.recommend import recommend
 
     if any(a in ("-h", "--help") for a in argv):

@@ -36,6 +36,7 @@ import sys
 from pathlib import Path
 
 from mlrun.cli.common import fail, print_help
+from mlrun.errors import UserError
 
 EXAMPLES = {"--filter": "model=mlp", "--sort": "val_acc", "--out": "report/"}
 
@@ -70,7 +71,6 @@ def parse(argv: list[str]) -> dict:
 
 def main(argv: list[str]) -> None:
     # imported here: `mlrun --help` and the other commands never load the report's modules (pandas, yaml)
-    from mlrun.errors import UserError
     from mlrun.report.console import compact, terminal_width
     from mlrun.report.write import default_out, write
     from mlrun.report.table import table

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mlrun.errors import UserError
 from mlrun.paths import config_dir
+from mlrun.runtime.rundir import register_resolvers
 
 
 def override_key(override: str) -> str:
@@ -34,7 +35,6 @@ def compose(overrides: list[str], searchpath: str | None = None) -> DictConfig:
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from mlrun.runtime.rundir import register_resolvers
 
     register_resolvers()
     items = [o for o in overrides if not override_key(o).startswith("hydra")]

@@ -33,7 +33,6 @@ import torch
 from mlrun.datasets._checks import FLOAT32_MAX, check_finite, check_unique_columns, value_range
 from mlrun.datasets._table_read import SOURCE
 # re-exported: mlrun.infer.predict imports unstandardize_target from here
-from mlrun.datasets.splits import unstandardize_target  # noqa: F401
 from mlrun.errors import UserError
 
 log = logging.getLogger("mlrun")

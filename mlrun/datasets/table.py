@@ -14,6 +14,10 @@ the same way later:
     labels = decode_predictions(spec["transform"], model(x))
 
 docs/own_data.md describes every key and message.
+
+Its siblings (_table_read, _table_transform, _table_target, _table_guards) are imported inside the functions that use
+them: they import pandas (~0.3 s), and `mlrun.datasets` imports this module for every run, most of which never read a
+table. The functions here are the only doors into them.
 """
 
 from __future__ import annotations

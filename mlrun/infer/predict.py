@@ -34,7 +34,10 @@ import torch
 
 from mlrun.fit import build
 from mlrun.infer import stored
+from mlrun.datasets.idx import read_idx
 from mlrun.datasets.ratings.pairs import pair_index, read_pairs
+from mlrun.datasets.splits import unstandardize_target
+from mlrun.datasets.table import apply_transform, read_table
 from mlrun.errors import UserError
 from mlrun.infer.validate import Opened, open_checkpoint
 from mlrun.runtime.outputs import spreadsheet_safe, temporary
@@ -78,8 +81,6 @@ class Predictor:
             if not self.transform:
                 raise UserError(f"{name}: this model learned from dataset={self.spec.name}, whose inputs are not "
                                 f"table columns; pass an array of shape (N, {', '.join(map(str, self.spec.input_shape))})")
-            from mlrun.datasets.table import apply_transform
-
             return apply_transform(self.transform, rows, name)
         x = torch.as_tensor(np.asarray(rows) if not isinstance(rows, torch.Tensor) else rows)
         shape = tuple(self.spec.input_shape)
@@ -150,8 +151,6 @@ class Predictor:
             values = out.reshape(len(out), -1)
             target = self.transform.get("target")
             if isinstance(target, dict):               # dataset=table: back from the standardized target
-                from mlrun.datasets._table_transform import unstandardize_target
-
                 values = unstandardize_target(target, values)
             if values.shape[1] == 1:
                 frame["prediction"] = values[:, 0].numpy()
@@ -169,13 +168,9 @@ def read_rows(predictor: Predictor, path: str) -> pd.DataFrame | np.ndarray:
     if not file.is_file():
         raise UserError(f"input={path!r}: file not found")
     if len(predictor.spec.input_shape) == 3 and predictor.spec.task != "ratings":
-        from mlrun.datasets.idx import read_idx
-
         return read_idx(file)
     if predictor.spec.task == "ratings":
         return read_pairs(file, "input", predictor.source.user_ids)
-    from mlrun.datasets.table import read_table
-
     return read_table(str(file), None, True, "utf-8-sig", None, key="input")
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from mlrun.config.registry import make
 from mlrun.config.compose import flatten
+from mlrun.errors import UserError
 
 
 class Logger:
@@ -56,7 +57,6 @@ def scalars(record: dict) -> dict[str, float]:
 
 
 def missing(extra: str, package: str):
-    from mlrun.errors import UserError
 
     return UserError(f"logger={extra}: the {package} package is not installed; "
                      f"pip install 'mlrun-classic[{extra}]' (or logger=none)")

@@ -30,6 +30,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from mlrun.runtime.rundir import register_resolvers as _register_run_dir
+from mlrun.errors import UserError
 
 log = logging.getLogger("mlrun")
 
@@ -111,7 +112,6 @@ class SweepSummary(Callback):
         sweep_dir = Path(str(config.hydra.sweep.dir))
         launcher = str(config.hydra.launcher.get("_target_", ""))
         if launcher.endswith("SlurmLauncher") and no_slurm():   # set in a config file, not on the command line
-            from mlrun.errors import UserError
 
             with contextlib.suppress(OSError):
                 sweep_dir.rmdir()                                  # claimed a moment ago, still empty
