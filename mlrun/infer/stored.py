@@ -18,6 +18,7 @@ from mlrun.errors import UserError
 from mlrun.fit.build import Parts, assemble
 
 NEWER_SPEC_KEYS = ("features", "transform")   # checkpoints written before these existed compare without them
+REPORT_SPEC_KEYS = ("profile",)               # what the data looked like (a report, not the model's contract): not compared
 
 
 def stored_config(payload: dict, overrides: list[str] = ()) -> DictConfig:
@@ -45,10 +46,13 @@ def rebuild(payload: dict, overrides: list[str] = (), key: str = "checkpoint") -
     with open_dict(cfg):                          # whole splits, eager, one process
         cfg.trainer.fast_dev_run, cfg.trainer.compile, cfg.trainer.strategy = False, False, "single"
     parts = assemble(cfg)
-    rebuilt = {k: v for k, v in parts.spec.to_dict().items() if k in payload["spec"] or k not in NEWER_SPEC_KEYS}
-    if rebuilt != payload["spec"]:
-        raise UserError(f"{key}: the rebuilt dataset differs from the one the model was trained on (spec "
-                        f"{parts.spec.to_dict()} vs {payload['spec']}); pass the same data files")
+    stored = {k: v for k, v in payload["spec"].items() if k not in REPORT_SPEC_KEYS}
+    rebuilt = {k: v for k, v in parts.spec.to_dict().items()
+               if k not in REPORT_SPEC_KEYS and (k in stored or k not in NEWER_SPEC_KEYS)}
+    if rebuilt != stored:
+        differ = sorted(k for k in rebuilt.keys() | stored.keys() if rebuilt.get(k) != stored.get(k))
+        raise UserError(f"{key}: the rebuilt dataset differs from the one the model was trained on (spec keys "
+                        f"{', '.join(differ)}); pass the same data files")
     load_weights(parts.model, payload["model"], cfg.model._target_, key)
     return cfg, parts
 

@@ -69,3 +69,16 @@ def test_weights_that_do_not_fit_are_one_line_for_eval_and_predict(tmp_path):
         Predictor.load(tmp_path / "tampered.pt")
     with pytest.raises(UserError, match=r"^x\.pt: its weights do not fit M \(Expected state_dict to be dict-like"):
         load_weights(torch.nn.Linear(1, 1), [1, 2], "M", "x.pt")                     # not a mapping
+
+
+def test_older_specs_compare_and_a_changed_dataset_names_its_keys(tmp_path):
+    """A checkpoint written before spec.profile (or features/transform) existed still rebuilds; a dataset that
+    changed since is refused in one line naming the spec keys that differ, not the two whole specs."""
+    train(make_cfg("dataset=diabetes", "model=linear", "trainer.epochs=1"), tmp_path / "run")
+    payload = checkpoints.load(tmp_path / "run" / "checkpoints" / "best.pt")
+    older = {**payload, "spec": {k: v for k, v in payload["spec"].items() if k not in ("profile", "transform")}}
+    rebuild(older)
+    changed = {**payload, "spec": {**payload["spec"], "n_train": payload["spec"]["n_train"] + 1, "metric": "mae"}}
+    with pytest.raises(UserError, match=r"differs from the one the model was trained on \(spec keys metric, "
+                                        r"n_train\); pass the same data files$"):
+        rebuild(changed)
