@@ -9,11 +9,9 @@ before reading.
 
 from __future__ import annotations
 
-import bz2
 import codecs
 import contextlib
 import csv
-import gzip
 import io
 import lzma
 import warnings
@@ -23,10 +21,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from mlrun.datasets._source import compression as detect_compression, open_decompressed
 from mlrun.datasets._checks import check_data_file, check_unique_columns, memory_limit
 from mlrun.errors import UserError
 
-COMPRESSION = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz", b"PK\x03\x04": "zip"}   # magic → codec
 SEPARATORS = ("\t", ";", ",", "|")   # sniffed candidates; a tie in field count goes to the earlier one
 SAMPLE = 1 << 16                     # bytes of (decompressed) text the separator is sniffed from
 SOURCE = "mlrun_source"              # frame.attrs key: {"first_line": line of data row 0, or None = rows}
@@ -61,7 +59,7 @@ def read_table(path, sep: str | None = None, header: bool = True, encoding: str 
     elif head[:6] == b"ARROW1" or head[:4] == b"FEA1":
         frame, first_line = _read_feather(file, name, width, v1=head[:4] == b"FEA1"), None
     else:
-        compression = next((c for magic, c in COMPRESSION.items() if head.startswith(magic)), None)
+        compression = detect_compression(start=head)
         frame = _read_csv(file, name, compression, _separator(sep, key), header, _encoding(encoding, key),
                           _na_values(na_values, key), key, width)
         first_line = 2 if header else 1
@@ -124,48 +122,11 @@ def _na_values(na_values, key: str) -> list[str] | None:
     return [str(v) for v in values] or None
 
 
-class _Bounded(io.RawIOBase):
-    """A binary stream that refuses to yield more than `limit` bytes (one UserError line naming the file)."""
-
-    def __init__(self, raw, limit: int, name: str):
-        super().__init__()
-        self.raw, self.limit, self.name, self.total = raw, limit, name, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        n = self.raw.readinto(buffer)
-        self.total += n or 0
-        if self.total > self.limit:
-            raise UserError(f"{self.name}: decompresses to more than {self.limit / 1e9:.1f} GB (a quarter of this "
-                            f"machine's memory); refused. If the data is genuine, decompress it and read the plain "
-                            f"file")
-        return n
-
-    def close(self) -> None:
-        self.raw.close()
-        super().close()
-
-
 def _open_text_stream(file: Path, name: str, compression: str | None):
     """The file's decompressed bytes as a bounded binary stream (the plain file when not compressed)."""
     if compression is None:
         return contextlib.nullcontext(str(file))          # a path: pandas' C parser reads the file itself
-    limit = memory_limit()
-    if compression == "zip":
-        archive = zipfile.ZipFile(file)
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        if len(members) != 1:
-            raise UserError(f"{name}: a zip archive must hold exactly one table file; it holds "
-                            f"{len(members)}: {', '.join(m.filename for m in members[:5])}")
-        if members[0].file_size > limit:
-            raise UserError(f"{name}: {members[0].filename} declares {members[0].file_size / 1e9:.1f} GB "
-                            f"uncompressed, more than a quarter of this machine's memory; refused")
-        raw = archive.open(members[0])
-    else:
-        raw = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}[compression](file, "rb")
-    return io.BufferedReader(_Bounded(raw, limit, name), buffer_size=1 << 20)
+    return open_decompressed(file, name, compression, "table file")
 
 
 def _sniff(text: str) -> str:

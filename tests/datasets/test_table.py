@@ -569,8 +569,8 @@ def test_truncated_gzip_and_a_csv_that_inflates_beyond_the_limit(tmp_path, monke
     with pytest.raises(UserError, match=r"t.csv.gz': corrupt or truncated gzip file"):
         table(str(tmp_path / "t.csv.gz"), target="y")
     (tmp_path / "bomb.csv.gz").write_bytes(gzip.compress(b"a,y\n" + b"0,0\n" * 2_000_000))    # 8 MB from ~8 kB
-    import mlrun.datasets._table_read as reader
-    monkeypatch.setattr(reader, "memory_limit", lambda: 1 << 20)
+    import mlrun.datasets._source as source
+    monkeypatch.setattr(source, "memory_limit", lambda: 1 << 20)
     with pytest.raises(UserError, match=r"bomb.csv.gz': decompresses to more than 0.0 GB .*refused"):
         table(str(tmp_path / "bomb.csv.gz"), target="y")
 

@@ -6,54 +6,17 @@ A gzip file named `ratings.csv` is read as gzip, and a plain file named `ratings
 
 from __future__ import annotations
 
-import bz2
 import codecs
-import gzip
-import io
 import lzma
 import zipfile
 from pathlib import Path
 
 from mlrun.datasets._checks import memory_limit
+from mlrun.datasets._source import compression, head, open_decompressed  # noqa: F401 - head: used as source.head by the ratings readers
 from mlrun.errors import UserError
 
-COMPRESSION = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\xfd7zXZ\x00": "xz", b"PK\x03\x04": "zip"}   # magic → codec
 PARQUET_MAGIC = b"PAR1"
 STREAM_ERRORS = (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile)   # a corrupt compressed stream
-
-
-def head(file: Path, n: int = 8) -> bytes:
-    with open(file, "rb") as f:
-        return f.read(n)
-
-
-def compression(file: Path) -> str | None:
-    """"gzip" | "bz2" | "xz" | "zip" from the file's first bytes; None for anything else (plain text)."""
-    start = head(file)
-    return next((codec for magic, codec in COMPRESSION.items() if start.startswith(magic)), None)
-
-
-class _Bounded(io.RawIOBase):
-    """A binary stream that refuses to yield more than `limit` bytes (one UserError naming the file)."""
-
-    def __init__(self, raw, limit: int, name: str):
-        super().__init__()
-        self.raw, self.limit, self.name, self.total = raw, limit, name, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        n = self.raw.readinto(buffer)
-        self.total += n or 0
-        if self.total > self.limit:
-            raise UserError(f"{self.name}: decompresses to more than {self.limit / 1e9:.1f} GB (a quarter of this "
-                            f"machine's memory); refused. Decompress it and read the plain file")
-        return n
-
-    def close(self) -> None:
-        self.raw.close()
-        super().close()
 
 
 def open_binary(file: Path, name: str):
@@ -62,16 +25,7 @@ def open_binary(file: Path, name: str):
     kind = compression(file)
     if kind is None:
         return open(file, "rb")
-    if kind == "zip":
-        archive = zipfile.ZipFile(file)
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        if len(members) != 1:
-            archive.close()
-            raise UserError(f"{name}: a zip archive must hold exactly one ratings file; it holds {len(members)}")
-        raw = archive.open(members[0])
-    else:
-        raw = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}[kind](file, "rb")
-    return io.BufferedReader(_Bounded(raw, memory_limit(), name), buffer_size=1 << 20)
+    return open_decompressed(file, name, kind, "ratings file")
 
 
 def read_bytes(file: Path, name: str) -> bytes:
