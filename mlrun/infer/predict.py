@@ -82,7 +82,7 @@ class Predictor:
                 raise UserError(f"{name}: this model learned from dataset={self.spec.name}, whose inputs are not "
                                 f"table columns; pass an array of shape (N, {', '.join(map(str, self.spec.input_shape))})")
             return apply_transform(self.transform, rows, name)
-        x = torch.as_tensor(np.asarray(rows) if not isinstance(rows, torch.Tensor) else rows)
+        x = rows if isinstance(rows, torch.Tensor) else torch.as_tensor(numeric(rows, name))
         shape = tuple(self.spec.input_shape)
         if x.ndim >= 2 and tuple(x.shape[1:]) != shape and x.shape[1:].numel() == int(np.prod(shape)):
             x = x.reshape(len(x), *shape)          # e.g. N×28×28 images for a 1×28×28 spec
@@ -103,7 +103,7 @@ class Predictor:
             except (TypeError, ValueError) as e:
                 raise UserError(f"{name}: every column must be numeric ({str(e).splitlines()[0]})") from None
         else:
-            x = np.asarray(rows.cpu() if isinstance(rows, torch.Tensor) else rows, dtype=np.float64)
+            x = numeric(rows.cpu() if isinstance(rows, torch.Tensor) else rows, name, np.float64)
             x = x.reshape(len(x), -1) if x.ndim > 1 else x.reshape(1, -1)
         if x.ndim != 2 or x.shape[1] != t["width"]:
             raise UserError(f"{name}: rows of {x.shape[-1]} values; dataset={self.spec.name} has {t['width']} "
@@ -160,6 +160,21 @@ class Predictor:
         else:
             raise UserError(f"mlrun predict: a {task} model (dataset={self.spec.name}) has no per-row prediction")
         return frame
+
+
+def numeric(rows, name: str, dtype=None) -> np.ndarray:
+    """`rows` (a list of rows, an array) as a numeric array, or one line saying what they are instead."""
+    if isinstance(rows, (str, bytes, dict)) or rows is None:
+        raise UserError(f"{name}: expected rows of numbers (a list of rows, an array, a tensor) or a DataFrame, not "
+                        f"{type(rows).__name__} {rows!r:.60}")
+    try:
+        x = np.asarray(rows, dtype=dtype)
+    except (TypeError, ValueError) as e:
+        raise UserError(f"{name}: every value must be a number ({str(e).splitlines()[0]})") from None
+    if x.dtype.kind not in "biuf":                 # strings, objects, complex
+        raise UserError(f"{name}: every value must be a number; got {x.dtype.name} values such as "
+                        f"{x.reshape(-1)[:1].tolist()}")
+    return x
 
 
 def read_rows(predictor: Predictor, path: str) -> pd.DataFrame | np.ndarray:

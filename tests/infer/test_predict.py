@@ -253,3 +253,19 @@ def test_sigterm_during_predict_names_predict_and_writes_nothing(binary_run, tmp
                        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
     assert (r.returncode, r.stderr) == (143, "mlrun predict: error: stopped by SIGTERM during mlrun predict\n")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("rows, message", [
+    ("abc", r"^rows: expected rows of numbers .* not str 'abc'$"),
+    ({"a": 1}, r"^rows: expected rows of numbers .* not dict"),
+    (None, r"^rows: expected rows of numbers .* not NoneType"),
+    ([["x"] * 4], r"^rows: every value must be a number"),
+    ([[1.0, 2.0]], r"^rows: rows of 2 values; dataset=iris has 4 features per row$"),
+])
+def test_rows_that_are_not_numbers_are_one_user_error(tmp_path, rows, message):
+    """mlrun.load(run).predict(...) from Python: a wrong argument is a UserError, never a raw TypeError."""
+    train(make_cfg("dataset=iris", "model=mlp", "trainer.epochs=1"), tmp_path)
+    predictor = Predictor.load(tmp_path)
+    with pytest.raises(UserError, match=message):
+        predictor.predict(rows)
+    assert len(predictor.predict([[0.0] * 4])) == 1
