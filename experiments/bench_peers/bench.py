@@ -329,7 +329,8 @@ def mf_als(repeats: int, surprise_python: str | None, table: list[str]) -> None:
     sys.path.insert(0, str(here.parent / "movielens"))
     from bench_als import fit_and_score
 
-    from mlrun.datasets._ratings import ratings_data, read_ratings
+    from mlrun.datasets.ratings.data import ratings_data
+    from mlrun.datasets.ratings.read import read_ratings
 
     root = Path(os.environ.get("MLRUN_DATA_DIR", here.parents[1].parent / "shared" / "data")) / "ml-100k"
     users, items, ratings = read_ratings(root / "u.data", "\t", [0, 1, 2], header=False)

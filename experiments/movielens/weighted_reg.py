@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mlrun.datasets._ratings import ratings_data, read_ratings
+from mlrun.datasets.ratings.data import ratings_data
+from mlrun.datasets.ratings.read import read_ratings
 from mlrun.models.mf import MF
 from mlrun.solvers import als
 from mlrun.solvers.als import Ratings, als_sweep
