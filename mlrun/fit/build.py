@@ -183,18 +183,18 @@ def uses_loop(net_model: Model, opt: torch.optim.Optimizer) -> bool:
 
 def fitter(net_model: Model, opt: torch.optim.Optimizer, plan: Plan, data: Data, trainer: TrainerSettings,
            loss: str | None = None, device: torch.device = torch.device("cpu")) -> GradientFit | DirectFit:
-    """How the model trains: by itself (its fit_direct: PCA), exactly (a convex model with solver=exact), by a
-    solver (optimizer=als), or by the gradient loop over `plan` (with its gap to the exact optimum for a convex
+    """How the model trains: by itself (its fit_direct: PCA), by a solver (optimizer=als), exactly (a convex model
+    with solver=exact), or by the gradient loop over `plan` (with its gap to the exact optimum for a convex
     model trained on the loss the exact solver minimises). loss: the config's `loss` key."""
     if net_model.fit_direct is not None:
         return DirectFit(partial(net_model.fit_direct, data, trainer, plan.loss_fn), net_model,
                          net_model.epoch_unit, None)
+    if isinstance(opt, Solver):                    # (it says which models it solves)
+        return DirectFit(partial(opt.fit_direct, net_model, data, trainer, plan.loss_fn), net_model, opt.epoch_unit,
+                         1 if trainer.fast_dev_run else trainer.epochs)
     if net_model.solver == "exact":
         fit = ExactFit(net_model, data, trainer, plan.net, plan.loss_fn)
         return DirectFit(fit, net_model, net_model.epoch_unit, 1, lambda: fit.summary)
-    if isinstance(opt, Solver):
-        return DirectFit(partial(opt.fit_direct, net_model, data, trainer, plan.loss_fn), net_model, opt.epoch_unit,
-                         1 if trainer.fast_dev_run else trainer.epochs)
     gap = None
     if net_model.convex is not None and loss in solver_choice.EXACT_LOSSES[net_model.convex]:
         spec = data.spec
