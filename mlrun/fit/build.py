@@ -32,7 +32,7 @@ from mlrun.datasets.spec import Data, DataSpec
 from mlrun.datasets.transforms import maybe_project, without_pca
 from mlrun.errors import UserError, check, number
 from mlrun.fit import solver_choice
-from mlrun.fit.exact import ExactFit, Gap
+from mlrun.fit.exact import ExactFit, Gap, NoSteps
 from mlrun.fit.fitters import DirectFit, GradientFit
 from mlrun.fit.loop import Plan, Stream, make_step
 from mlrun.fit.losses import make_loss
@@ -152,17 +152,18 @@ def place(data: Data, trainer: TrainerSettings, device: torch.device, seed: int,
     return Data(data.train, data.val, data.test, data.spec, pre), generator, stream
 
 
-def loop_plan(trainer: TrainerSettings, data: Data, net_model: Model, loss_fn, opt: torch.optim.Optimizer,
+def loop_plan(trainer: TrainerSettings, data: Data, net_model: Model, loss_fn, opt: torch.optim.Optimizer | NoSteps,
               device: torch.device, seed: int, ddp: distributed.Context) -> tuple[Plan, Data]:
     """(what the gradient loop runs, the splits placed): epochs and batches, scheduler, placement, the network
     the loop calls (compiled with trainer.compile) and its step (through DDP with several processes)."""
     epochs, batch_size, shuffle = trainer.plan(len(data.train))
-    if epochs > trainer.epochs and not trainer.fast_dev_run and uses_loop(net_model, opt):
+    loop = uses_loop(net_model, opt)
+    if epochs > trainer.epochs and not trainer.fast_dev_run and loop:
         log.info("trainer.epochs=auto: %d epochs (%d train rows in batches of %d = %d steps an epoch; at least "
                  "trainer.min_steps=%d steps, early stopping after trainer.patience=%d epochs without improvement)",
                  epochs, len(data.train), batch_size, -(-len(data.train) // batch_size), trainer.min_steps,
                  trainer.patience)
-    sched = scheduler(trainer, opt, epochs)
+    sched = scheduler(trainer, opt, epochs) if loop else None
     data, generator, stream = place(data, trainer, device, seed, batch_size, shuffle)
     net = network(net_model, data)
     net = torch.compile(net) if trainer.compile else net
@@ -238,7 +239,8 @@ def assemble(cfg: DictConfig, ddp: distributed.Context | None = None, data: Data
     net_model = net_model.to(device)
     source = data = dataclasses.replace(data, spec=spec)
     loss_fn = make_loss(cfg.get("loss"), spec)
-    opt = optimizer(cfg.optimizer, net_model)
+    exact = net_model.solver == "exact" and str(cfg.optimizer.get("_target_", "")).startswith("torch.optim.")
+    opt = NoSteps() if exact else optimizer(cfg.optimizer, net_model)
     if trainer.fast_dev_run:                       # one batch of each split
         n = trainer.plan(len(data.train))[1]
         data = dataclasses.replace(data, train=data.train.head(n), val=data.val.head(n), test=data.test.head(n))

@@ -64,6 +64,20 @@ def sklearn_c(l2: float, n: int) -> str:
     return f"C = {1 / (2 * n * l2):.4g}" if l2 > 0 else "penalty=None"
 
 
+class NoSteps:
+    """The optimizer of an exact fit: it takes no optimiser steps, so none is built (torch.optim's constructor
+    imports torch._dynamo: ~2 s of a ~4 s default run). Checkpoints store its empty state; records have no lr."""
+
+    def __init__(self):
+        self.param_groups = [{"lr": math.nan}]
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
 class ExactFit:
     """One record: the exact solve on train, then train loss and val scores of the solved model (as any run's)."""
 
