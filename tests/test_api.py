@@ -12,7 +12,7 @@ import mlrun
 
 def test_train_returns_the_run_and_load_predicts(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    result = mlrun.train(["dataset=iris", "model=logistic", "trainer.epochs=3", "device=cpu"])
+    result = mlrun.train(["dataset=iris", "model=logistic", "model.solver=gradient", "trainer.epochs=3", "device=cpu"])
     assert result.run_dir.parent.parent == tmp_path / "outputs" and (result.run_dir / ".hydra").is_dir()
     assert result.summary == json.loads((result.run_dir / "summary.json").read_text())
     assert list(result.metrics["epoch"]) == [1, 2, 3] and result.best_val == result.summary["best_val_acc"]

@@ -44,7 +44,7 @@ from mlrun.fit.loop import evaluate
 
 SEED = 0
 CASES = {   # name → (dataset, mlrun overrides, hidden widths (None = logistic), batch size, lr, epochs)
-    "digits_logistic": ("digits", ["model=logistic"], None, 64, 0.01, 10),
+    "digits_logistic": ("digits", ["model=logistic", "model.solver=gradient", "trainer.l2=0"], None, 64, 0.01, 10),
     "digits_mlp": ("digits", ["model=mlp", "model.hidden=[128]"], [128], 64, 1e-3, 10),
     "mnist_mlp_b64": ("mnist", ["model=mlp", "model.hidden=[256,256]"], [256, 256], 64, 1e-3, 4),
     "mnist_mlp_b512": ("mnist", ["model=mlp", "model.hidden=[256,256]"], [256, 256], 512, 1e-3, 8),

@@ -10,11 +10,13 @@ SCHEDULES = ("none", "step", "cosine")
 PRECISIONS = ("fp32", "bf16", "fp16")
 NAN_POLICIES = ("stop", "skip_batch")
 STRATEGIES = ("single", "ddp")
+AUTO_EPOCHS = 30              # trainer.epochs=auto: at least this many epochs, more when min_steps asks for them
 
 
 @dataclass
 class TrainerSettings:
-    epochs: int = 30              # passes over the train split
+    epochs: int | str = "auto"    # passes over the train split; auto = AUTO_EPOCHS, raised to reach min_steps
+    min_steps: int = 1000         # epochs=auto: at least this many optimiser steps (small sets get more epochs)
     batch_size: int | str = 64    # examples per step: int ≥ 1 (1 = stochastic GD) or "full" (batch GD)
     online: bool = False          # one pass in data order, one example per step (online GD)
     shuffle: bool = True          # reshuffle the train split every epoch
@@ -38,7 +40,12 @@ class TrainerSettings:
     threads: int | None = None    # torch CPU threads: None = torch's default (a sweep job: cores ÷ parallel jobs)
 
     def __post_init__(self):
+        check(self.epochs == "auto" or not isinstance(self.epochs, str), "trainer.epochs", self.epochs,
+              "must be an integer ≥ 1 or auto")
+        self.auto_epochs = self.epochs == "auto"
+        self.epochs = AUTO_EPOCHS if self.auto_epochs else self.epochs
         number("trainer.epochs", self.epochs, 1, integer=True)
+        number("trainer.min_steps", self.min_steps, 0, integer=True)
         if self.batch_size != "full":
             check(isinstance(self.batch_size, int) and not isinstance(self.batch_size, bool) and self.batch_size >= 1,
                   "trainer.batch_size", self.batch_size, "must be an integer ≥ 1 or 'full'")
@@ -72,7 +79,10 @@ class TrainerSettings:
         if self.online:
             return 1, 1, False
         batch = n_train if self.batch_size == "full" else min(self.batch_size, max(n_train, 1))
-        return (1 if self.fast_dev_run else self.epochs), batch, self.shuffle
+        epochs = self.epochs
+        if self.auto_epochs:                       # enough steps for a small set: epochs × batches ≥ min_steps
+            epochs = max(epochs, -(-self.min_steps // -(-max(n_train, 1) // max(batch, 1))))
+        return (1 if self.fast_dev_run else epochs), batch, self.shuffle
 
     def on_device(self, nbytes: int, device) -> bool:
         """Keep the splits (`nbytes` in all) on `device`, or stream them from the host?"""

@@ -18,8 +18,9 @@ from mlrun.datasets.spec import Data, DataSpec, Split
 from mlrun.datasets.spiral import spiral
 from mlrun.datasets.svhn import svhn
 from mlrun.datasets.table import table
+from mlrun.datasets.wine import wine
 from mlrun.datasets.synthetic_ratings import synthetic_ratings
 
 __all__ = ["blobs", "breast_cancer", "california_housing", "classification", "Data", "DataSpec", "diabetes",
            "digits", "fashion_mnist", "idx", "iris", "mnist", "movielens_100k", "movielens_1m", "ratings_csv",
-           "regression", "spiral", "Split", "svhn", "synthetic_ratings", "table"]
+           "regression", "spiral", "Split", "svhn", "synthetic_ratings", "table", "wine"]

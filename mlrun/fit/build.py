@@ -2,7 +2,7 @@
 
     config → trainer settings → device → data (+ transforms) → memory check → model → loss → optimizer/solver
       → epoch plan → scheduler → placement of the splits → the network the loop calls → its step (the loop's Plan)
-      → the fitter (the loop, or a model/solver that trains the model itself)
+      → the fitter (the loop, the exact solve of a convex model, or a model/solver that trains the model itself)
 
     parts = assemble(cfg)            # a composed config (mlrun.config.compose.compose, Hydra's, a checkpoint's)
     parts.fitter.records(...)        # how the model trains (mlrun.fit.fitters), run by mlrun.fit.run.train
@@ -31,6 +31,8 @@ from mlrun.config.settings import TrainerSettings
 from mlrun.datasets.spec import Data, DataSpec
 from mlrun.datasets.transforms import maybe_project, without_pca
 from mlrun.errors import UserError, check, number
+from mlrun.fit import solver_choice
+from mlrun.fit.exact import ExactFit, Gap, NoSteps
 from mlrun.fit.fitters import DirectFit, GradientFit
 from mlrun.fit.loop import Plan, Stream, make_step
 from mlrun.fit.losses import make_loss
@@ -150,12 +152,18 @@ def place(data: Data, trainer: TrainerSettings, device: torch.device, seed: int,
     return Data(data.train, data.val, data.test, data.spec, pre), generator, stream
 
 
-def loop_plan(trainer: TrainerSettings, data: Data, net_model: Model, loss_fn, opt: torch.optim.Optimizer,
+def loop_plan(trainer: TrainerSettings, data: Data, net_model: Model, loss_fn, opt: torch.optim.Optimizer | NoSteps,
               device: torch.device, seed: int, ddp: distributed.Context) -> tuple[Plan, Data]:
     """(what the gradient loop runs, the splits placed): epochs and batches, scheduler, placement, the network
     the loop calls (compiled with trainer.compile) and its step (through DDP with several processes)."""
     epochs, batch_size, shuffle = trainer.plan(len(data.train))
-    sched = scheduler(trainer, opt, epochs)
+    loop = uses_loop(net_model, opt)
+    if epochs > trainer.epochs and not trainer.fast_dev_run and loop:
+        log.info("trainer.epochs=auto: %d epochs (%d train rows in batches of %d = %d steps an epoch; at least "
+                 "trainer.min_steps=%d steps, early stopping after trainer.patience=%d epochs without improvement)",
+                 epochs, len(data.train), batch_size, -(-len(data.train) // batch_size), trainer.min_steps,
+                 trainer.patience)
+    sched = scheduler(trainer, opt, epochs) if loop else None
     data, generator, stream = place(data, trainer, device, seed, batch_size, shuffle)
     net = network(net_model, data)
     net = torch.compile(net) if trainer.compile else net
@@ -169,17 +177,31 @@ def loop_plan(trainer: TrainerSettings, data: Data, net_model: Model, loss_fn, o
                 shuffle, trainer.patience, opt, sched, generator, trainer.eval_batch_size, stream), data
 
 
-def fitter(net_model: Model, opt: torch.optim.Optimizer, plan: Plan, data: Data,
-           trainer: TrainerSettings) -> GradientFit | DirectFit:
-    """How the model trains: by itself (its fit_direct: linear lstsq, PCA), by a solver (optimizer=als), or by
-    the gradient loop over `plan`."""
+def uses_loop(net_model: Model, opt: torch.optim.Optimizer) -> bool:
+    """The gradient loop trains this model (not its own fit, an exact solve or a solver)."""
+    return net_model.fit_direct is None and net_model.solver != "exact" and not isinstance(opt, Solver)
+
+
+def fitter(net_model: Model, opt: torch.optim.Optimizer, plan: Plan, data: Data, trainer: TrainerSettings,
+           loss: str | None = None, device: torch.device = torch.device("cpu")) -> GradientFit | DirectFit:
+    """How the model trains: by itself (its fit_direct: PCA), by a solver (optimizer=als), exactly (a convex model
+    with solver=exact), or by the gradient loop over `plan` (with its gap to the exact optimum for a convex
+    model trained on the loss the exact solver minimises). loss: the config's `loss` key."""
     if net_model.fit_direct is not None:
         return DirectFit(partial(net_model.fit_direct, data, trainer, plan.loss_fn), net_model,
                          net_model.epoch_unit, None)
-    if isinstance(opt, Solver):
+    if isinstance(opt, Solver):                    # (it says which models it solves)
         return DirectFit(partial(opt.fit_direct, net_model, data, trainer, plan.loss_fn), net_model, opt.epoch_unit,
-                         plan.epochs)
-    return GradientFit(plan, net_model, trainer.nan_policy == "skip_batch")
+                         1 if trainer.fast_dev_run else trainer.epochs)
+    if net_model.solver == "exact":
+        fit = ExactFit(net_model, data, trainer, plan.net, plan.loss_fn)
+        return DirectFit(fit, net_model, net_model.epoch_unit, 1, lambda: fit.summary)
+    gap = None
+    if net_model.convex is not None and loss in solver_choice.EXACT_LOSSES[net_model.convex]:
+        spec = data.spec
+        need = solver_choice.exact_bytes(net_model.convex, len(data.train), spec.n_features, spec.n_outputs)
+        gap = Gap(net_model, data, trainer.l2, need <= solver_choice.free_bytes(device)[0])
+    return GradientFit(plan, net_model, trainer.nan_policy == "skip_batch", gap)
 
 
 @dataclass
@@ -211,14 +233,17 @@ def assemble(cfg: DictConfig, ddp: distributed.Context | None = None, data: Data
     device = ddp.device(make(cfg.device, "device"))
     data = data if data is not None else dataset(cfg)
     check_memory(cfg, model_spec(cfg.model, data.spec), device)
-    net_model, spec = model(cfg.model, data.spec)
+    node = solver_choice.settle(cfg.model, data.spec, len(data.train), cfg.get("loss"), device,
+                                solver_choice.command_keys())
+    net_model, spec = model(node, data.spec)
     net_model = net_model.to(device)
     source = data = dataclasses.replace(data, spec=spec)
     loss_fn = make_loss(cfg.get("loss"), spec)
-    opt = optimizer(cfg.optimizer, net_model)
+    exact = net_model.solver == "exact" and str(cfg.optimizer.get("_target_", "")).startswith("torch.optim.")
+    opt = NoSteps() if exact else optimizer(cfg.optimizer, net_model)
     if trainer.fast_dev_run:                       # one batch of each split
         n = trainer.plan(len(data.train))[1]
         data = dataclasses.replace(data, train=data.train.head(n), val=data.val.head(n), test=data.test.head(n))
     plan, data = loop_plan(trainer, data, net_model, loss_fn, opt, device, cfg.seed, ddp)
-    return Parts(trainer, device, data, spec, net_model, plan, fitter(net_model, opt, plan, data, trainer), source,
-                 ddp)
+    return Parts(trainer, device, data, spec, net_model, plan,
+                 fitter(net_model, opt, plan, data, trainer, cfg.get("loss"), device), source, ddp)

@@ -2,7 +2,8 @@
 Hydra composed; tests and the Python API call it on a composed config too.
 
     mlrun train                                              # MLP on digits
-    mlrun train model=linear dataset=diabetes model.solver=lstsq
+    mlrun train model=linear dataset=diabetes                # least squares, solved exactly
+    mlrun train model=logistic dataset=iris optimizer=sgd    # the gradient loop, its gap to the optimum logged
     mlrun train resume=outputs/<date>/<time>                 # continue from its checkpoints/last.pt
 
 Around the loop: mlrun.fit.build (the parts, in one order, with the fitter: mlrun.fit.fitters), mlrun.fit.run_state
@@ -11,6 +12,7 @@ Around the loop: mlrun.fit.build (the parts, in one order, with the fitter: mlru
 
 from __future__ import annotations
 
+import copy
 import logging
 import sys
 import time
@@ -22,6 +24,7 @@ from mlrun import loggers
 from mlrun.fit import build
 from mlrun.runtime import faults
 from mlrun.fit.cv import cross_validate
+from mlrun.fit.fitters import GradientFit
 from mlrun.errors import UserError
 from mlrun.metrics.tasks import HIGHER_IS_BETTER
 from mlrun.runtime.outputs import MetricsCSV, environment, epoch_line, progress, table, write_json
@@ -43,6 +46,7 @@ def train(cfg: DictConfig, run_dir: str | Path, resume: dict | None = None) -> f
     started = time.perf_counter()
     # ---- build: every part is checked before any training starts
     p = build.assemble(cfg)
+    cfg = concrete(cfg, p)
     state = RunState.begin(cfg, run_dir, p, p.ddp, resume)
     p.ddp.seed_ranks(cfg.seed, state.position.step)
     rank0 = p.ddp.rank == 0
@@ -60,7 +64,28 @@ def train(cfg: DictConfig, run_dir: str | Path, resume: dict | None = None) -> f
         raise UserError(f"training diverged: val_{p.spec.metric} was NaN in every epoch; lower optimizer.lr "
                         f"(now {cfg.optimizer.get('lr')}) or set trainer.clip_grad_norm")
     finish(cfg, run_dir, p, state, logger, rank0, started)
+    if still_improving(p, state):                  # the log's last line
+        more = 2 * p.plan.epochs
+        log.info("still improving: val_%s was best at the last epoch (%d of %d); give it more epochs, e.g. "
+                 "trainer.epochs=%d (or continue it: mlrun train resume=%s trainer.epochs=%d)", p.spec.metric,
+                 state.record["epoch"], p.plan.epochs, more, run_dir, more)
     return state.best_record[f"val_{p.spec.metric}"]
+
+
+def concrete(cfg: DictConfig, p: build.Parts) -> DictConfig:
+    """`cfg` as it trains: a convex model's solver as the build settled it (auto → exact | gradient,
+    mlrun.fit.solver_choice), so checkpoints (and a resume) record the choice. A copy; `cfg` is left as it is."""
+    if p.model.convex is None or cfg.model.get("solver") in (None, p.model.solver):
+        return cfg
+    cfg = copy.deepcopy(cfg)
+    cfg.model.solver = p.model.solver
+    return cfg
+
+
+def still_improving(p: build.Parts, state: RunState) -> bool:
+    """A gradient run that used every epoch and whose best epoch is its last (more epochs would likely help)."""
+    return (isinstance(p.fitter, GradientFit) and p.plan.epochs > 1 and state.record["epoch"] == p.plan.epochs
+            and state.best_record["epoch"] == p.plan.epochs)
 
 
 def fit_epochs(p: build.Parts, state: RunState, csv: MetricsCSV, logger, rank0: bool) -> None:
@@ -108,4 +133,6 @@ def summarize(cfg: DictConfig, p: build.Parts, state: RunState, test: dict, seco
         "samples_per_second": last["samples_per_second"], "n_params": n_params(p.model),
         "dataset": p.spec.name, "model": cfg.model._target_, "spec": p.spec.to_dict(), **environment(p.device),
         "reference": reference_for(cfg, p.spec, test),      # closest published result (mlrun/metrics/references.yaml)
-    } | p.model.summary_metrics()                           # model extras, e.g. PCA eigenvalues, NFE totals
+        **({"solver": p.model.solver} if p.model.convex else {}),   # a convex model: exact | gradient
+        "still_improving": still_improving(p, state),
+    } | p.model.summary_metrics() | p.fitter.summary_metrics()   # model extras (PCA eigenvalues, NFE); the optimum

@@ -6,7 +6,8 @@
 
 A model is built as `Model(spec, **options)` from its conf/model/<name>.yaml. The run (mlrun.fit.build, mlrun.fit.run)
 reads only the members below; a model overrides the ones it needs. A model is trained by the gradient loop unless
-`fit_direct` gives its own fit, or the optimizer is a solver (mlrun.solvers.base.Solver): mlrun.fit.fitters.
+`fit_direct` gives its own fit, the optimizer is a solver (mlrun.solvers.base.Solver), or a convex model's
+`solver` is exact (mlrun.fit.exact): mlrun.fit.fitters.
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ Records = Iterator[tuple[dict, bool]]      # (epoch record, improved) per epoch,
 class Model(nn.Module):
     tasks: tuple[str, ...] = ()            # dataset tasks it learns (DataSpec.task); checked once in mlrun.fit.build
     epoch_unit: str = "epoch"              # what one record of its fit_direct is: solve, component, iteration
+    # a convex model (mlrun.models.linear.Affine: one nn.Linear `linear`) names its objective here, so that the fit
+    # layer can solve it exactly (mlrun.solvers.exact_*: least_squares | logistic) or measure a gradient run's gap
+    # to that optimum; its `solver` (exact | gradient) says which trains it (mlrun.fit.solver_choice)
+    convex: str | None = None
+    solver: str = "gradient"
     penalty: Callable[[], torch.Tensor] | None = None   # a method: added to each gradient step's objective
     # third-party modules its constructor imports that create tensors when imported (torchdiffeq's Butcher
     # tableaus): imported for real before the model is counted on the meta device (mlrun.fit.memory_check)

@@ -12,7 +12,9 @@ scikit-learn: LinearRegression is l2 = 0; Ridge(alpha) minimises Σ‖y − Xw �
     alpha = N · T · l2          (one target: alpha = N · l2)
 
 - l2 > 0: Cholesky of the D×D normal matrix (positive definite: the T·l2·I term).
-- l2 = 0: the minimum-norm least-squares answer from the thin SVD of X_c (singular values ≤ RCOND·max(N, D)·s_max
+- l2 = 0: the minimum-norm least-squares answer from the thin SVD of X_c (singular values ≤ ε·max(N, D)·s_max,
+  ε the machine epsilon of x's own dtype — float32 data is only that exact, so a float32 column that is a sum of
+  others is dependent —
   count as zero): unique even with constant or collinear columns (it is scikit-learn's LinearRegression answer,
   which solves the same centred problem by LAPACK's gelsd). Costs O(N·D²) on any device.
 
@@ -31,6 +33,15 @@ from mlrun.errors import number
 RCOND = torch.finfo(torch.float64).eps   # × max(N, D) × s_max: singular values below are rank-deficient directions
 CONSTANT_RTOL = 1e-12                    # a centred column within this of its own magnitude is constant
 COLLINEAR_RTOL = 1e-9                    # a column whose part off the earlier columns is this small is dependent
+# float32 (and narrower) inputs: their rounding (6e-8 relative) is the precision of any dependence
+NARROW = {"rcond": torch.finfo(torch.float32).eps, "constant": 1e-6, "collinear": torch.finfo(torch.float32).eps ** 0.5}
+
+
+def _tolerances(x: torch.Tensor) -> tuple[float, float, float]:
+    """(rcond, constant, collinear) tolerances for x's dtype: float64's above, or NARROW for float32 and narrower."""
+    if x.dtype == torch.float64 or not x.is_floating_point():
+        return RCOND, CONSTANT_RTOL, COLLINEAR_RTOL
+    return NARROW["rcond"], NARROW["constant"], NARROW["collinear"]
 
 
 @dataclass
@@ -58,6 +69,7 @@ def objective(weight: torch.Tensor, bias: torch.Tensor, x: torch.Tensor, y: torc
 def fit(x: torch.Tensor, y: torch.Tensor, l2: float = 0.0) -> LinearSolution:
     """The exact minimiser of f for x (N, …) features and y (N,) or (N, T) targets, in float64 on x's device."""
     number("trainer.l2", l2, 0)
+    rcond = _tolerances(x)[0]
     x, y = _as_matrices(x, y)
     n, d = x.shape
     x_mean, y_mean = x.mean(0), y.mean(0)
@@ -68,7 +80,7 @@ def fit(x: torch.Tensor, y: torch.Tensor, l2: float = 0.0) -> LinearSolution:
         rank = d
     else:
         u, s, vh = torch.linalg.svd(xc, full_matrices=False)                       # xc = U diag(s) Vᵀ
-        keep = s > RCOND * max(n, d) * (s[0] if len(s) else 0.0)
+        keep = s > rcond * max(n, d) * (s[0] if len(s) else 0.0)
         w = vh[keep].T @ ((u[:, keep].T @ yc) / s[keep, None])                     # (D, T), minimum norm
         rank = int(keep.sum())
     weight, bias = w.T.contiguous(), y_mean - x_mean @ w
@@ -85,10 +97,11 @@ def dependent_columns(x: torch.Tensor) -> tuple[list[int], list[int]]:
     """(constant, collinear) column indices of x (N, D): constant columns take one value; a collinear column is,
     after centring, a linear combination of the non-constant columns before it (in column order, so of two equal
     columns the second is named). Gram–Schmidt on the unit-length centred columns, twice per column. O(N·D²)."""
+    _, constant_rtol, collinear_rtol = _tolerances(x)
     x = x.reshape(len(x), -1).double()
     xc = x - x.mean(0)
     scale = x.abs().amax(0) if len(x) else x.new_zeros(x.shape[1])
-    constant = (xc.abs().amax(0) <= CONSTANT_RTOL * scale) if len(x) else torch.ones(x.shape[1], dtype=torch.bool)
+    constant = (xc.abs().amax(0) <= constant_rtol * scale) if len(x) else torch.ones(x.shape[1], dtype=torch.bool)
     basis = x.new_zeros(len(x), 0)
     collinear = []
     for j in range(x.shape[1]):
@@ -97,7 +110,7 @@ def dependent_columns(x: torch.Tensor) -> tuple[list[int], list[int]]:
         v = xc[:, j] / xc[:, j].norm()
         for _ in range(2):
             v = v - basis @ (basis.T @ v)
-        if v.norm() <= COLLINEAR_RTOL:
+        if v.norm() <= collinear_rtol:
             collinear.append(j)
         else:
             basis = torch.cat([basis, (v / v.norm())[:, None]], 1)

@@ -26,8 +26,8 @@ FAST = ["device=cpu", "trainer.epochs=2"]
 CASES = {                                   # name → overrides of `mlrun train`
     "smoke": ["experiment=smoke"],
     "digits_mlp": [*FAST, "model.hidden=[32]"],
-    "logistic_sgd_full": [*FAST, "model=logistic", "dataset=breast_cancer", "optimizer=sgd",
-                          "trainer.batch_size=full", "trainer.epochs=5"],
+    "logistic_sgd_full": [*FAST, "model=logistic", "dataset=breast_cancer", "optimizer=sgd", "model.solver=gradient",
+                          "trainer.l2=0", "trainer.batch_size=full", "trainer.epochs=5"],   # l2: the default then
     "linear_lstsq": ["device=cpu", "model=linear", "dataset=diabetes", "model.solver=lstsq"],
     "cnn_digits": [*FAST, "model=cnn", "model.channels=[4,8]", "model.head=[]", "trainer.epochs=1"],
     "node_rk4": [*FAST, "model=node", "model.solver=rk4", "model.width=8", "trainer.epochs=1"],

@@ -7,7 +7,7 @@ from mlrun.config.settings import TrainerSettings as Trainer
 def test_plan_batching_modes():
     assert Trainer(batch_size="full", epochs=5).plan(100) == (5, 100, True)
     assert Trainer(batch_size=1, epochs=3).plan(100) == (3, 1, True)          # stochastic
-    assert Trainer(batch_size=64).plan(10) == (30, 10, True)                  # never larger than the split
+    assert Trainer(batch_size=64, epochs=30).plan(10) == (30, 10, True)       # never larger than the split
     assert Trainer(online=True, epochs=9, batch_size=64).plan(100) == (1, 1, False)
     assert Trainer(fast_dev_run=True, epochs=9).plan(100) == (1, 64, True)
 

@@ -22,7 +22,7 @@ def test_every_group_option_is_in_the_registry():
 
 
 def test_assemble_builds_in_one_order_and_leaves_the_spec_alone():
-    cfg = make_cfg("dataset=iris", "model=logistic")
+    cfg = make_cfg("dataset=iris", "model=logistic", "model.solver=gradient")
     a, b = build.assemble(cfg), build.assemble(cfg)
     for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()):   # seeded: same init
         assert torch.equal(x, y)
@@ -43,8 +43,10 @@ def test_renamed_targets_of_older_checkpoints_still_build():
 
 
 @pytest.mark.parametrize("overrides, kind, unit, expected", [
-    (("dataset=diabetes", "model=linear", "trainer.epochs=4"), GradientFit, "epoch", 4),
-    (("dataset=diabetes", "model=linear", "model.solver=lstsq"), DirectFit, "solve", None),     # the model's own
+    (("dataset=diabetes", "model=linear", "model.solver=gradient", "trainer.epochs=4"), GradientFit, "epoch", 4),
+    (("dataset=diabetes", "model=linear"), DirectFit, "solve", 1),                  # the exact solve (auto)
+    (("dataset=diabetes", "model=linear", "model.solver=lstsq"), DirectFit, "solve", 1),
+    (("dataset=iris", "model=pca", "model.k=2"), DirectFit, "epoch", None),         # the model's own fit
     (("dataset=synthetic_ratings", "model=mf", "optimizer=als", "trainer.epochs=3"), DirectFit, "sweep", 3),  # solver
 ])
 def test_the_fitter_is_chosen_once_in_the_build_order(overrides, kind, unit, expected):

@@ -18,7 +18,7 @@ def test_records_a_run_in_sqlite(cfg, tmp_path):
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    best = train(cfg("dataset=iris", "model=logistic", "trainer.epochs=3", "logger=mlflow",
+    best = train(cfg("dataset=iris", "model=logistic", "model.solver=gradient", "trainer.epochs=3", "logger=mlflow",
                      f"logger.tracking_uri={uri}", "logger.experiment=test"), run_dir)
     client = MlflowClient(tracking_uri=uri)
     (run,) = client.search_runs([client.get_experiment_by_name("test").experiment_id])
