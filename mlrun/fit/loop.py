@@ -91,6 +91,7 @@ class Position:
     step: int = 0                         # optimiser steps taken in all
     best: float | None = None             # best monitored val metric so far
     since_best: int = 0                   # epochs since it improved
+    best_loss: float | None = None        # val loss at the best epoch (breaks ties of the monitored metric)
 
 
 def train_epoch(step: Step, train: Split, batch_size: int, shuffle: bool, generator: torch.Generator | None,
@@ -213,7 +214,7 @@ def fit(plan: Plan, *, progress: Callable = iter, position: Position | None = No
     """
     p = plan
     pos = position if position is not None else Position()
-    monitor = Monitor(p.metric, p.patience, pos.best, pos.since_best)
+    monitor = Monitor(p.metric, p.patience, pos.best, pos.since_best, pos.best_loss)
     for epoch in range(pos.epoch + 1, p.epochs + 1):
         if monitor.done:
             break
@@ -234,7 +235,7 @@ def fit(plan: Plan, *, progress: Callable = iter, position: Position | None = No
         scores = evaluate(p.net, p.val, p.loss_fn, p.task, p.eval_batch_size, p.stream and p.stream.device)
         if p.scheduler is not None:
             p.scheduler.step()
-        improved = monitor.update(scores[p.metric], has_val=len(p.val) > 0)
-        pos.epoch, pos.best, pos.since_best = epoch, monitor.best, monitor.since_best
+        improved = monitor.update(scores[p.metric], has_val=len(p.val) > 0, loss=scores.get("loss"))
+        pos.epoch, pos.best, pos.since_best, pos.best_loss = epoch, monitor.best, monitor.since_best, monitor.best_loss
         yield epoch_record(epoch, train_loss, scores, p.metric, time.perf_counter() - start,
                            len(p.train) / max(train_seconds, 1e-9), lr=lr), improved

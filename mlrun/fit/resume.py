@@ -46,7 +46,8 @@ def snapshot(position: Position, generator: torch.Generator | None, scheduler, b
     return {
         "position": {"epoch": position.epoch, "batch": position.batch, "step": position.step,
                      "total": None if position.total is None else position.total.detach().cpu().clone(),
-                     "shuffle_state": shuffle, "best": position.best, "since_best": position.since_best},
+                     "shuffle_state": shuffle, "best": position.best, "since_best": position.since_best,
+                     "best_loss": position.best_loss},
         "rng": rng_state(), "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "best": best, "skipped": skipped, "world": world,
     }
@@ -62,7 +63,8 @@ def restore(state: dict, generator: torch.Generator | None, scheduler, device) -
     set_rng_state(state["rng"])
     total = None if p["total"] is None else p["total"].to(device)
     return Position(epoch=p["epoch"], batch=p["batch"], total=total, shuffle_state=p["shuffle_state"],
-                    step=p["step"], best=p["best"], since_best=p["since_best"])
+                    step=p["step"], best=p["best"], since_best=p["since_best"],
+                    best_loss=p.get("best_loss"))       # absent in checkpoints written before it existed
 
 
 def rng_state() -> dict:
@@ -154,6 +156,9 @@ def state_problem(state) -> str | None:
     for key in ("epoch", "batch", "step", "since_best"):
         if not _count(p.get(key)):
             return f"position.{key}={p.get(key)!r} is not an integer ≥ 0"
+    if p.get("best_loss") is not None and (isinstance(p["best_loss"], bool)
+                                           or not isinstance(p["best_loss"], (int, float))):
+        return f"position.best_loss={p['best_loss']!r} is not a number"
     if p.get("total") is not None and not (isinstance(p["total"], torch.Tensor) and p["total"].ndim == 0):
         return "position.total is not a scalar tensor"
     if p.get("shuffle_state") is not None and not (isinstance(p["shuffle_state"], torch.Tensor)

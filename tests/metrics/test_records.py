@@ -21,3 +21,13 @@ def test_monitor_direction_patience_and_nan():
     assert [low.update(v) for v in (1.0, 0.9, 0.95)] == [True, True, False] and not low.done   # patience 0
     empty = Monitor("acc")
     assert empty.update(float("nan"), has_val=False) and empty.since_best == 0
+
+
+def test_monitor_breaks_ties_on_val_loss():
+    m = Monitor("acc", patience=2)
+    # same accuracy, lower loss → improved; same accuracy, higher loss or no loss → not improved
+    assert [m.update(0.9, loss=l) for l in (0.5, 0.4, 0.45)] == [True, True, False]
+    assert m.best_loss == 0.4 and m.since_best == 1
+    assert not m.update(0.9) and m.done                           # no loss given: a tie never improves
+    assert Monitor("acc", best=0.9, best_loss=None).update(0.9, loss=0.1) is False   # resumed from an old checkpoint
+    assert m.update(0.95, loss=0.9) and m.best_loss == 0.9        # a better metric wins whatever its loss
