@@ -13,7 +13,9 @@ from mlrun.datasets.splits import tabular
 
 # loader → scikit-learn's bundled file, read directly: importing sklearn.datasets costs ~1–2.5 s of start-up
 # (scipy, pandas), more than the rest of a small run. Files with a header "n_samples,n_features,class names...".
-BUNDLED = {"load_digits": "digits.csv.gz", "load_iris": "iris.csv", "load_breast_cancer": "breast_cancer.csv"}
+BUNDLED = {"load_digits": "digits.csv.gz", "load_iris": "iris.csv", "load_breast_cancer": "breast_cancer.csv",
+           "load_wine": "wine_data.csv"}
+# diabetes stays with sklearn.datasets: its bundled file holds the raw features, load_diabetes() the scaled ones
 
 
 def bundled(loader: str) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
