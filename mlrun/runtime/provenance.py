@@ -36,7 +36,7 @@ CACHE_MAX = 4 << 20             # bytes of the fingerprint cache read (larger: i
 CACHE_ENTRIES = 5000            # fingerprints kept in the cache (the newest)
 GIT_TIMEOUT = 5                 # seconds per git call
 SKIP_SUFFIX = (".py", ".pyc", ".so", ".pyd", ".pth", ".pt", "fingerprints.json")   # code, checkpoints, our cache
-SKIP_ROOTS = ("/proc/", "/sys/", "/dev/", "/etc/", "/tmp/torchinductor")
+SKIP_ROOTS = ("/proc/", "/sys/", "/dev/", "/etc/", "/usr/share/zoneinfo/", "/usr/lib/", "/tmp/torchinductor")
 DATA_SUFFIX = (".csv", ".gz", ".bz2", ".xz", ".zip", ".npz", ".npy", ".mat", ".parquet", ".tsv", ".dat")  # in
 #   the interpreter's folders only files like these count as data (scikit-learn's bundled digits.csv.gz)
 

@@ -36,3 +36,15 @@ def test_bad_arguments_end_in_one_line(tmp_path, monkeypatch, capsys, argv, mess
         main(["compare", *argv] if argv else ["compare", "--no-plots"])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and message in err and err.count("\n") == 1
+
+
+@pytest.mark.slow                   # 6 real runs: ~30 s on the shared 2-core machine
+def test_lr_that_really_differ_on_digits_are_significant(tmp_path):
+    out = mlrun_cli("train", "-m", "dataset=digits", "model=mlp", "device=cpu", "trainer.epochs=3",
+                    "optimizer.lr=0.001,0.1", "seed=0,1,2", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    (sweep,) = [p.parent for p in (tmp_path / "outputs" / "multirun").glob("*/*/sweep_summary.csv")]
+    out = mlrun_cli("compare", str(sweep), "--no-plots", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    groups = out.stdout.split("seed groups")[1]
+    assert re.search(r"optimizer\.lr=0\.001 +3 .*significant \(paired t", groups), groups

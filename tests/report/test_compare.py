@@ -90,3 +90,23 @@ def test_too_few_runs_and_empty_glob_are_one_line(tmp_path):
         comparison([str(tmp_path / "a")])
     with pytest.raises(UserError, match="matches nothing"):
         comparison([str(tmp_path / "nothing*")])
+
+
+@pytest.mark.slow                   # two real runs in this process: ~7 s on the shared 2-core machine
+def test_real_runs_one_byte_of_data_changed_is_called_out(tmp_path, monkeypatch):
+    """Two real runs on a table; one byte of the file changed between them: the fingerprints differ and compare
+    says so (the provenance of mlrun.runtime.provenance, end to end)."""
+    import mlrun
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLRUN_CACHE_DIR", str(tmp_path / "cache"))
+    rows = "".join(f"{i % 7},{i % 5},{2 * (i % 7) - (i % 5)}\n" for i in range(60))
+    (tmp_path / "train.csv").write_text("a,b,y\n" + rows)
+    args = ["dataset=table", "dataset.path=train.csv", "dataset.target=y", "dataset.task=regression", "model=linear",
+            "device=cpu"]
+    first = mlrun.train(args).run_dir
+    (tmp_path / "train.csv").write_text("a,b,y\n" + rows.replace("0,0,0", "0,0,1", 1))   # one byte
+    second = mlrun.train(args).run_dir
+    cmp = comparison([str(first), str(second)])
+    (line,) = [line for line, _ in cmp.provenance if line.startswith("different data")]
+    assert line.startswith("different data: train.csv sha256 ") and cmp.keys == []
