@@ -31,7 +31,8 @@ MISSING = "—"
 
 @dataclass
 class Comparison:
-    runs: list[dict]                        # mlrun.report.runs.load_run dicts, each with "name" and "side"
+    runs: list[dict]                        # mlrun.report.runs.load_run dicts ("metrics": {column: numbers}), each
+    #                                         with "name" and "side"
     skipped: list[str]                      # "<file>: <why>" per run left out
     keys: list[str]                         # config keys whose values differ
     metrics: list[str]                      # metric names present in some run
@@ -85,7 +86,7 @@ def comparison(paths: list[str], metric: str | None = None) -> Comparison:
     for side, dirs in enumerate(sides):
         for run_dir in dirs:
             try:
-                runs.append(load_run(run_dir) | {"side": side})
+                runs.append(load_run(run_dir, frame=False) | {"side": side})
             except Unreadable as e:
                 skipped.append(f"{run_dir / e.path}: {e.why}")
     if len(runs) < 2:
@@ -143,8 +144,7 @@ def provenance_lines(runs: list[dict]) -> list[tuple[str, list[str]]]:
 
 def curves(cmp: Comparison) -> dict[str, str]:
     """{file name: SVG} — one chart per metrics.csv column (train_loss, val_acc, ...), every run overlaid."""
-    columns = dict.fromkeys(c for r in cmp.runs if r["metrics"] is not None for c in r["metrics"].columns
-                            if c not in CURVE_SKIP)
+    columns = dict.fromkeys(c for r in cmp.runs if r["metrics"] is not None for c in r["metrics"] if c not in CURVE_SKIP)
     out = {}
     for column in columns:
         series = [(r["name"], list(r["metrics"]["epoch"]), list(r["metrics"][column])) for r in cmp.runs

@@ -92,8 +92,7 @@ def groups_table(rows: list[dict], metric: str) -> str:
 
 
 def curve_charts(runs: list[dict], labels: list[str]) -> list[str]:
-    columns = dict.fromkeys(c for r in runs if r["metrics"] is not None for c in r["metrics"].columns
-                            if c not in CURVE_SKIP)
+    columns = dict.fromkeys(c for r in runs if r["metrics"] is not None for c in r["metrics"] if c not in CURVE_SKIP)
     charts = []
     for column in columns:
         series = [(label, list(r["metrics"]["epoch"]), list(r["metrics"][column])) for r, label in zip(runs, labels)
