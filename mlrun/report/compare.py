@@ -97,6 +97,10 @@ def comparison(paths: list[str], metric: str | None = None) -> Comparison:
     every = [settings(r) for r in runs]
     keys = [k for k in dict.fromkeys(k for s in every for k in s) if len({s.get(k, MISSING) for s in every}) > 1]
     metrics = list(dict.fromkeys(k for r in runs for k in metric_values(r["summary"])))
+    if metric and all(monitored(r["summary"], metric) is None for r in runs):
+        valid = sorted({k.removeprefix("best_").removesuffix("_mean") for k in metrics
+                        if k.startswith(("test_", "best_val_"))})
+        raise UserError(f"--metric {metric!r}: no run has it; valid metrics: {', '.join(valid)}")
     metric = metric or next((r["summary"]["monitor"] for r in runs if isinstance(r["summary"].get("monitor"), str)),
                             None)
     cmp = Comparison(runs, skipped, keys, metrics, metric)

@@ -29,9 +29,12 @@ def test_compare_two_runs_prints_and_writes_curves(tmp_path):
     (["a", "--bogus"], "unknown option '--bogus'"),
     (["--metric"], "--metric needs a value"),
     (["missing_a", "missing_b"], "PATH='missing_a': no such file or folder"),
+    (["runs", "--metric", "test_r2"], "--metric 'test_r2': no run has it; valid metrics: test_acc, test_loss, val_acc"),
 ])
 def test_bad_arguments_end_in_one_line(tmp_path, monkeypatch, capsys, argv, message):
     monkeypatch.chdir(tmp_path)
+    run(tmp_path / "runs" / "a", 0.90)
+    run(tmp_path / "runs" / "b", 0.91)
     with pytest.raises(SystemExit) as stop:
         main(["compare", *argv] if argv else ["compare", "--no-plots"])
     err = capsys.readouterr().err

@@ -25,13 +25,16 @@ def test_broken_runs_are_skipped_and_named(cli, tmp_path):
         "mlrun report: error: PATH='sweep/0': no run can be read: sweep/0/summary.json: a JSON list, expected an "
         "object {...}\n")
     (tmp_path / "sweep" / "1" / "summary.json").write_text("[" * 100_000 + "]" * 100_000)
-    out = cli("report", "sweep", "--no-plots", cwd=tmp_path)
+    out = cli("report", "sweep", "--no-plots", "--html", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stderr.splitlines() == [
         "mlrun report: skipped sweep/0/summary.json: a JSON list, expected an object {...}",
         "mlrun report: skipped sweep/1/summary.json: nested more than 32 levels deep"]
     assert "1 run (2 skipped, named above); wrote sweep/report/: runs.csv, runs.md" in out.stdout
     assert "- sweep/1/summary.json: nested more than 32 levels deep" in (tmp_path / "sweep/report/runs.md").read_text()
+    html = (tmp_path / "sweep/report/report.html").read_text()              # --html: the page, skipped runs named
+    assert "wrote sweep/report/: runs.csv, runs.md, report.html" in out.stdout
+    assert "<li>sweep/1/summary.json: nested more than 32 levels deep</li>" in html and '<table id="runs"' in html
 
 
 def test_a_folder_that_is_not_a_report_is_never_written(cli, tmp_path):

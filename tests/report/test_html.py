@@ -77,3 +77,20 @@ def test_in_headless_chromium_loads_sorts_and_draws(html, tmp_path):
     assert before != sorted(before) and after == sorted(before) and again == sorted(before, reverse=True)
     pixels = Image.open(io.BytesIO(png)).convert("L")
     assert pil and pixels.size[0] >= 800 and ImageStat.Stat(pixels).stddev[0] > 10        # not blank: contrast
+
+
+@pytest.mark.slow                       # optuna + sqlalchemy import and a 12-trial study: ~3 s
+def test_optuna_importances_from_the_study_db_and_a_broken_db_is_one_note(tmp_path):
+    optuna = pytest.importorskip("optuna")
+    from mlrun.report.html import optuna_section
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name="demo", storage=f"sqlite:///{tmp_path / 'optuna.db'}", direction="maximize")
+    study.optimize(lambda t: -(t.suggest_float("lr", 1e-4, 1, log=True) - 0.01) ** 2 + 0 * t.suggest_int("w", 8, 64),
+                   n_trials=12)
+    (tmp_path / "sweep").mkdir()
+    html = optuna_section([str(tmp_path / "sweep")])                    # the db one folder above the sweep
+    assert "demo: parameter importances" in html and html.count("<rect") == 2
+    (tmp_path / "optuna.db").write_bytes(b"not a database")
+    note = optuna_section([str(tmp_path / "sweep")])
+    assert note.startswith("<p class=note>") and "parameter importances not shown" in note
