@@ -87,3 +87,14 @@ def test_collect_outside_a_repository(tmp_path, monkeypatch):
     got = provenance.collect(tmp_path, None, [], tmp_path / "cache")
     assert got["git"] is None and got["python"].count(".") == 2 and got["torch"]
     assert "torch" in got["packages"] and "numpy" in got["packages"]
+
+
+def test_recorder_puts_open_back():
+    import builtins
+    import io
+
+    before = builtins.open, io.open
+    with provenance.Recorder():
+        with provenance.Recorder():
+            assert builtins.open is not before[0]
+    assert (builtins.open, io.open) == before
