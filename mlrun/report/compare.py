@@ -126,8 +126,8 @@ def seed_verdicts(runs: list[dict], every: list[dict], keys: list[str], metric: 
     """noise.verdicts of the runs grouped by their settings without the seed keys (and by PATH when several
     were given); [] when no group has two runs."""
     shown = [k for k in keys if not noise.seed_key(k) and not k.startswith("hydra")]
-    labels = [(f"PATH {r['side'] + 1} " if several_sides else "") + " ".join(f"{k}={s[k]}" for k in shown[:4] if k in s)
-              for r, s in zip(runs, every)]
+    labels = [(f"PATH {r['side'] + 1} " if several_sides else "") + " ".join(f"{k}={s[k]}" for k in shown if k in s)
+              for r, s in zip(runs, every)]                 # every setting: the label is the group's identity
     labels = [label.strip() or "(defaults)" for label in labels]
     seeds = [s.get("seed") for s in every]
     groups = noise.seed_groups(labels, [monitored(r["summary"], metric) for r in runs], seeds)

@@ -60,6 +60,8 @@ document.querySelectorAll('table.sortable th').forEach(th => th.addEventListener
 document.getElementById('filter').addEventListener('input', e => filterRows(e.target.value));
 """
 
+CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"   # the page
+#   may load nothing from anywhere: no network, whatever a run folder holds
 SETTINGS_SHOWN = 6                  # metric-vs-setting charts (the first settings that differ)
 
 
@@ -200,5 +202,6 @@ def page(df, runs: list[dict], keys: list[str], paths: list[str], skipped: list[
     parts.append(optuna_section(paths))
     parts.append(provenance_section(runs, names))
     return ("<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>mlrun report</title>"
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f"<style>{STYLE}</style></head><body>\n" + "\n".join(p for p in parts if p) +
             f"\n<script>{SCRIPT}</script></body></html>\n")
