@@ -29,6 +29,9 @@ Runs that differ only by seed (or fold) form seed groups: printed below the tabl
 best group "significant" or "within noise" (Welch's t-test, paired when the seeds match, α = 0.05) with the seeds
 per group that would settle a close call.
 
+Provenance (summary.json's versions, packages, git commit and edits, data file fingerprints) that differs between
+the runs is printed below, one line per difference against the first run ("different data: train.csv sha256 …").
+
 --html also writes <out>/report.html: one self-contained file (no network, everything inline, opens from file://)
 with the seed groups, the run table (click a header to sort, type to filter), learning curves, the metric against
 each setting, parallel coordinates of a sweep's settings, Optuna's parameter importances when the study's
@@ -83,8 +86,8 @@ def parse(argv: list[str]) -> dict:
 
 def main(argv: list[str]) -> None:
     # imported here: `mlrun --help` and the other commands never load the report's modules (pandas, yaml)
-    from mlrun.report.compare import seed_verdicts, settings
-    from mlrun.report.compare_text import groups_text
+    from mlrun.report.compare import provenance_lines, seed_verdicts, settings
+    from mlrun.report.compare_text import groups_text, provenance_text
     from mlrun.report.console import compact, terminal_width
     from mlrun.report.html import page
     from mlrun.report.write import default_out, write
@@ -104,6 +107,11 @@ def main(argv: list[str]) -> None:
     groups = seed_verdicts(runs, [settings(r) for r in runs], keys, metric, several_sides=False) if metric else []
     if groups:
         print("\n" + groups_text(groups, metric))
+    for run, name in zip(runs, df["run"]):
+        run["name"] = name
+    differences = provenance_lines(runs) if len(runs) > 1 else []
+    if differences:
+        print("\n" + provenance_text(differences, len(runs)))
     sys.stdout.flush()
     out_dir = Path(opts["out"]) if opts["out"] else default_out(opts["paths"])
     try:

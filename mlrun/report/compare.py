@@ -141,7 +141,8 @@ def provenance_lines(runs: list[dict]) -> list[tuple[str, list[str]]]:
     first = provenance.of(runs[0]["summary"])
     found: dict[str, list[str]] = {}
     for run in runs[1:]:
-        for line in provenance.differences(first, provenance.of(run["summary"])):
+        names = ("A", "B") if len(runs) == 2 else ("the first run", "this run")
+        for line in provenance.differences(first, provenance.of(run["summary"]), names):
             found.setdefault(line, []).append(run["name"])
     return list(found.items())
 

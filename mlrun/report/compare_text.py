@@ -66,9 +66,14 @@ def _table(cmp: Comparison, width: int | None) -> str:
 def _provenance(cmp: Comparison) -> str:
     if not cmp.provenance:
         return "provenance: the same (Python, torch, CUDA, CPU/GPU, packages, code, data files)"
-    many = len(cmp.runs) > 2
+    return provenance_text(cmp.provenance, len(cmp.runs))
+
+
+def provenance_text(found: list[tuple[str, list[str]]], n_runs: int) -> str:
+    """compare.provenance_lines as printed: each difference, with the runs it holds for when there are many."""
+    many = n_runs > 2
     lines = ["provenance (against the first run):" if many else "provenance:"]
-    for line, names in cmp.provenance:
+    for line, names in found:
         who = f"  [{', '.join(names[:5])}{', ...' if len(names) > 5 else ''}]" if many else ""
         lines.append(f"  {line}{who}")
     return "\n".join(lines)

@@ -139,7 +139,7 @@ def provenance_section(runs: list[dict], names: list[str]) -> str:
     for run, name in zip(runs, names):
         p = provenance.of(run["summary"])
         brief = provenance.brief(p)
-        diffs = provenance.differences(first, p) if run is not runs[0] else []
+        diffs = provenance.differences(first, p, ("the first run", "this run")) if run is not runs[0] else []
         lines = [f"{k}: {v}" for k, v in brief.items() if k != "data" and v not in (None, "")]
         lines += [f"data: {d}" for d in brief["data"]]
         flag = f' <span class=bad>({len(diffs)} differences from the first run)</span>' if diffs else ""

@@ -38,19 +38,20 @@ def _names(items: list[str]) -> str:
     return ", ".join(items[:SHOWN]) + (f" and {len(items) - SHOWN} more" if len(items) > SHOWN else "")
 
 
-def differences(a: dict, b: dict) -> list[str]:
-    """One line per difference between provenances `a` and `b` (from `of`); [] when they agree."""
+def differences(a: dict, b: dict, names: tuple[str, str] = ("A", "B")) -> list[str]:
+    """One line per difference between provenances `a` and `b` (from `of`), the runs called `names`; [] when
+    they agree."""
     lines = []
     if a.get("legacy") != b.get("legacy"):
-        older = "A" if a.get("legacy") else "B"
+        older = names[0] if a.get("legacy") else names[1]
         lines.append(f"provenance: {older} was made before mlrun recorded packages and data files")
     for key in ENV_KEYS:
         va, vb = _text(a.get(key)), _text(b.get(key))
         if va != vb and (va is not None and vb is not None or not (a.get("legacy") or b.get("legacy"))):
             lines.append(f"{key}: {va} vs {vb}")
-    return lines + data_lines(_dict(a.get("data")), _dict(b.get("data"))) + \
-        code_lines(_dict(a.get("git")), _dict(b.get("git"))) + \
-        package_lines(_dict(a.get("packages")), _dict(b.get("packages")))
+    return lines + data_lines(_dict(a.get("data")), _dict(b.get("data")), names) + \
+        code_lines(_dict(a.get("git")), _dict(b.get("git")), names) + \
+        package_lines(_dict(a.get("packages")), _dict(b.get("packages")), names)
 
 
 def _sha(entry) -> str | None:
@@ -58,7 +59,7 @@ def _sha(entry) -> str | None:
     return sha if isinstance(sha, str) else None
 
 
-def data_lines(a: dict, b: dict) -> list[str]:
+def data_lines(a: dict, b: dict, names: tuple[str, str] = ("A", "B")) -> list[str]:
     """Data files matched by path, else by file name: different content, read by one run only."""
     lines, only_a, matched = [], [], set()
     name = os.path.basename
@@ -74,17 +75,17 @@ def data_lines(a: dict, b: dict) -> list[str]:
             lines.append(f"different data: {name(path)} sha256 {str(sa)[:_SHA_SHOWN]}… vs {str(sb)[:_SHA_SHOWN]}…"
                          + ("" if twin == path else f" ({path} vs {twin})"))
     only_b = [name(q) for q in b if q not in matched]
-    lines += [f"data read only by A: {_names(only_a)}"] if only_a else []
-    return lines + ([f"data read only by B: {_names(only_b)}"] if only_b else [])
+    lines += [f"data read only by {names[0]}: {_names(only_a)}"] if only_a else []
+    return lines + ([f"data read only by {names[1]}: {_names(only_b)}"] if only_b else [])
 
 
-def code_lines(a: dict, b: dict) -> list[str]:
+def code_lines(a: dict, b: dict, names: tuple[str, str] = ("A", "B")) -> list[str]:
     """The git commit and the uncommitted edits of the two runs' working trees."""
     ca, cb = _text(a.get("commit")), _text(b.get("commit"))
     if ca is None and cb is None:
         return []
     if ca is None or cb is None:
-        return [f"code: {'A' if ca is None else 'B'} was not run in a git repository"] if a and b else []
+        return [f"code: {names[0] if ca is None else names[1]} was not run in a git repository"] if a and b else []
     ea, eb = _dict(a.get("changed")), _dict(b.get("changed"))
     edited = sorted(p for p in set(ea) | set(eb) if ea.get(p) != eb.get(p))
     if ca != cb:
@@ -110,14 +111,14 @@ def changed_between(repo: str | None, a: str, b: str) -> int | None:
     return len(out.stdout.split()) if out.returncode == 0 else None
 
 
-def package_lines(a: dict, b: dict) -> list[str]:
+def package_lines(a: dict, b: dict, names: tuple[str, str] = ("A", "B")) -> list[str]:
     if not a or not b:
         return []
     changed = [f"{n} {a[n]} vs {b[n]}" for n in sorted(set(a) & set(b)) if a[n] != b[n]]
     only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
     lines = [f"packages: {_names(changed)}"] if changed else []
-    lines += [f"packages only in A: {_names(only_a)}"] if only_a else []
-    return lines + ([f"packages only in B: {_names(only_b)}"] if only_b else [])
+    lines += [f"packages only in {names[0]}: {_names(only_a)}"] if only_a else []
+    return lines + ([f"packages only in {names[1]}: {_names(only_b)}"] if only_b else [])
 
 
 def brief(p: dict) -> dict:

@@ -61,3 +61,16 @@ def test_two_reports_of_one_run_at_once(tmp_path):
     assert (0, "") in results, results
     assert all(r == (0, "") or (r[0] == 2 and "report folder run/report is in use by pid" in r[1]) for r in results)
     assert sorted(p.name for p in (tmp_path / "run" / "report").iterdir()) == [".mlrun-report", "runs.csv", "runs.md"]
+
+
+def test_provenance_that_differs_is_printed(tmp_path, monkeypatch, capsys):
+    from mlrun.cli import main
+    from tests.report.test_compare import PROV, run
+
+    monkeypatch.chdir(tmp_path)
+    run(tmp_path / "sweep" / "0", 0.9)
+    run(tmp_path / "sweep" / "1", 0.91, prov={**PROV, "python": "3.12.1"})
+    run(tmp_path / "sweep" / "2", 0.92, prov={**PROV, "python": "3.12.1"})
+    main(["report", "sweep", "--no-plots"])
+    out = capsys.readouterr().out
+    assert "provenance (against the first run):\n  python: 3.11.7 vs 3.12.1  [1, 2]\n" in out
