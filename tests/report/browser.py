@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -82,7 +83,6 @@ class Browser:
         while b"\0" not in self.buffer:
             if time.monotonic() > deadline:
                 raise TimeoutError("no reply from the browser")
-            import select
             ready, _, _ = select.select([self.recv_fd], [], [], 0.2)
             if ready:
                 chunk = os.read(self.recv_fd, 1 << 20)
