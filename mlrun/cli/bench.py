@@ -3,8 +3,10 @@
     mlrun bench experiment=smoke trainer.batch_size=64,512          # CPU rows (+ CUDA rows when available)
     mlrun bench devices=cpu out=bench_cpu                               # one device; the table goes to bench_cpu/
 
-Bench keys: steps=200 warmup=20 epochs=3 target=0.9 devices=auto out=outputs/bench/<time>; anything else is a
-config override (commas sweep like `mlrun train -m`). Writes <out>/bench.csv (+ bench.png) and prints the table.
+Bench keys: steps=200 warmup=20 repeats=3 epochs=3 target=0.9 devices=auto out=outputs/bench/<time>; anything else
+is a config override (commas sweep like `mlrun train -m`). Each row's samples/s is the median of `repeats` timed
+blocks of `steps` steps, printed with its spread; a spread over 20 % of the median is flagged "!" (do not trust that
+row). Writes <out>/bench.csv (+ bench.png) and prints the table.
 """
 
 from __future__ import annotations
@@ -34,20 +36,22 @@ def main(argv: list[str]) -> None:
         else:
             overrides.append(item)
     try:
-        steps, warmup, epochs = (int(opts[k]) for k in ("steps", "warmup", "epochs"))
+        steps, warmup, epochs, repeats = (int(opts[k]) for k in ("steps", "warmup", "epochs", "repeats"))
         target = float(opts["target"])
     except ValueError:
-        fail("mlrun bench", f"steps={opts['steps']}, warmup={opts['warmup']}, epochs={opts['epochs']}, "
-                            f"target={opts['target']}: steps, warmup, epochs must be integers, target a number")
-    if steps < 1 or warmup < 0 or epochs < 1:
-        fail("mlrun bench", f"steps={steps}, warmup={warmup}, epochs={epochs}: need steps ≥ 1, warmup ≥ 0, epochs ≥ 1")
+        fail("mlrun bench", f"steps={opts['steps']}, warmup={opts['warmup']}, repeats={opts['repeats']}, "
+                            f"epochs={opts['epochs']}, target={opts['target']}: steps, warmup, repeats, epochs must be "
+                            f"integers, target a number")
+    if steps < 1 or warmup < 0 or epochs < 1 or repeats < 1:
+        fail("mlrun bench", f"steps={steps}, warmup={warmup}, repeats={repeats}, epochs={epochs}: need steps ≥ 1, "
+                            f"warmup ≥ 0, repeats ≥ 1, epochs ≥ 1")
 
     problem = check_overrides(config_dir(), overrides)
     if problem:
         fail("mlrun bench", problem)
     out = Path(opts["out"] or Path("outputs") / "bench" / time.strftime("%Y-%m-%d_%H-%M-%S"))
     try:
-        rows = bench(overrides, steps, warmup, epochs, target, opts["devices"])
+        rows = bench(overrides, steps, warmup, epochs, target, opts["devices"], repeats=repeats)
     except UserError as e:
         fail("mlrun bench", str(e))
     paths = write(rows, out, target)

@@ -1,8 +1,9 @@
-"""`mlrun report PATH... [--filter KEY=VALUE]... [--sort COLUMN] [--out DIR] [--no-plots] [--wide]`
+"""`mlrun report PATH... [--filter KEY=VALUE]... [--sort COLUMN] [--out DIR] [--no-plots] [--wide] [--html]`
 
     mlrun report outputs/multirun/2026-11-21/10-00-00        # a sweep: one row per job
     mlrun report outputs/ --filter model=mlp --sort val_acc   # every run under outputs/, best first
     mlrun report outputs/2026-11-21/10-00-00 outputs/2026-11-21/10-05-00 --out cmp/
+    mlrun report outputs/multirun/2026-11-21/10-00-00 --html  # + report.html: one self-contained page
 
 PATH is a run folder, a sweep folder or any folder above them (runs are the folders with summary.json, or
 error.txt for a failed job). The table holds the settings that differ between the runs (overrides and config
@@ -24,8 +25,22 @@ overlaid; the legend beside the panels, best first: past 10 runs the others are 
 sweep over one or two settings, <metric>_vs_<setting>.png (points joined for numbers or side by side for names,
 the metric axis zoomed to the data, not from 0; or a heatmap; seeds are averaged, error bars = their std).
 
+Runs that differ only by seed (or fold) form seed groups: printed below the table as mean ± std, each against the
+best group "significant" or "within noise" (Welch's t-test, paired when the seeds match, α = 0.05) with the seeds
+per group that would settle a close call.
+
+Provenance (summary.json's versions, packages, git commit and edits, data file fingerprints) that differs between
+the runs is printed below, one line per difference against the first run ("different data: train.csv sha256 …").
+
+--html also writes <out>/report.html: one self-contained file (no network, everything inline, opens from file://)
+with the seed groups, the run table (click a header to sort, type to filter), learning curves, the metric against
+each setting, parallel coordinates of a sweep's settings, Optuna's parameter importances when the study's
+optuna.db is found at or above PATH (optuna installed), and each run's provenance (versions, command, git commit
+and edits, data file fingerprints). Guide: docs/sweeps.md.
+
 --filter KEY=VALUE keeps runs whose column, config group (model=mlp) or config key (optimizer.lr=0.1) has that
-value (repeatable). --sort COLUMN orders the table, best first for metrics (acc, r2 high; loss, rmse low).
+value (repeatable). --sort COLUMN orders the table, best first for metrics (acc, r2 high; loss, rmse low), and
+is always shown, right after the run.
 Full guide: docs/sweeps.md.
 """
 
@@ -43,7 +58,7 @@ EXAMPLES = {"--filter": "model=mlp", "--sort": "val_acc", "--out": "report/"}
 
 def parse(argv: list[str]) -> dict:
     """The command line as {"paths", "filters", "sort", "out", "plots", "wide"}; a mistake ends in one line."""
-    opts = {"paths": [], "filters": [], "sort": None, "out": None, "plots": True, "wide": False}
+    opts = {"paths": [], "filters": [], "sort": None, "out": None, "plots": True, "wide": False, "html": False}
     args = iter(argv)
     for a in args:
         name, eq, inline = a.partition("=")
@@ -57,11 +72,11 @@ def parse(argv: list[str]) -> dict:
                 opts[name[2:]] = value
         elif a == "--no-plots":
             opts["plots"] = False
-        elif a == "--wide":
-            opts["wide"] = True
+        elif a in ("--wide", "--html"):
+            opts[a[2:]] = True
         elif a.startswith("-"):
             fail("mlrun report", f"unknown option {a!r}; valid options: --filter KEY=VALUE, --sort COLUMN, "
-                                 f"--out DIR, --no-plots, --wide")
+                                 f"--out DIR, --no-plots, --wide, --html")
         else:
             opts["paths"].append(a)
     if not opts["paths"]:
@@ -71,9 +86,12 @@ def parse(argv: list[str]) -> dict:
 
 def main(argv: list[str]) -> None:
     # imported here: `mlrun --help` and the other commands never load the report's modules (pandas, yaml)
+    from mlrun.report.compare import provenance_lines, seed_verdicts, settings
+    from mlrun.report.compare_text import groups_text, provenance_text
     from mlrun.report.console import compact, terminal_width
+    from mlrun.report.html import page
     from mlrun.report.write import default_out, write
-    from mlrun.report.table import table
+    from mlrun.report.table import monitor_column, table
 
     if not argv or any(a in ("-h", "--help") for a in argv):
         return print_help(__doc__)
@@ -84,11 +102,21 @@ def main(argv: list[str]) -> None:
         fail("mlrun report", str(e))
     for line in skipped:
         print(f"mlrun report: skipped {line}", file=sys.stderr)
-    print(compact(df, keys, None if opts["wide"] else terminal_width()))
+    print(compact(df, keys, None if opts["wide"] else terminal_width(), opts["sort"]))
+    metric = opts["sort"] if opts["sort"] and opts["sort"].startswith(("val_", "test_")) else monitor_column(df)
+    groups = seed_verdicts(runs, [settings(r) for r in runs], keys, metric, several_sides=False) if metric else []
+    if groups:
+        print("\n" + groups_text(groups, metric))
+    for run, name in zip(runs, df["run"]):
+        run["name"] = name
+    differences = provenance_lines(runs) if len(runs) > 1 else []
+    if differences:
+        print("\n" + provenance_text(differences, len(runs)))
     sys.stdout.flush()
     out_dir = Path(opts["out"]) if opts["out"] else default_out(opts["paths"])
     try:
-        written = write(df, runs, keys, out_dir, opts["plots"], skipped)
+        html = page(df, runs, keys, opts["paths"], skipped) if opts["html"] else None
+        written = write(df, runs, keys, out_dir, opts["plots"], skipped, html)
     except UserError as e:
         fail("mlrun report", str(e))
     except OSError as e:

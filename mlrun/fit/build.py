@@ -38,7 +38,7 @@ from mlrun.fit.loop import Plan, Stream, make_step
 from mlrun.fit.losses import make_loss
 from mlrun.fit.memory_check import check_memory
 from mlrun.models.base import Model
-from mlrun.runtime import distributed
+from mlrun.runtime import distributed, provenance
 from mlrun.solvers.base import Solver
 
 log = logging.getLogger("mlrun")
@@ -216,6 +216,7 @@ class Parts:
     fitter: GradientFit | DirectFit   # how the model trains (mlrun.fit.fitters)
     source: Data                # the dataset as its builder returned it (host, whole splits, id maps of ratings)
     ddp: distributed.Context
+    data_files: list[str] = dataclasses.field(default_factory=list)   # the files the dataset read (provenance)
 
 
 def assemble(cfg: DictConfig, ddp: distributed.Context | None = None, data: Data | None = None) -> Parts:
@@ -231,7 +232,8 @@ def assemble(cfg: DictConfig, ddp: distributed.Context | None = None, data: Data
         torch.set_num_threads(trainer.threads)
     ddp = ddp or distributed.context(trainer.strategy)
     device = ddp.device(make(cfg.device, "device"))
-    data = data if data is not None else dataset(cfg)
+    with provenance.Recorder() as read:            # the data files the dataset opens (summary.json's provenance)
+        data = data if data is not None else dataset(cfg)
     check_memory(cfg, model_spec(cfg.model, data.spec), device)
     node = solver_choice.settle(cfg.model, data.spec, len(data.train), cfg.get("loss"), device,
                                 solver_choice.command_keys())
@@ -246,4 +248,4 @@ def assemble(cfg: DictConfig, ddp: distributed.Context | None = None, data: Data
         data = dataclasses.replace(data, train=data.train.head(n), val=data.val.head(n), test=data.test.head(n))
     plan, data = loop_plan(trainer, data, net_model, loss_fn, opt, device, cfg.seed, ddp)
     return Parts(trainer, device, data, spec, net_model, plan,
-                 fitter(net_model, opt, plan, data, trainer, cfg.get("loss"), device), source, ddp)
+                 fitter(net_model, opt, plan, data, trainer, cfg.get("loss"), device), source, ddp, read.paths)

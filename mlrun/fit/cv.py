@@ -61,7 +61,8 @@ def cross_validate(cfg: DictConfig, run_dir: str | Path, train: Callable[[DictCo
     write_json(run_dir / "summary.json", {
         "cv_folds": folds, **stats, "folds": rows, "monitor": f"test_{metric}", "mode": summary["mode"],
         "total_seconds": time.perf_counter() - started, "dataset": first["dataset"], "model": first["model"],
-        **{k: first[k] for k in ("device", "device_name", "torch_version", "mlrun_version", "git_commit", "threads")
+        **{k: first[k] for k in ("device", "device_name", "torch_version", "mlrun_version", "git_commit", "threads",
+                                                 "provenance")
            if k in first}})
     log.info("cross validation, %d folds: %s\n%s", folds, run_dir,
              table({k: v for k, v in stats.items() if k.startswith(("test_", "seconds"))}))

@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 
 from mlrun import loggers
 from mlrun.fit import build
-from mlrun.runtime import faults
+from mlrun.runtime import faults, provenance
 from mlrun.fit.cv import cross_validate
 from mlrun.fit.fitters import GradientFit
 from mlrun.errors import UserError
@@ -111,6 +111,7 @@ def finish(cfg: DictConfig, run_dir: Path, p: build.Parts, state: RunState, logg
                     p.trainer.eval_batch_size, p.device)
     summary = summarize(cfg, p, state, test, time.perf_counter() - started)
     if rank0:
+        summary["provenance"] = provenance.collect(run_dir, p.device, p.data_files)   # packages, git, data files
         write_json(run_dir / "summary.json", summary)
         p.model.write_artifacts(run_dir, p.data)   # e.g. a plot in the run dir
         loggers.finish(logger, summary, run_dir / "checkpoints" / "best.pt")

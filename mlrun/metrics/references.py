@@ -2,11 +2,13 @@
 
     from mlrun.metrics.references import load, closest
     closest("mnist", "cnn", "lenet5", test_error=1.1)   # → LeNet-5's 0.95%, difference +0.15 points
+    closest("digits", "mlp", "128", test_error=2.0)     # → None: nothing was published for an MLP on digits
 
-`closest` looks among the entries for the run's dataset: the same family and variant if there is one, else the
-same family with the nearest test error, else (no published number for this family) the dataset's entry with
-the nearest test error. `match` in the answer says which. Errors are in percent; difference = run − published
-(positive: the run is worse than the published number).
+`closest` gives a published number only for the model it was published for: the entry of the run's dataset with
+the same family and variant, else the dataset's entry for the family as a whole (variant null), else none — never
+another model's number (an MLP sweep on digits is not compared with an SVC). `match` in the answer says which
+("variant" or "family"). Errors are in percent; difference = run − published (positive: the run is worse than the
+published number).
 """
 
 from __future__ import annotations
@@ -31,14 +33,15 @@ def load() -> tuple[dict, ...]:
 
 
 def closest(dataset: str, family: str, variant: str | None, test_error: float) -> dict | None:
-    """The published entry closest to a run of `family`/`variant` on `dataset` with `test_error` (percent)."""
-    mine = [e for e in load() if e["dataset"] == dataset]
-    same = [e for e in mine if e["family"] == family]
+    """The published entry for a run of `family`/`variant` on `dataset` with `test_error` (percent), or None when
+    no entry was published for that model (module docstring); of several, the first listed."""
+    same = [e for e in load() if e["dataset"] == dataset and e["family"] == family]
     exact = [e for e in same if variant is not None and e["variant"] == variant]
-    match, pool = (("variant", exact) if exact else ("family", same) if same else ("dataset", mine))
+    whole = [e for e in same if e["variant"] is None]
+    match, pool = ("variant", exact) if exact else ("family", whole)
     if not pool:
         return None
-    entry = min(pool, key=lambda e: abs(e["test_error"] - test_error))
+    entry = pool[0]
     return {"model": entry["model"], "family": entry["family"], "match": match, "source": entry["source"],
             "published_test_error": entry["test_error"], "test_error": round(test_error, 4),
             "difference": round(test_error - entry["test_error"], 4), "units": "percent"}

@@ -31,8 +31,11 @@ def cut(text: str, limit: int, keep_end: bool = False) -> str:
     return "…" + text[-(limit - 1):] if keep_end else text[:limit - 1] + "…"
 
 
-def _rank(column: str, keys: list[str], monitor: str | None) -> int:
-    """How much a column matters in the printed table: columns are taken by rank (lowest first) while they fit."""
+def _rank(column: str, keys: list[str], monitor: str | None, sort: str | None = None) -> int:
+    """How much a column matters in the printed table: columns are taken by rank (lowest first) while they fit;
+    the column the table is sorted by is always shown."""
+    if column == sort:
+        return 1
     fixed = {"run": 0, monitor: 1, "status": 2, "test_" + (monitor or "").removeprefix("val_"): 3, "error": 5,
              "ref": 7, "ref_difference": 7, "val_loss": 8, "train_loss": 8, "best_epoch": 9, "epochs": 9,
              "seconds": 10, "samples_per_s": 11, "device": 12}
@@ -64,13 +67,14 @@ def _wrap(text: str, width: int, indent: str = "  ") -> list[str]:
     return textwrap.wrap(text, width, subsequent_indent=indent, break_on_hyphens=False) or [""]
 
 
-def compact(df, keys: list[str] = (), width: int | None = WIDTH) -> str:
+def compact(df, keys: list[str] = (), width: int | None = WIDTH, sort: str | None = None) -> str:
     """The table as printed: at most `width` characters a line (None: no limit, every column).
 
     Values shared by every run are said once above the table, the published reference once when the runs share
     it (else a [n] mark per row and the references below), long text is cut with "…", and when the columns still
     do not fit, the least important ones (speed, device, epochs, losses, ...) are left out and named below.
-    runs.csv keeps every column in full."""
+    runs.csv keeps every column in full. `sort`: the column the rows are sorted by, shown first after `run`
+    (even where most runs have no value in it: runs of mixed tasks)."""
     if df.empty:
         return "(no runs)"
     if width is None:
@@ -84,8 +88,11 @@ def compact(df, keys: list[str] = (), width: int | None = WIDTH) -> str:
     shared = {c: v[0] for c, v in cells.items() if c != "run" and len(set(v)) == 1}
     columns = [c for c in cells if c not in shared]
     numeric = {c: all(is_number(v) for v in df[c] if not is_missing(v)) for c in columns}
-    chosen = _fit(columns, cells, numeric, sorted(columns, key=lambda c: _rank(c, keys, monitor)), width)
+    chosen = _fit(columns, cells, numeric, sorted(columns, key=lambda c: _rank(c, keys, monitor, sort)), width)
     columns = [c for c in columns if c in chosen]                           # in the table's own order
+    if sort in columns:                                                     # the sorted column right after `run`
+        columns.remove(sort)
+        columns.insert(1 if columns[:1] == ["run"] else 0, sort)
     lines = _grid(columns, [chosen[c] for c in columns], numeric, len(df))
     head = _wrap("shared by all runs: " + "  ".join(f"{c}={cut(v, 60)}" for c, v in shared.items()), width) \
         if shared else []

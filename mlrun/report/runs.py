@@ -10,7 +10,8 @@ from pathlib import Path
 
 from mlrun.config.compose import flatten
 from mlrun.errors import UserError
-from mlrun.report.files import Unreadable, read_error, read_json_object, read_metrics_csv, read_yaml
+from mlrun.report.files import (Unreadable, read_error, read_json_object, read_metrics_columns, read_metrics_csv,
+                                read_yaml)
 
 SKIP_GROUPS = ("hydra", "hydra/", "device")     # choice groups never shown as settings (device is its own column)
 MONITOR = re.compile(r"(val|test)_\w{1,60}")     # summary.json's "monitor": a metric column, never `run`, `status`
@@ -84,8 +85,9 @@ def _choices(hydra) -> dict:
     return {str(k): str(v) for k, v in (choices or {}).items() if not str(k).startswith(SKIP_GROUPS)}
 
 
-def load_run(run_dir: Path) -> dict:
-    """A run folder's files as a dict; raises Unreadable naming the first file that cannot be used."""
+def load_run(run_dir: Path, frame: bool = True) -> dict:
+    """A run folder's files as a dict; raises Unreadable naming the first file that cannot be used. `frame`:
+    metrics.csv as a pandas DataFrame, else as {column: numbers}."""
     hydra = run_dir / ".hydra"
     try:
         summary = read_json_object(run_dir / "summary.json") if os.path.lexists(run_dir / "summary.json") else {}
@@ -95,7 +97,8 @@ def load_run(run_dir: Path) -> dict:
             raise Unreadable(".hydra/config.yaml", f"a {type(config).__name__}, expected a mapping")
         run = {"dir": run_dir, "overrides": _overrides(read_yaml(hydra / "overrides.yaml") or []),
                "choices": _choices(read_yaml(hydra / "hydra.yaml")), "config": flatten(config),
-               "summary": summary, "metrics": read_metrics_csv(run_dir / "metrics.csv"),
+               "summary": summary,
+               "metrics": (read_metrics_csv if frame else read_metrics_columns)(run_dir / "metrics.csv"),
                "error": read_error(run_dir / "error.txt")}
     except Unreadable as e:                 # named from the run folder: summary.json, .hydra/config.yaml
         inside = e.path.relative_to(run_dir) if e.path.is_relative_to(run_dir) else e.path

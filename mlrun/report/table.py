@@ -35,6 +35,8 @@ def row(run: dict, keys: list[str], root: Path) -> dict:
             "samples_per_s": s.get("samples_per_second"), "device": s.get("device")}
     for key in ("reference", "published"):          # a published number the summary carries, if any
         ref = s.get(key)
+        if isinstance(ref, dict) and ref.get("match") == "dataset":
+            continue                                # another model's number (runs before references.py said no)
         if isinstance(ref, dict):
             out |= {f"ref_{k}": v for k, v in ref.items() if isinstance(v, (int, float, str))}
         elif ref is not None:

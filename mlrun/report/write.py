@@ -25,7 +25,8 @@ from mlrun.report.plots import curves_figure, save, vs_settings_figure
 from mlrun.report.table import cell, markdown, table
 
 MARK = ".mlrun-report"      # in every report folder: says it is one; flock'd while a report is written
-_NAMES = r"(runs\.csv|runs\.md|curves\.png|val_[^/]*_vs_[^/]*\.png)"      # the files a report writes
+_NAMES = r"(runs\.csv|runs\.md|curves\.png|val_[^/]*_vs_[^/]*\.png|report\.html|curve_[^/]*\.svg)"   # report,
+#   report --html, compare
 REPORT_FILE = re.compile(rf"{_NAMES}|\.{_NAMES}(\.\d+)?\.part|\.mlrun-report")   # + temporaries, the mark
 
 
@@ -118,10 +119,10 @@ def _plots(df, runs: list[dict], keys: list[str], out_dir: Path, temp) -> None:
 
 
 def write(df, runs: list[dict], keys: list[str], out_dir: Path, plots: bool = True,
-          skipped: list[str] = ()) -> list[Path]:
-    """runs.csv, runs.md and the plots in the claimed folder `out_dir` (module docstring), all or nothing; report
-    files of an earlier report that this one does not make (an old plot) are removed. `skipped` runs are listed
-    under the Markdown table."""
+          skipped: list[str] = (), html: str | None = None) -> list[Path]:
+    """runs.csv, runs.md, the plots and (given its text) report.html in the claimed folder `out_dir` (module
+    docstring), all or nothing; report files of an earlier report that this one does not make (an old plot) are
+    removed. `skipped` runs are listed under the Markdown table."""
     temps: list[tuple[Path, Path]] = []
 
     def temp(path: Path) -> Path:
@@ -133,6 +134,8 @@ def write(df, runs: list[dict], keys: list[str], out_dir: Path, plots: bool = Tr
             df.to_csv(temp(out_dir / "runs.csv"), index=False)
             temp(out_dir / "runs.md").write_text(markdown(df) + "".join(
                 ["\nSkipped (files that cannot be used):\n\n", *(f"- {s}\n" for s in skipped)] if skipped else []))
+            if html is not None:
+                temp(out_dir / "report.html").write_text(html, encoding="utf-8")
             if plots and importlib.util.find_spec("matplotlib") is None:
                 print("plots skipped: matplotlib is not installed; pip install 'mlrun-classic[plot]'",
                       file=sys.stderr)
@@ -150,6 +153,30 @@ def write(df, runs: list[dict], keys: list[str], out_dir: Path, plots: bool = Tr
         written = {final.name for _, final in temps}
         for old in out_dir.iterdir():                   # an earlier report's plot this one did not make
             if old.name not in written and old.name != MARK and REPORT_FILE.fullmatch(old.name):
+                with contextlib.suppress(OSError):
+                    old.unlink()
+    return [final for _, final in temps]
+
+
+def write_files(out_dir: Path, files: dict[str, str], stale: str = r"curve_[^/]*\.svg") -> list[Path]:
+    """Text files {name: content} into the claimed folder `out_dir` (module docstring), all or nothing; files of
+    an earlier run matching `stale` that this one does not write are removed."""
+    out_dir = Path(out_dir)
+    temps = [(out_dir / f".{name}.{os.getpid()}.part", out_dir / name) for name in files]
+    with ReportFolder(out_dir) as folder:
+        try:
+            for (part, _), content in zip(temps, files.values()):
+                part.write_text(content, encoding="utf-8")
+            for part, final in temps:
+                os.replace(part, final)
+        except OSError:
+            for part, _ in temps:
+                with contextlib.suppress(OSError):
+                    part.unlink()
+            folder.abandon()
+            raise
+        for old in out_dir.iterdir():
+            if old.name not in files and re.fullmatch(stale, old.name):
                 with contextlib.suppress(OSError):
                     old.unlink()
     return [final for _, final in temps]

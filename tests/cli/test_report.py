@@ -25,13 +25,16 @@ def test_broken_runs_are_skipped_and_named(cli, tmp_path):
         "mlrun report: error: PATH='sweep/0': no run can be read: sweep/0/summary.json: a JSON list, expected an "
         "object {...}\n")
     (tmp_path / "sweep" / "1" / "summary.json").write_text("[" * 100_000 + "]" * 100_000)
-    out = cli("report", "sweep", "--no-plots", cwd=tmp_path)
+    out = cli("report", "sweep", "--no-plots", "--html", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stderr.splitlines() == [
         "mlrun report: skipped sweep/0/summary.json: a JSON list, expected an object {...}",
         "mlrun report: skipped sweep/1/summary.json: nested more than 32 levels deep"]
     assert "1 run (2 skipped, named above); wrote sweep/report/: runs.csv, runs.md" in out.stdout
     assert "- sweep/1/summary.json: nested more than 32 levels deep" in (tmp_path / "sweep/report/runs.md").read_text()
+    html = (tmp_path / "sweep/report/report.html").read_text()              # --html: the page, skipped runs named
+    assert "wrote sweep/report/: runs.csv, runs.md, report.html" in out.stdout
+    assert "<li>sweep/1/summary.json: nested more than 32 levels deep</li>" in html and '<table id="runs"' in html
 
 
 def test_a_folder_that_is_not_a_report_is_never_written(cli, tmp_path):
@@ -58,3 +61,16 @@ def test_two_reports_of_one_run_at_once(tmp_path):
     assert (0, "") in results, results
     assert all(r == (0, "") or (r[0] == 2 and "report folder run/report is in use by pid" in r[1]) for r in results)
     assert sorted(p.name for p in (tmp_path / "run" / "report").iterdir()) == [".mlrun-report", "runs.csv", "runs.md"]
+
+
+def test_provenance_that_differs_is_printed(tmp_path, monkeypatch, capsys):
+    from mlrun.cli import main
+    from tests.report.test_compare import PROV, run
+
+    monkeypatch.chdir(tmp_path)
+    run(tmp_path / "sweep" / "0", 0.9)
+    run(tmp_path / "sweep" / "1", 0.91, prov={**PROV, "python": "3.12.1"})
+    run(tmp_path / "sweep" / "2", 0.92, prov={**PROV, "python": "3.12.1"})
+    main(["report", "sweep", "--no-plots"])
+    out = capsys.readouterr().out
+    assert "provenance (against the first run):\n  python: 3.11.7 vs 3.12.1  [1, 2]\n" in out

@@ -63,3 +63,18 @@ def test_table_prints_only_what_was_measured():
     assert "nan" not in text and "not reached" in text and "target=0.9" in text and "× cpu" not in text
     both = format_table([row, {**row, "device": "cuda:0", "speedup_vs_cpu": 12.5, "time_to_target_s": 2.0}], 0.9)
     assert "× cpu" in both and "12.50" in both
+
+
+def test_repeats_give_the_median_and_flag_a_wide_spread():
+    from mlrun.fit.bench import format_table, spread
+
+    steady = spread([1000.0, 1040.0, 980.0])
+    assert steady["samples_per_second"] == 1000.0 and steady["spread_pct"] == 6.0 and steady["repeats"] == 3
+    noisy = spread([1476.0, 53586.0, 40000.0])
+    assert noisy["samples_per_second"] == 40000.0 and noisy["spread_pct"] > 100
+    row = {"device": "cpu", "overrides": "trainer.batch_size=64", "step_ms": 64.0, "epoch_seconds": 1.0,
+           "time_to_target_s": 1.0, "best_val": 0.5, "metric": "acc", "speedup_vs_cpu": 1.0}
+    text = format_table([row | steady, row | noisy], 0.9)
+    first, second = text.splitlines()[2:4]
+    assert "±3% " in first and "!" not in first and "±65%!" in second
+    assert "median of 3 repeats" in text and "do not trust that row" in text

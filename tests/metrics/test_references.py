@@ -22,14 +22,15 @@ def test_every_entry_parses_and_cites_a_source():
     assert any("Neural Ordinary Differential Equations" in e["source"] and e["family"] == "mlp" for e in entries)
 
 
-def test_closest_prefers_the_variant_then_the_nearest_error():
+def test_closest_gives_only_the_model_it_was_published_for():
     lenet = closest("mnist", "cnn", "lenet5", 1.2)
     assert lenet["match"] == "variant" and lenet["published_test_error"] == 0.95
     assert lenet["difference"] == pytest.approx(0.25)
-    mlp = closest("mnist", "mlp", "64", 4.0)
-    assert mlp["match"] == "family" and mlp["published_test_error"] == 4.5          # nearest of 4.7/4.5/3.05/1.6
-    digits = closest("digits", "mlp", "128", 2.0)
-    assert digits["match"] == "dataset" and digits["published_test_error"] == 3.0   # SVC: no digits MLP entry
+    mlp = closest("mnist", "mlp", "64", 4.0)                # no 64-unit entry: the family's own (variant null)
+    assert mlp["match"] == "family" and mlp["published_test_error"] == 1.6 and "1-layer MLP" in mlp["model"]
+    assert closest("mnist", "mlp", "64", 1.0) == mlp | {"test_error": 1.0, "difference": pytest.approx(-0.6)}
+    assert closest("digits", "mlp", "128", 2.0) is None     # an SVC / logistic number is no MLP's reference
+    assert closest("digits", "logistic", None, 5.0)["published_test_error"] == 6.7
     assert closest("iris", "mlp", None, 5.0) is None
 
 

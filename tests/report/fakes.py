@@ -7,10 +7,10 @@ from pathlib import Path
 
 LONG_REFS = [
     {"model": "LogisticRegression, trained on the first 90%, tested on the last 10% (0.933 accuracy)",
-     "family": "logistic", "match": "dataset", "published_test_error": 6.7, "units": "percent",
+     "family": "logistic", "match": "family", "published_test_error": 6.7, "units": "percent",
      "source": "scikit-learn exercise Digits classification (examples/exercises/plot_digits_classification_exercise.py)"},
     {"model": "SVC (gamma=0.001), trained on the first half, tested on the second half (0.97 accuracy)",
-     "family": "svm", "match": "dataset", "published_test_error": 3.0, "units": "percent",
+     "family": "svm", "match": "family", "published_test_error": 3.0, "units": "percent",
      "source": "scikit-learn example Recognizing hand-written digits (examples/classification/plot_digits_classification.py)"},
 ]
 

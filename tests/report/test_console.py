@@ -86,3 +86,26 @@ def test_the_sweep_table_is_printed_without_importing_torch(grid):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     rows, torch_imported = out.stdout.split()
     assert int(rows) >= 5 and torch_imported == "False", out.stdout
+
+
+def test_the_sorted_column_is_shown_for_runs_of_mixed_tasks(tmp_path):
+    """Issue 28: `--sort test_r2` over classification and regression runs kept test_r2 out of a narrow table."""
+    import json
+
+    from tests.report.fakes import fake_run
+
+    for job in range(6):
+        fake_run(tmp_path / str(job), {"model": "mlp", "dataset": ["digits", "diabetes"][job % 2],
+                                       "optimizer.lr": 10.0 ** -job, "trainer.batch_size": 2 ** job}, 0.9)
+        if job % 2:                                      # a regression run: r2, rmse instead of acc
+            summary = json.loads((tmp_path / str(job) / "summary.json").read_text())
+            for key in ("test_acc", "best_val_acc"):
+                summary.pop(key)
+            summary |= {"test_r2": 0.4 + job / 100, "test_rmse": 50.0 + job, "monitor": "val_r2",
+                        "best_val_r2": 0.45}
+            (tmp_path / str(job) / "summary.json").write_text(json.dumps(summary))
+    df, runs, keys, _ = table([str(tmp_path)], sort="test_r2")
+    lines = compact(df, keys, width=70, sort="test_r2").splitlines()
+    header = next(line for line in lines if line.startswith("run"))
+    assert header.split()[:2] == ["run", "test_r2"]
+    assert [line.split()[1] for line in lines[lines.index(header) + 1:][:3]] == ["0.45", "0.43", "0.41"]
