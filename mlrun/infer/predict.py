@@ -33,7 +33,7 @@ import pandas as pd
 import torch
 
 from mlrun.fit import build
-from mlrun.infer import stored
+from mlrun.infer import predict_images, stored
 from mlrun.datasets.idx import read_idx
 from mlrun.datasets.ratings.pairs import pair_index, read_pairs
 from mlrun.datasets.splits import unstandardize_target
@@ -250,6 +250,8 @@ def predict_file(checkpoint: str, input: str, output: str, proba: bool = False, 
     if output != "-":
         refuse_overwriting(output, (input, checkpoint))
     predictor = Predictor.load(checkpoint, overrides)
-    rows = read_rows(predictor, input)
-    frame = predictor.predict(rows, proba, name=f"input={input!r}")
+    if predict_images.wants(predictor.spec, input):    # a folder or an image file: one row per image, with its path
+        frame = predict_images.predict(predictor, input, proba)
+    else:
+        frame = predictor.predict(read_rows(predictor, input), proba, name=f"input={input!r}")
     return len(frame), write_rows(frame, output, (input, checkpoint))
