@@ -114,8 +114,14 @@ def finish(cfg: DictConfig, run_dir: Path, p: build.Parts, state: RunState, logg
         write_json(run_dir / "summary.json", summary)
         p.model.write_artifacts(run_dir, p.data)   # e.g. a plot in the run dir
         loggers.finish(logger, summary, run_dir / "checkpoints" / "best.pt")
+    if p.trainer.fast_dev_run:
+        log.warning("trainer.fast_dev_run=true: %s (summary.json: status fast_dev_run)", FAST_DEV_RUN)
     log.info("done: %s\n%s", run_dir, table({k: v for k, v in summary.items() if k.startswith(("test_", "best_"))
                                              or k in ("epochs_run", "total_seconds", "n_params", "device")}))
+
+
+# summary.json's note on a trainer.fast_dev_run=true run (status "fast_dev_run"; mlrun report shows no metrics for it)
+FAST_DEV_RUN = "one batch of each split: checks that every step runs; its metrics measure nothing"
 
 
 def n_params(model) -> int:
@@ -135,4 +141,5 @@ def summarize(cfg: DictConfig, p: build.Parts, state: RunState, test: dict, seco
         "reference": reference_for(cfg, p.spec, test),      # closest published result (mlrun/metrics/references.yaml)
         **({"solver": p.model.solver} if p.model.convex else {}),   # a convex model: exact | gradient
         "still_improving": still_improving(p, state),
-    } | p.model.summary_metrics() | p.fitter.summary_metrics()   # model extras (PCA eigenvalues, NFE); the optimum
+    } | p.model.summary_metrics() | p.fitter.summary_metrics() | (   # model extras (PCA eigenvalues, NFE); the optimum
+        {"status": "fast_dev_run", "note": FAST_DEV_RUN} if p.trainer.fast_dev_run else {})

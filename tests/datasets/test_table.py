@@ -682,11 +682,13 @@ def test_the_documented_commands_run_on_the_demo_files(tmp_path, monkeypatch, on
     """docs/own_data.md: `python -m mlrun.datasets._table_demo`, then its three `mlrun train` commands."""
     written = write_demo(tmp_path, rows=300)
     assert sorted(p.name for p in written) == ["adult.parquet", "test.csv", "train.csv", "wine.csv"]
+    assert {p.parent for p in written} == {tmp_path / "data"}          # nothing loose in the working folder
     monkeypatch.chdir(tmp_path)
     for overrides, task in (
         (["dataset.path=data/wine.csv", "dataset.target=quality", "dataset.task=regression"], "regression"),
         (["dataset.path=data/adult.parquet", "dataset.target=income", "model=logistic"], "binary"),
-        (["dataset.path=train.csv", "dataset.test_path=test.csv", "dataset.target=label", "model=mlp"], "multiclass"),
+        (["dataset.path=data/train.csv", "dataset.test_path=data/test.csv", "dataset.target=label", "model=mlp"],
+         "multiclass"),
     ):
         train(make_cfg("dataset=table", *overrides), tmp_path / task)
         summary = json.loads((tmp_path / task / "summary.json").read_text())
