@@ -117,6 +117,8 @@ def test_clip_and_fast_dev_run(tmp_path):
     assert len(rows(tmp_path)) == 1
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["epochs_run"] == 1 and summary["status"] == "fast_dev_run" and "measure nothing" in summary["note"]
+    assert "transform" not in summary["spec"]                      # digits' 64 × (fill, shift, scale): apart
+    assert json.loads((tmp_path / summary["transform_file"]).read_text())["width"] == 64
     (tmp_path / ".hydra").mkdir()                                  # what Hydra writes beside it in a real run
     (tmp_path / ".hydra" / "overrides.yaml").write_text("- trainer.fast_dev_run=true\n")
     df = table([str(tmp_path)])[0]                                 # mlrun report: marked, no metric shown
