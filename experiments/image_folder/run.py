@@ -74,8 +74,8 @@ def main() -> None:
         if args.mnist:
             data = Path(os.environ.get("MLRUN_DATA_DIR", "data")) / "mnist"
             x, y = read_idx(data / "t10k-images-idx3-ubyte.gz"), read_idx(data / "t10k-labels-idx1-ubyte.gz")
-            compare("mnist_t10k", x, y.astype(np.int64), ["model=cnn", "model.arch=convnet", "trainer.epochs=3"],
-                    root)
+            model = ["model=cnn", "model.arch=custom", "model.channels=[8,16]", "model.head=[64]", "trainer.epochs=2"]
+            compare("mnist_t10k", x, y.astype(np.int64), model, root)
 
 
 if __name__ == "__main__":
