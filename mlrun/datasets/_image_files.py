@@ -86,7 +86,7 @@ def list_folder(path, key: str = "dataset.path") -> Listing:
     """The files of an image folder: `<path>/<class>/...`, or `<path>/train/<class>/...` + `<path>/test/<class>/...`
     when the only subfolders are `train` and `test` (test classes must be train classes)."""
     if path is None or path == "":
-        raise UserError(f"{key}={path!r}: required; put each class's images in its own subfolder and give the "
+        raise UserError(f"{key}={'null' if path is None else repr(path)}: required; put each class's images in its own subfolder and give the "
                         f"folder above them, e.g. {key}=~/pets for pets/cat/*.jpg and pets/dog/*.jpg")
     root = Path(str(path)).expanduser()
     if not root.exists():

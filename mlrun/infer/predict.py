@@ -8,7 +8,8 @@ How rows become model inputs depends on what the run learned from:
 - a table file (`dataset=table`) or a built-in table (digits, iris, California housing, ...): the checkpoint's spec
   carries the fitted preprocessing (`spec.transform`: columns, categories, fill values, scaling) and the rows are
   encoded with it — the training data is not needed;
-- images (an IDX file of N×H×W or N×C×H×W uint8): the dataset's own normalisation runs in front of the model (the
+- images (an IDX file of N×H×W or N×C×H×W uint8, or a folder / file of PNG/JPEG/BMP/WebP: mlrun.infer.predict_images,
+  a row per image with its path): the dataset's own normalisation runs in front of the model (the
   dataset is rebuilt from the stored config to get it: its files must be where the config says);
 - ratings (`user,item` pairs, raw ids as in the ratings file): the id maps come from the rebuilt dataset; an id
   not seen in training gets the model's cold-start prediction (μ + known biases).

@@ -131,7 +131,7 @@ def test_one_line_errors(tmp_path, monkeypatch):
     x, y = make_images()
     root = write_folder(tmp_path / "pets", x, y)
     cases = [
-        (dict(path=None), r"dataset.path=None: required"),
+        (dict(path=None), r"dataset.path=null: required"),
         (dict(path=str(tmp_path / "nope")), r"folder not found"),
         (dict(path=str(root / "cat" / "0000.png")), r"is a file; give the folder"),
         (dict(path=str(root / "cat")), r"holds no class folders but 12 loose file"),
