@@ -22,7 +22,6 @@ from pathlib import Path
 import torch
 
 from mlrun.datasets._image_files import SHOWN, Listing
-from mlrun.errors import UserError
 from mlrun.paths import cache_dir
 from mlrun.runtime.memory import available_bytes, gb
 from mlrun.runtime.outputs import temporary

@@ -1,25 +1,20 @@
 """dataset=image_folder: a folder of generated PNGs read back pixel for pixel, split like the array path, the
-cache, bad files, one-line errors, and a CNN trained on the folder then predicting a folder of files."""
+cache, bad files, one-line errors (training on a folder and predicting one: tests/infer/test_predict_images.py)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from PIL import Image
 
-from mlrun.datasets import _image_cache, image_folder
+from mlrun.datasets import image_folder
 from mlrun.datasets._images import image_data
 from mlrun.errors import UserError
-from mlrun.fit.run import train
-from mlrun.infer.predict import predict_file
-from tests.helpers import make_cfg
 
 CLASSES = ["cat", "dog", "owl"]
 
@@ -163,26 +158,3 @@ def test_train_and_test_roots_must_share_classes(tmp_path):
     write_folder(tmp_path / "p" / "test", x, y)
     with pytest.raises(UserError, match=r"test/ has class folder\(s\) 'owl' that train/ lacks"):
         image_folder(str(tmp_path / "p"))
-
-
-def test_cnn_trains_on_a_folder_and_predicts_a_folder_with_paths(tmp_path):
-    x, y = make_images(n_per_class=20)
-    root = write_folder(tmp_path / "pets", x, y)
-    cfg = make_cfg("dataset=image_folder", f"dataset.path={root}", "model=cnn", "model.arch=custom",
-                   "model.channels=[8]", "model.head=[]", "trainer.epochs=4", "trainer.batch_size=16",
-                   "optimizer.lr=0.02")
-    train(cfg, tmp_path / "run")
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert summary["dataset"] == "image_folder" and summary["test_acc"] >= 0.9
-    new = write_folder(tmp_path / "new", x[::7], y[::7])
-    (new / "dog" / "readme.txt").write_text("x")
-    n, where = predict_file(str(tmp_path / "run"), str(new), str(tmp_path / "p.csv"), proba=True)
-    rows = pd.read_csv(where)
-    assert n == len(x[::7]) and list(rows.columns) == ["row", "path", "prediction", "p_cat", "p_dog", "p_owl"]
-    assert rows["path"].tolist() == sorted(str(p) for p in new.rglob("*.png"))
-    truth = [p.split(os.sep)[-2] for p in rows["path"]]
-    assert (rows["prediction"] == truth).mean() >= 0.9
-    one, _ = predict_file(str(tmp_path / "run"), str(next((new / "owl").glob("*.png"))), str(tmp_path / "one.csv"))
-    assert one == 1
-    with pytest.raises(UserError, match=r"readme.txt'?: .*not an IDX file|not a readable"):
-        predict_file(str(tmp_path / "run"), str(new / "dog" / "readme.txt"), str(tmp_path / "two.csv"))
