@@ -2,6 +2,7 @@
 
     import mlrun
     result = mlrun.train(["model=mlp", "dataset=digits", "trainer.epochs=5"])   # same overrides as the shell
+    result = mlrun.train("model=mlp trainer.epochs=5", quiet=True)              # no epoch lines, no progress bar
     result.summary["test_acc"], result.run_dir, result.metrics                   # metrics: metrics.csv as a DataFrame
     model = mlrun.load(result.run_dir)                                            # model + preprocessing
     preds = model.predict(frame_or_tensor)                                        # DataFrame: row, prediction, ...
@@ -48,9 +49,16 @@ class Result:
     best_val: float         # the best monitored validation metric (what a sweeper optimises)
 
 
-def train(overrides: list[str] | str = ()) -> Result:
-    """`mlrun train OVERRIDES` in this process; a list of `key=value` strings, or one string split like a shell."""
-    argv = _overrides(overrides)
+QUIET = "++hydra.job_logging.handlers.console.level=WARNING"    # the console shows warnings and errors only
+
+
+def train(overrides: list[str] | str = (), quiet: bool = False) -> Result:
+    """`mlrun train OVERRIDES` in this process; a list of `key=value` strings, or one string split like a shell.
+    `quiet=True`: no epoch lines and no progress bar on the console (a notebook, a script looping over runs);
+    warnings still show, and the run's train.log keeps every line."""
+    if not isinstance(quiet, bool):
+        raise UserError(f"mlrun.train: quiet={quiet!r}: must be True or False")
+    argv = _overrides(overrides) + ([QUIET] if quiet else [])
     with own_logging():
         launch = run(argv)
     import pandas as pd     # here, not at the top: the command imports this module and never needs pandas

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 import torch
@@ -66,3 +67,16 @@ def test_two_threads_train_one_after_the_other(tmp_path, monkeypatch):
         results = list(pool.map(lambda seed: mlrun.train([*args, f"seed={seed}"]), (1, 2)))
     assert len({r.run_dir for r in results}) == 2
     assert all(list(r.metrics["epoch"]) == [1] for r in results)
+
+
+def test_quiet_train_prints_no_epoch_lines_or_bar_and_keeps_train_log(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)      # a terminal: the bar would run
+    quiet = mlrun.train("dataset=iris model=logistic model.solver=gradient trainer.epochs=2 device=cpu", quiet=True)
+    out, err = capsys.readouterr()
+    assert "epoch 1/2" not in out and "done:" not in out and "step" not in err
+    assert "epoch 1/2" in (quiet.run_dir / "train.log").read_text()
+    mlrun.train("dataset=iris model=logistic model.solver=gradient trainer.epochs=2 device=cpu")
+    assert "epoch 1/2" in capsys.readouterr().out                 # the default still shows them
+    with pytest.raises(mlrun.UserError, match=r"quiet='yes': must be True or False"):
+        mlrun.train("device=cpu", quiet="yes")

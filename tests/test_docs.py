@@ -4,7 +4,9 @@
   line names a real command.
 - Slow: each file's blocks run in order as one bash script in a fresh folder, with `mlrun` shrunk by a wrapper
   on PATH (the rule: `mlrun train` without `resume=` gets `trainer.fast_dev_run=true device=cpu` appended —
-  one batch of each split, on the CPU; every other command runs as written).
+  one batch of each split, on the CPU; every other command runs as written). README.md runs as in a new user's
+  fresh shell after `make`: `mlrun` is on PATH only once its own `source .venv/bin/activate` ran, and no file may
+  land loose in the folder the commands run in (only data/, outputs/).
 - Not run, composed only (listed in SKIP_RUN): set-up commands (make, venv, pip: CI runs them), lines marked
   `# needs:` (data files, GPUs, extras this machine may lack), and `torchrun` (tests/test_distributed.py runs DDP).
   A line whose needs are only `<data_root>/...` files does run where the data root has them (`has_data`), with
@@ -60,6 +62,8 @@ def test_pages_have_commands():
 @pytest.mark.parametrize("page, n, line", MLRUN, ids=[f"{p.name}:{n}" for p, n, _ in MLRUN])
 def test_command_composes(page, n, line):
     args = words(line)
+    if args in (["--version"], ["--help"]):                    # mlrun's own flags, no command
+        return
     assert args and args[0] in COMMANDS, f"{page.name}:{n}: unknown command in {line!r}"
     if args[0] != "train" or any(a in ("--help", "-h", "--cfg") for a in args):
         return
@@ -114,6 +118,30 @@ os.execv({python!r}, [{python!r}, "-m", "mlrun", *args])
 """
 
 
+def fresh_shell(work: Path, wrapper: Path) -> str:
+    """PATH of a new shell after `make`: no `mlrun` and no venv python on it until the README's own
+    `source .venv/bin/activate` runs. `work/.venv` stands in for make's venv: its activate puts .venv/bin (the
+    shrinking `mlrun` wrapper and a `python` of this interpreter) first on PATH, as a venv's does."""
+    venv = work / ".venv" / "bin"
+    venv.mkdir(parents=True)
+    (venv / "mlrun").write_text(wrapper.read_text())
+    (venv / "python").write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    for tool in ("mlrun", "python"):
+        (venv / tool).chmod(0o755)
+    (venv / "activate").write_text(f'export VIRTUAL_ENV={shlex.quote(str(venv.parent))}\n'
+                                   f'export PATH="$VIRTUAL_ENV/bin:$PATH"\n')
+    dirs = [d for d in os.environ["PATH"].split(os.pathsep)
+            if d and not (Path(d) / "mlrun").exists() and Path(d).resolve() != Path(sys.executable).parent.resolve()]
+    return os.pathsep.join(dirs)
+
+
+def test_readme_activates_before_its_first_mlrun_command():
+    """A new shell has no `mlrun` on PATH: the README says how to get it before it first uses it."""
+    lines = [line for _, line in commands(ROOT / "README.md")]
+    first = next(i for i, line in enumerate(lines) if re.match(r"^(\w+=\S+ )?(mlrun|python) ", line))
+    assert any(line.startswith("source .venv/bin/activate") for line in lines[:first]), lines[:first]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_page_runs_as_written(page, tmp_path):
@@ -137,11 +165,16 @@ def test_page_runs_as_written(page, tmp_path):
     work.mkdir()
     (work / "experiments").symlink_to(ROOT / "experiments")     # repository-relative scripts run as written
     path = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]])
-    env = {**os.environ, "PATH": path, "PYTHONUNBUFFERED": "1", **({"MLRUN_DATA_DIR": str(root)} if root else {})}
+    if page.name == "README.md":                                # a new user's fresh shell after `make`
+        path = fresh_shell(work, wrapper)
+    env = {**os.environ, "PATH": path, "PYTHONUNBUFFERED": "1", "MLRUN_CACHE_DIR": str(tmp_path / "cache"),
+           **({"MLRUN_DATA_DIR": str(root)} if root else {})}
     r = subprocess.run(["bash", "-c", "\n".join(script)], cwd=work, env=env, capture_output=True, text=True,
                        timeout=1800)
     assert r.returncode == 0, f"{page.name}: a command failed\n{r.stderr[-3000:]}"
     assert "Traceback" not in r.stderr
+    if page.name == "README.md":                                # nothing loose in the folder the commands ran in
+        assert set(os.listdir(work)) <= {".venv", "data", "outputs", "experiments"}, sorted(os.listdir(work))
     for code in re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S):   # then its examples
         r = subprocess.run([sys.executable, "-c", code], cwd=work, env=env, capture_output=True, text=True,
                            timeout=600)

@@ -2,8 +2,8 @@
 
 One prediction per input row, in input order: `row`, `prediction` (the class name for classification, the value for
 regression, the rating for ratings) and, with proba=true, `p_<class>` per class. Input: a table (CSV/TSV, gzip/bz2/
-zip, Parquet, Feather) with the training columns (the target column may be absent) for table models; an IDX file
-for image models; `user,item` pairs for ratings models. Output: CSV or Parquet by extension, `-` for stdout;
+zip, Parquet, Feather) with the training columns (the target column may be absent) for table models; an IDX file,
+a folder of PNG/JPEG/BMP/WebP files or one such file for image models (then a `path` column per image); `user,item` pairs for ratings models. Output: CSV or Parquet by extension, `-` for stdout;
 nothing is written when any row fails; an output that is the input file is refused; CSV text cells starting with
 = + - @ (formulas to a spreadsheet) get a leading '. Extra key=value pairs override the stored config (e.g. `device=cpu`).
 

@@ -5,11 +5,13 @@ over to Hydra, so that a typo ends as `key=value: what is wrong; valid choices .
 folder is created. Overrides of `hydra.*` keys are left to Hydra; `hydra/<group>=option` choices are checked here.
 Also refused here: a value Hydra's grammar cannot read unquoted (with a hint to quote it), a `${...}` that cannot
 be resolved (an unset environment variable), and YAML files in the user's ./conf that are too large or expand
-(through aliases) beyond MAX_YAML_NODES values, before Hydra loads them.
+(through aliases) beyond MAX_YAML_NODES values, before Hydra loads them. A near miss of a group, an option or a key
+gets "did you mean ...?" (`model=mpl` → model=mlp, `optimzer=sgd` → optimizer=sgd, `trainer.epoch=3` → epochs).
 """
 
 from __future__ import annotations
 
+import difflib
 import re
 from pathlib import Path
 
@@ -74,17 +76,31 @@ def _compose_all(config_dir: Path, trials: list[list[str]], groups, searchpath: 
                 except Exception as e:  # noqa: BLE001 - every composition failure becomes one line
                     bad = _unknown_key(e)
                     if not bad:
-                        return one_line(e)
+                        return _missing_option(one_line(e))
                     parent, _, leaf = bad.rpartition(".")
                     cfg = compose(config_name="config", overrides=[t for t in trial if not _is_key(t, bad)])
                     node = OmegaConf.select(cfg, parent) if parent else cfg
-                    keys = ", ".join(node.keys()) if hasattr(node, "keys") else "(none)"
+                    names = list(node.keys()) if hasattr(node, "keys") else []
                     value = next((t.partition("=")[2] for t in trial if _is_key(t, bad)), "")
-                    return (f"{bad}={value}: unknown key; valid keys of {parent or 'the config'}: {keys} "
-                            f"(prefix + to add a key)")
+                    guess = did_you_mean(leaf, [str(n) for n in names], f"{parent}." if parent else "", f"={value}")
+                    return (f"{bad}={value}: unknown key{guess}; valid keys of {parent or 'the config'}: "
+                            f"{', '.join(map(str, names)) or '(none)'} (prefix + to add a key)")
     finally:
         GlobalHydra.instance().clear()
     return problem
+
+
+def did_you_mean(word: str, choices: list[str], prefix: str = "", suffix: str = "") -> str:
+    """' (did you mean <prefix><closest><suffix>?)' for the closest of `choices` to a typo (difflib ratio ≥ 0.6),
+    else ''. E.g. did_you_mean("mpl", ["mlp", "cnn"], "model=") → ' (did you mean model=mlp?)'."""
+    close = difflib.get_close_matches(word, [c for c in choices if c != word], n=1, cutoff=0.6)
+    return f" (did you mean {prefix}{close[0]}{suffix}?)" if close else ""
+
+
+def _missing_option(line: str) -> str:
+    """Hydra's "Could not find 'model/mpl' Available options in 'model': cnn ... mlp ..." + did you mean model=mlp."""
+    found = re.search(r"Could not find '([\w/]+)/([^']+)' Available options in '[\w/]+': (.*)$", line)
+    return line + did_you_mean(found.group(2), found.group(3).split(), f"{found.group(1)}=") if found else line
 
 
 OPTIONAL = ("experiment", "hparams_search")     # `optional` in config.yaml's defaults: Hydra skips a missing one
@@ -104,8 +120,8 @@ def _optional_groups(config_dir: Path, parsed, searchpath: str | None) -> str | 
             if value in ("null", "None"):
                 continue
             if value not in options:
-                return (f"{group}={value}: no such option; valid choices are {', '.join(sorted(options))} "
-                        f"(or your own ./conf/{group}/<name>.yaml)")
+                return (f"{group}={value}: no such option{did_you_mean(value, list(options), f'{group}=')}; valid "
+                        f"choices are {', '.join(sorted(options))} (or your own ./conf/{group}/<name>.yaml)")
             head = options[value].read_text(encoding="utf-8").lstrip().splitlines()[:1]
             if group == "experiment" and not (head and "@package _global_" in head[0]):
                 return (f"experiment={value}: {options[value]} must start with the line `# @package _global_` "
@@ -160,7 +176,8 @@ def _hydra_groups(parsed, searchpath: str | None) -> str | None:
             return f"{group}: no such config group of Hydra's (e.g. hydra/launcher, hydra/sweeper)"
         for value in values:
             if value not in options:
-                return f"{group}={value}: no such option; valid choices are {', '.join(sorted(options))}"
+                return (f"{group}={value}: no such option{did_you_mean(value, sorted(options), f'{group}=')}; "
+                        f"valid choices are {', '.join(sorted(options))}")
     return None
 
 

@@ -8,6 +8,7 @@ from mlrun.datasets.diabetes import diabetes
 from mlrun.datasets.digits import digits
 from mlrun.datasets.fashion_mnist import fashion_mnist
 from mlrun.datasets.idx import idx
+from mlrun.datasets.image_folder import image_folder
 from mlrun.datasets.iris import iris
 from mlrun.datasets.mnist import mnist
 from mlrun.datasets.movielens_100k import movielens_100k
@@ -22,5 +23,5 @@ from mlrun.datasets.wine import wine
 from mlrun.datasets.synthetic_ratings import synthetic_ratings
 
 __all__ = ["blobs", "breast_cancer", "california_housing", "classification", "Data", "DataSpec", "diabetes",
-           "digits", "fashion_mnist", "idx", "iris", "mnist", "movielens_100k", "movielens_1m", "ratings_csv",
+           "digits", "fashion_mnist", "idx", "image_folder", "iris", "mnist", "movielens_100k", "movielens_1m", "ratings_csv",
            "regression", "spiral", "Split", "svhn", "synthetic_ratings", "table", "wine"]

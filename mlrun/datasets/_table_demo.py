@@ -1,11 +1,12 @@
 """Made-up files with the schemas of two public tables, to try `dataset=table` without downloading anything:
 
-    python -m mlrun.datasets._table_demo            # writes data/wine.csv, data/adult.parquet, train.csv, test.csv
-    python -m mlrun.datasets._table_demo --rows 5000 --out demo
+    python -m mlrun.datasets._table_demo            # writes data/{wine.csv,adult.parquet,train.csv,test.csv}
+    python -m mlrun.datasets._table_demo --rows 5000 --out /tmp/demo      # into /tmp/demo/data/
 
+Everything goes into `<out>/data/` (`data/` is git-ignored in mlrun's repository), never loose into the folder:
 data/wine.csv      the UCI "Wine Quality" (red) layout: ';'-separated, quoted header, 11 measurements, quality 3–8
 data/adult.parquet the UCI "Adult" census layout: 14 columns (8 text, '?' → missing), income <=50K / >50K
-train.csv, test.csv a small mixed table: numbers with gaps, a colour, a boolean, an id, a 3-class label
+data/train.csv, data/test.csv  a small mixed table: numbers with gaps, a colour, a boolean, an id, a 3-class label
 
 The rows are random numbers shaped like the real data with a learnable target; they are not the real datasets.
 """
@@ -105,14 +106,14 @@ def write_demo(out: Path, rows: int = 0, seed: int = 0) -> list[Path]:
         print("skipped data/adult.parquet: writing Parquet needs pyarrow (pip install 'mlrun-classic[table]')")
     mixed = mixed_frame(rows or 600, seed)
     cut = int(0.8 * len(mixed))
-    mixed.iloc[:cut].to_csv(out / "train.csv", index=False)
-    mixed.iloc[cut:].to_csv(out / "test.csv", index=False)
-    return written + [out / "train.csv", out / "test.csv"]
+    mixed.iloc[:cut].to_csv(out / "data" / "train.csv", index=False)
+    mixed.iloc[cut:].to_csv(out / "data" / "test.csv", index=False)
+    return written + [out / "data" / "train.csv", out / "data" / "test.csv"]
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m mlrun.datasets._table_demo", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=".", help="folder to write into (default: the working directory)")
+    parser.add_argument("--out", default=".", help="the files go into <out>/data/ (default: ./data/)")
     parser.add_argument("--rows", type=int, default=0, help="rows per file (default: the real tables' sizes)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

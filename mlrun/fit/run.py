@@ -112,11 +112,20 @@ def finish(cfg: DictConfig, run_dir: Path, p: build.Parts, state: RunState, logg
     summary = summarize(cfg, p, state, test, time.perf_counter() - started)
     if rank0:
         summary["provenance"] = provenance.collect(run_dir, p.device, p.data_files)   # packages, git, data files
+        if p.spec.transform:                       # the fitted preprocessing, apart: summary.json stays readable
+            write_json(run_dir / TRANSFORM, p.spec.transform)
         write_json(run_dir / "summary.json", summary)
         p.model.write_artifacts(run_dir, p.data)   # e.g. a plot in the run dir
         loggers.finish(logger, summary, run_dir / "checkpoints" / "best.pt")
+    if p.trainer.fast_dev_run:
+        log.warning("trainer.fast_dev_run=true: %s (summary.json: status fast_dev_run)", FAST_DEV_RUN)
     log.info("done: %s\n%s", run_dir, table({k: v for k, v in summary.items() if k.startswith(("test_", "best_"))
                                              or k in ("epochs_run", "total_seconds", "n_params", "device")}))
+
+
+TRANSFORM = "transform.json"     # the fitted preprocessing (spec.transform: fill values, shift/scale per feature, ...)
+# summary.json's note on a trainer.fast_dev_run=true run (status "fast_dev_run"; mlrun report shows no metrics for it)
+FAST_DEV_RUN = "one batch of each split: checks that every step runs; its metrics measure nothing"
 
 
 def n_params(model) -> int:
@@ -132,8 +141,11 @@ def summarize(cfg: DictConfig, p: build.Parts, state: RunState, test: dict, seco
         "monitor": f"val_{metric}", "mode": "max" if HIGHER_IS_BETTER[metric] else "min",
         "epochs_run": last["epoch"], "total_seconds": seconds,
         "samples_per_second": last["samples_per_second"], "n_params": n_params(p.model),
-        "dataset": p.spec.name, "model": cfg.model._target_, "spec": p.spec.to_dict(), **environment(p.device),
+        "dataset": p.spec.name, "model": cfg.model._target_, **environment(p.device),
+        "spec": {k: v for k, v in p.spec.to_dict().items() if k != "transform"},
+        **({"transform_file": TRANSFORM} if p.spec.transform else {}),   # per-feature numbers: transform.json
         "reference": reference_for(cfg, p.spec, test),      # closest published result (mlrun/metrics/references.yaml)
         **({"solver": p.model.solver} if p.model.convex else {}),   # a convex model: exact | gradient
         "still_improving": still_improving(p, state),
-    } | p.model.summary_metrics() | p.fitter.summary_metrics()   # model extras (PCA eigenvalues, NFE); the optimum
+    } | p.model.summary_metrics() | p.fitter.summary_metrics() | (   # model extras (PCA eigenvalues, NFE); the optimum
+        {"status": "fast_dev_run", "note": FAST_DEV_RUN} if p.trainer.fast_dev_run else {})

@@ -8,7 +8,8 @@ How rows become model inputs depends on what the run learned from:
 - a table file (`dataset=table`) or a built-in table (digits, iris, California housing, ...): the checkpoint's spec
   carries the fitted preprocessing (`spec.transform`: columns, categories, fill values, scaling) and the rows are
   encoded with it — the training data is not needed;
-- images (an IDX file of N×H×W or N×C×H×W uint8): the dataset's own normalisation runs in front of the model (the
+- images (an IDX file of N×H×W or N×C×H×W uint8, or a folder / file of PNG/JPEG/BMP/WebP: mlrun.infer.predict_images,
+  a row per image with its path): the dataset's own normalisation runs in front of the model (the
   dataset is rebuilt from the stored config to get it: its files must be where the config says);
 - ratings (`user,item` pairs, raw ids as in the ratings file): the id maps come from the rebuilt dataset; an id
   not seen in training gets the model's cold-start prediction (μ + known biases).
@@ -33,7 +34,7 @@ import pandas as pd
 import torch
 
 from mlrun.fit import build
-from mlrun.infer import stored
+from mlrun.infer import predict_images, stored
 from mlrun.datasets.idx import read_idx
 from mlrun.datasets.ratings.pairs import pair_index, read_pairs
 from mlrun.datasets.splits import unstandardize_target
@@ -250,6 +251,8 @@ def predict_file(checkpoint: str, input: str, output: str, proba: bool = False, 
     if output != "-":
         refuse_overwriting(output, (input, checkpoint))
     predictor = Predictor.load(checkpoint, overrides)
-    rows = read_rows(predictor, input)
-    frame = predictor.predict(rows, proba, name=f"input={input!r}")
+    if predict_images.wants(predictor.spec, input):    # a folder or an image file: one row per image, with its path
+        frame = predict_images.predict(predictor, input, proba)
+    else:
+        frame = predictor.predict(read_rows(predictor, input), proba, name=f"input={input!r}")
     return len(frame), write_rows(frame, output, (input, checkpoint))

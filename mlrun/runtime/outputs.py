@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import logging
 import math
 import os
 import re
@@ -162,11 +163,17 @@ def epoch_line(record: dict, improved: bool, epochs: int | None = None, unit: st
     return "  ".join(parts) + ("  *" if improved else "")
 
 
+def console_quiet() -> bool:
+    """True when the root logger's console handler shows no INFO lines (`mlrun.train(..., quiet=True)`): then no
+    progress bar either."""
+    return any(type(h) is logging.StreamHandler and h.level > logging.INFO for h in logging.getLogger().handlers)
+
+
 @contextlib.contextmanager
 def progress(total_steps: int, enabled: bool):
     """Yields a wrapper for the step iterator: a tqdm bar over all training steps on an interactive terminal
     (log lines are printed above it), a plain `iter` otherwise (CI logs get one line per epoch)."""
-    if not enabled or total_steps <= 0:
+    if not enabled or total_steps <= 0 or console_quiet():
         yield iter
         return
     from tqdm import tqdm

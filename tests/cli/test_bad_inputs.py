@@ -54,6 +54,8 @@ CASES = [
     pytest.param("shuffle-not-bool", "train trainer.shuffle=maybe", r"trainer\.shuffle='maybe': must be true or",
                  marks=slow),
     pytest.param("hidden-not-list", "train model.hidden=abc", r"model\.hidden", marks=slow),
+    pytest.param("image-folder-without-path", "train dataset=image_folder", r"dataset\.path=null: required; put each "
+                 r"class's images in its own subfolder", marks=slow),
     # sizes beyond this machine's memory: refused before anything is allocated
     pytest.param("model-beyond-memory", "train model.hidden=[100000,100000]",
                  r"model=mlp \(model\.hidden=\[100000, 100000\].*needs at least 160\.1 GB.*available", marks=slow),

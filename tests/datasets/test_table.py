@@ -366,7 +366,9 @@ def test_linear_lstsq_matches_sklearn_on_the_wine_schema(tmp_path):
     x, y = raw[WINE].to_numpy(), raw.quality.to_numpy(float)
     theirs = r2_score(y[te], LinearRegression().fit(x[tr], y[tr]).predict(x[te]))
     assert summary["test_r2"] == pytest.approx(theirs, abs=1e-4) and theirs > 0.5
-    assert summary["spec"]["features"] == WINE and summary["spec"]["transform"]["target"]["task"] == "regression"
+    transform = json.loads((tmp_path / "run" / summary["transform_file"]).read_text())   # apart from the summary
+    assert summary["spec"]["features"] == WINE and transform["target"]["task"] == "regression"
+    assert "transform" not in summary["spec"]
 
 
 @pytest.mark.parametrize("target_scaling", ["standardize", "none"])
@@ -390,7 +392,7 @@ def test_a_target_in_dollars_is_learnt_standardized_and_reported_in_dollars(tmp_
     assert summary["test_rmse"] == pytest.approx(np.sqrt(np.mean((theirs - y[te]) ** 2)), rel=1e-4)
     assert summary["test_mae"] == pytest.approx(np.mean(np.abs(theirs - y[te])), rel=1e-4)
     assert summary["test_rmse"] > 10_000                                    # dollars, not standard deviations
-    target = summary["spec"]["transform"]["target"]
+    target = json.loads((tmp_path / "run" / "transform.json").read_text())["target"]
     assert ("scale" in target) == (target_scaling == "standardize")
     if "scale" in target:
         assert target["shift"] == pytest.approx(y[tr].mean()) and target["scale"] == pytest.approx(y[tr].std())
@@ -682,11 +684,13 @@ def test_the_documented_commands_run_on_the_demo_files(tmp_path, monkeypatch, on
     """docs/own_data.md: `python -m mlrun.datasets._table_demo`, then its three `mlrun train` commands."""
     written = write_demo(tmp_path, rows=300)
     assert sorted(p.name for p in written) == ["adult.parquet", "test.csv", "train.csv", "wine.csv"]
+    assert {p.parent for p in written} == {tmp_path / "data"}          # nothing loose in the working folder
     monkeypatch.chdir(tmp_path)
     for overrides, task in (
         (["dataset.path=data/wine.csv", "dataset.target=quality", "dataset.task=regression"], "regression"),
         (["dataset.path=data/adult.parquet", "dataset.target=income", "model=logistic"], "binary"),
-        (["dataset.path=train.csv", "dataset.test_path=test.csv", "dataset.target=label", "model=mlp"], "multiclass"),
+        (["dataset.path=data/train.csv", "dataset.test_path=data/test.csv", "dataset.target=label", "model=mlp"],
+         "multiclass"),
     ):
         train(make_cfg("dataset=table", *overrides), tmp_path / task)
         summary = json.loads((tmp_path / task / "summary.json").read_text())

@@ -10,6 +10,7 @@ from mlrun.fit.loop import Plan, evaluate, fit, make_step, train_epoch
 from mlrun.fit.losses import make_loss
 from mlrun.models import MLP
 from mlrun.fit.run import train
+from mlrun.report.table import table
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
 BATCHING = [["trainer.batch_size=32"], ["trainer.batch_size=full"], ["trainer.batch_size=1"], ["trainer.online=true"]]
@@ -114,7 +115,14 @@ def test_lr_schedules(tmp_path):
 def test_clip_and_fast_dev_run(tmp_path):
     train(make_cfg("trainer.fast_dev_run=true", "trainer.clip_grad_norm=0.5", "trainer.epochs=50"), tmp_path)
     assert len(rows(tmp_path)) == 1
-    assert json.loads((tmp_path / "summary.json").read_text())["epochs_run"] == 1
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["epochs_run"] == 1 and summary["status"] == "fast_dev_run" and "measure nothing" in summary["note"]
+    assert "transform" not in summary["spec"]                      # digits' 64 × (fill, shift, scale): apart
+    assert json.loads((tmp_path / summary["transform_file"]).read_text())["width"] == 64
+    (tmp_path / ".hydra").mkdir()                                  # what Hydra writes beside it in a real run
+    (tmp_path / ".hydra" / "overrides.yaml").write_text("- trainer.fast_dev_run=true\n")
+    df = table([str(tmp_path)])[0]                                 # mlrun report: marked, no metric shown
+    assert list(df["status"]) == ["fast_dev_run"] and not [c for c in df if c.startswith(("test_", "val_", "ref_"))]
 
 
 def test_fit_yields_records_with_all_columns():
