@@ -24,7 +24,7 @@ def row(run: dict, keys: list[str], root: Path) -> dict:
     monitor = s.get("monitor")
     out = {"run": _relative(run["dir"], root)}
     out |= {k: _value(setting(run, k)) for k in keys}
-    out["status"] = "failed" if run["error"] or not s else "ok"
+    out["status"] = "failed" if run["error"] or not s else str(s.get("status", "ok"))   # ok | pruned | cached
     if monitor:
         out[monitor] = s.get(f"best_{monitor}")
         best = m[m["epoch"] == s.get("best_epoch")] if m is not None and "epoch" in m else ()
