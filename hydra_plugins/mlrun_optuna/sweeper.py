@@ -13,9 +13,13 @@ class OptunaSweeper(Sweeper):
         self.conf, self.search = conf, None
 
     def setup(self, *, hydra_context, task_function, config) -> None:
+        from hydra.core.plugins import Plugins
+
         from mlrun.sweep.search import Search      # here: Hydra imports this module on every start (see __init__)
 
-        self.search = Search(self.conf, config, hydra_context, task_function)
+        launcher = Plugins.instance().instantiate_launcher(config=config, hydra_context=hydra_context,
+                                                           task_function=task_function)
+        self.search = Search(self.conf, config, launcher)
 
     def sweep(self, arguments: list[str]) -> None:
         self.search.run(list(arguments))

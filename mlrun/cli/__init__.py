@@ -6,6 +6,7 @@
     mlrun recommend checkpoint=PATH user=ID [k=10]   # top-k unrated items from a model=mf checkpoint
     mlrun bench trainer.batch_size=64,512            # samples/s per device and batch size: CSV + plot
     mlrun report PATH... [--filter k=v] [--sort col] # table (CSV, Markdown) and plots of runs and sweeps
+    mlrun rerun SWEEP_DIR [--dry-run]                # a sweep's failed and unfinished jobs again
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ COMMANDS = {                                 # command → (module, one-line hel
     "recommend": ("mlrun.cli.recommend", "top-k unrated items for a user (model=mf): checkpoint=PATH user=ID [k=10]"),
     "bench": ("mlrun.cli.bench", "samples/s, epoch time, time to target per device and batch size: CSV + plot"),
     "report": ("mlrun.cli.report", "table + plots of runs and sweeps: PATH... [--filter k=v] [--sort col] [--out DIR]"),
+    "rerun": ("mlrun.cli.rerun", "run a sweep's failed and unfinished jobs again, keep the others: SWEEP_DIR [--dry-run]"),
 }
 
 

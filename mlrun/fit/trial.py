@@ -91,7 +91,7 @@ class Trial:
         if not math.isfinite(value):               # a NaN epoch: the run's own NaN policy decides
             return False
         self.trial.report(float(value), step=int(epoch))
-        self.pruned = self.trial.should_prune()
+        self.pruned = bool(self.trial.should_prune())   # a numpy bool from some pruners
         return self.pruned
 
 

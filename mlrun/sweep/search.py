@@ -47,10 +47,8 @@ def quiet_optuna() -> None:
 class Search:
     """One invocation of a search: `run(arguments)` asks, launches and tells `n_trials` trials."""
 
-    def __init__(self, conf: dict, config, hydra_context, task_function):
-        from hydra.core.plugins import Plugins
-
-        self.conf, self.config = conf, config
+    def __init__(self, conf: dict, config, launcher):
+        self.conf, self.config, self.launcher = conf, config, launcher
         self.n_trials = _count("n_trials", conf.get("n_trials", 20))
         self.n_jobs = _count("n_jobs", conf.get("n_jobs", 1))
         self.sampler_name = _choice("sampler", str(conf.get("sampler", "tpe")), SAMPLERS)
@@ -62,8 +60,6 @@ class Search:
         self.direction = _choice("direction", str(conf.get("direction", "maximize")),
                                  {"maximize": 1, "minimize": 1})
         self.sweep_dir = Path(str(config.hydra.sweep.dir))
-        self.launcher = Plugins.instance().instantiate_launcher(
-            config=config, hydra_context=hydra_context, task_function=task_function)
         self.job_idx, self.failures, self.told = 0, 0, 0
         self._fixed: dict = {}                 # keys the command line fixed: the same in every trial
 
@@ -158,13 +154,17 @@ class Search:
         State = optuna.trial.TrialState
         status, value = _outcome(ret)
         self.told += 1
-        if status == "pruned":
-            study.tell(trial, state=State.PRUNED)
-        elif status == "ok":
-            study.tell(trial, value)
-        else:
-            self.failures += 1
-            study.tell(trial, state=State.FAIL)
+        self.failures += status == "failed"
+        try:
+            if status == "pruned":
+                study.tell(trial, state=State.PRUNED)
+            elif status == "ok":
+                study.tell(trial, value)
+            else:
+                study.tell(trial, state=State.FAIL)
+        except RuntimeError as e:      # GridSampler stops the study once every point ran: told all the same
+            if "Study.stop" not in str(e):
+                raise
 
     def _too_many_failures(self) -> bool:
         rate = float(self.conf.get("max_failure_rate", 1.0))

@@ -2,7 +2,7 @@
 
     optimizer.lr=tag(log, interval(0.0001, 0.3))    → FloatDistribution(0.0001, 0.3, log=True)
     model.dropout=interval(0.0, 0.5)                → FloatDistribution(0.0, 0.5)
-    model.width=interval(16, 256)                   → IntDistribution(16, 256)      (both ends integers)
+    model.width=tag(int, interval(16, 256))         → IntDistribution(16, 256)      (tag int: integers)
     trainer.batch_size=choice(16, 32, 64)           → CategoricalDistribution((16, 32, 64))
     model.depth=range(1, 4)                         → IntDistribution(1, 3)          (range's end excluded)
     trainer.batch_size=64                           → fixed: the same value for every trial
@@ -64,8 +64,8 @@ def _interval(key: str, v):
     log = "log" in v.tags
     if not v.start < v.end or (log and v.start <= 0):
         raise UserError(f"{key}=interval({v.start},{v.end}): need lo < hi{' and lo > 0 on a log scale' if log else ''}")
-    if isinstance(v.start, int) and isinstance(v.end, int):
-        return d.IntDistribution(v.start, v.end, log=log)
+    if "int" in v.tags:                    # Hydra's interval() reads its ends as floats; the tag asks integers
+        return d.IntDistribution(int(v.start), int(v.end), log=log)
     return d.FloatDistribution(float(v.start), float(v.end), log=log)
 
 

@@ -108,12 +108,9 @@ class SweepSummary(Callback):
         if job_return.status == JobStatus.FAILED and not error:   # an exception the task did not turn into a line
             e = job_return._return_value
             error = f"{type(e).__name__}: {' '.join(str(e).split())}"
-        numbers = _run_numbers(run_dir)
-        status = "failed" if error else numbers.pop("status", None) or "ok"
         overrides = [o for o in job_return.overrides or [] if not o.startswith("hydra.")]   # not the trial's own
-        row = {"job": config.hydra.job.num, "status": status, "overrides": " ".join(overrides), **numbers,
-               "run_dir": str(run_dir), "error": error}
-        append_row(Path(str(config.hydra.sweep.dir)) / SUMMARY, row)
+        append_row(Path(str(config.hydra.sweep.dir)) / SUMMARY, job_row(config.hydra.job.num, overrides, run_dir,
+                                                                          error))
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         if config.get("cache", True) and config.get("output_root"):
@@ -147,6 +144,14 @@ class SweepSummary(Callback):
         log.info("sweep summary: %d jobs, %d failed%s%s: %s", len(rows), len(failed), counts,
                  " (table above, best first)" if table else "", sweep_dir / SUMMARY)
         log.info("every column and the plots: mlrun report %s", sweep_dir)
+
+
+def job_row(num, overrides: list[str], run_dir: Path, error: str) -> dict:
+    """A job's row of sweep_summary.csv: its status (failed, or summary.json's ok | pruned | cached) and numbers."""
+    numbers = _run_numbers(run_dir)
+    status = "failed" if error else numbers.pop("status", None) or "ok"
+    return {"job": num, "status": status, "overrides": " ".join(overrides), **numbers, "run_dir": str(run_dir),
+            "error": error}
 
 
 def collect(sweep_dir: Path) -> list[dict]:
@@ -209,6 +214,24 @@ def append_row(path: Path, row: dict) -> None:
             writer = csv.DictWriter(f, fieldnames=fields, restval="")
             writer.writeheader()
             writer.writerows(rows)
+        os.replace(tmp, path)
+
+
+def drop_rows(path: Path, jobs: set[str]) -> None:
+    """Remove the rows of `jobs` (job numbers as text) from the summary at `path`, under its lock (mlrun rerun)."""
+    if not path.is_file():
+        return
+    with _locked(path.with_name(f".{path.name}.lock")):
+        rows = read_summary(path)
+        kept = [r for r in rows if str(r.get("job")) not in jobs]
+        if len(kept) == len(rows):
+            return
+        fields = list(rows[0]) if rows else FIRST + LAST
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields, restval="")
+            writer.writeheader()
+            writer.writerows(kept)
         os.replace(tmp, path)
 
 
