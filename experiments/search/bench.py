@@ -1,5 +1,5 @@
 """The search benchmark (experiments/search/README.md): rows (a) no pruning, (b) median, (c) ASHA of one digits MLP
-search, and (e) a finished 12-job grid run again (the run cache).
+search ((m): median with a 1-epoch warm-up), and (e) a finished 12-job grid run again (the run cache).
 
     python experiments/search/bench.py --out /tmp/search_bench                  # every row (≈ 15 min on 2 busy cores)
     python experiments/search/bench.py --out /tmp/search_bench --rows e         # the grid row only
@@ -25,6 +25,8 @@ SPACE = ["optimizer.lr=tag(log,interval(0.0003,0.3))", "model.hidden=choice([32]
 PRUNERS = {"a": ["hydra.sweeper.pruner=none"],
            "b": ["hydra.sweeper.pruner=median", "hydra.sweeper.pruners.median.n_startup_trials=5",
                  "hydra.sweeper.pruners.median.n_warmup_steps=3"],
+           "m": ["hydra.sweeper.pruner=median", "hydra.sweeper.pruners.median.n_startup_trials=5",
+                 "hydra.sweeper.pruners.median.n_warmup_steps=1"],           # (b) with a shorter warm-up
            "c": ["hydra.sweeper.pruner=asha", "hydra.sweeper.pruners.asha.min_resource=2",
                  "hydra.sweeper.pruners.asha.reduction_factor=3"]}
 GRID = ["dataset=iris", "model=logistic", "trainer.epochs=1", "seed=0,1,2,3,4,5,6,7,8,9,10,11"]
@@ -69,7 +71,8 @@ def grid_row(out: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="a new folder for the rows' outputs")
-    parser.add_argument("--rows", default="abce", help="which rows: any of a b c e (default abce)")
+    parser.add_argument("--rows", default="abmce", help="which rows: any of a b m c e (default abmce; m = b with "
+                                                          "n_warmup_steps=1)")
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--epochs", type=int, default=20)
     args = parser.parse_args()

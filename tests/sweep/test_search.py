@@ -152,3 +152,43 @@ def test_bad_sweeper_keys_are_one_line(tmp_path, key, value, says):
 def test_pruning_without_a_storage_is_refused(tmp_path):
     with pytest.raises(UserError, match="pruner=median: pruning needs a storage"):
         search(tmp_path, Pool(tmp_path), pruner="median", storage=None)
+
+
+TINY = ["dataset=iris", "model=logistic", "model.solver=gradient", "device=cpu"]
+
+
+@pytest.mark.slow                       # subprocess searches: ~30 s on 2 busy cores
+def test_a_pruned_search_from_the_command(cli, tmp_path):
+    import csv
+
+    out = cli("train", "-m", "hparams_search=optuna", *TINY, "trainer.epochs=4", "trainer.patience=0",
+              "hydra.sweeper.n_trials=5", "optimizer.lr=tag(log,interval(0.00001,1.0))", "hydra.sweeper.pruner=median",
+              "hydra.sweeper.pruners.median.n_startup_trials=1", "hydra.sweeper.pruners.median.n_warmup_steps=0",
+              cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    (sweep,) = (tmp_path / "outputs" / "multirun").glob("*/*")
+    table = list(csv.DictReader(open(sweep / "sweep_summary.csv")))
+    study = optuna.load_study(study_name=OmegaConf.load(sweep / "optimization_results.yaml").study_name,
+                              storage=f"sqlite:///{tmp_path / 'outputs' / 'optuna.db'}")
+    assert [r["status"] for r in table] == [{"COMPLETE": "ok", "PRUNED": "pruned"}[t.state.name] for t in study.trials]
+    pruned = [r for r in table if r["status"] == "pruned"]
+    assert pruned and all(int(r["epochs_run"]) < 4 for r in pruned)
+    assert f"5 jobs, 0 failed, {len(pruned)} pruned" in out.stdout
+
+
+@pytest.mark.slow
+def test_a_finished_grid_again_is_cached_and_cache_false_trains(cli, tmp_path):
+    import csv
+
+    grid = ["train", "-m", *TINY, "trainer.epochs=1", "optimizer.lr=0.1,0.05"]
+    assert cli(*grid, cwd=tmp_path).returncode == 0
+    again = cli(*grid, cwd=tmp_path)
+    assert again.returncode == 0 and "2 jobs, 0 failed, 2 cached" in again.stdout
+    forced = cli(*grid, "cache=false", cwd=tmp_path)
+    assert forced.returncode == 0 and "cached" not in forced.stdout.split("sweep summary:")[1].split("\n")[0]
+    first, second, third = sorted((tmp_path / "outputs" / "multirun").glob("*/*"))
+    for job in ("0", "1"):
+        summary = json.loads((second / job / "summary.json").read_text())
+        assert summary["status"] == "cached" and summary["cached_from"] == str((first / job).resolve())
+        assert summary["best_val_acc"] == json.loads((first / job / "summary.json").read_text())["best_val_acc"]
+    assert [r["status"] for r in csv.DictReader(open(third / "sweep_summary.csv"))] == ["ok", "ok"]
