@@ -81,6 +81,15 @@ def open_storage(url: str | None):
     return url
 
 
+def quiet_optuna() -> None:
+    """Optuna's lines through the logging Hydra set up (plain text, the run's log): never its own handler, whose
+    colours would put ANSI codes in a log file or a CI log (issue 28)."""
+    import optuna
+
+    optuna.logging.disable_default_handler()
+    optuna.logging.enable_propagation()
+
+
 class Trial:
     """One running trial as its job sees it: `report(value, epoch)` → True when the pruner stops it there."""
 
@@ -105,6 +114,7 @@ def open_trial(sweeper) -> Trial | None:
         return None
     import optuna
 
+    quiet_optuna()
     name = str(sweeper.pruner)
     keys = (sweeper.get("pruners") or {}).get(name) or {}
     study = optuna.load_study(study_name=str(sweeper.study_name), storage=open_storage(url),

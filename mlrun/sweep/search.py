@@ -25,7 +25,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from mlrun.errors import UserError
-from mlrun.fit.trial import PRUNERS, make_pruner, open_storage, storage_url
+from mlrun.fit.trial import PRUNERS, make_pruner, open_storage, quiet_optuna, storage_url
 from mlrun.sweep import space as spaces
 
 log = logging.getLogger("mlrun")
@@ -33,15 +33,6 @@ log = logging.getLogger("mlrun")
 # hydra.sweeper.sampler → optuna.samplers class (gp: Gaussian process, needs torch and scipy; cmaes: the cmaes package)
 SAMPLERS = {"tpe": "TPESampler", "random": "RandomSampler", "grid": "GridSampler", "cmaes": "CmaEsSampler",
             "gp": "GPSampler"}
-
-
-def quiet_optuna() -> None:
-    """Optuna's lines through the logging Hydra set up (plain text, the run's log): never its own handler, whose
-    colours would put ANSI codes in a log file or a CI log."""
-    import optuna
-
-    optuna.logging.disable_default_handler()
-    optuna.logging.enable_propagation()
 
 
 class Search:

@@ -29,7 +29,6 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from mlrun.fit.cache import check_index
 from mlrun.runtime.rundir import register_resolvers as _register_run_dir
 from mlrun.errors import UserError
 
@@ -113,8 +112,6 @@ class SweepSummary(Callback):
                                                                           error))
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        if config.get("cache", True) and config.get("output_root"):
-            check_index(Path(str(config.output_root)))   # a broken run cache index: one line before any job
         sweep_dir = Path(str(config.hydra.sweep.dir))
         launcher = str(config.hydra.launcher.get("_target_", ""))
         if launcher.endswith("SlurmLauncher") and no_slurm():   # set in a config file, not on the command line

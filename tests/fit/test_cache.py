@@ -84,3 +84,11 @@ def test_a_line_being_written_is_not_an_error_and_a_removed_source_is_a_miss(tmp
     assert len(cache.read_index(tmp_path)) == 1
     (source / "summary.json").unlink()
     assert cache.lookup(cfg) is None
+
+
+def test_a_sweep_over_a_broken_index_stops_before_it_starts(cli, tmp_path):
+    (tmp_path / "outputs").mkdir()
+    (tmp_path / "outputs" / cache.INDEX).write_text("garbage\n")
+    out = cli("train", "-m", "dataset=iris", "trainer.epochs=1", "seed=0,1", cwd=tmp_path)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert "run_cache.jsonl line 1: not JSON" in out.stderr and not (tmp_path / "outputs" / "multirun").exists()

@@ -74,3 +74,16 @@ def test_the_journal_storage_holds_a_study_for_many_processes(tmp_path):
     study.tell(t, 1.5)
     assert optuna.load_study(study_name="j", storage=open_storage(url)).best_value == 1.5
     assert (tmp_path / "o.journal").stat().st_size > 0
+
+
+def test_optuna_logs_through_the_run_logging_without_colour_codes(caplog):
+    import logging
+
+    from mlrun.fit.trial import quiet_optuna
+
+    quiet_optuna()
+    root = logging.getLogger("optuna")
+    assert root.propagate and not any(type(h.formatter).__module__.startswith("colorlog") for h in root.handlers)
+    with caplog.at_level(logging.INFO):
+        optuna.create_study(study_name="plain")
+    assert "A new study created in memory with name: plain" in caplog.text and "\x1b[" not in caplog.text

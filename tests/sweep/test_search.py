@@ -192,3 +192,11 @@ def test_a_finished_grid_again_is_cached_and_cache_false_trains(cli, tmp_path):
         assert summary["status"] == "cached" and summary["cached_from"] == str((first / job).resolve())
         assert summary["best_val_acc"] == json.loads((first / job / "summary.json").read_text())["best_val_acc"]
     assert [r["status"] for r in csv.DictReader(open(third / "sweep_summary.csv"))] == ["ok", "ok"]
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", pytest.param("cmaes", marks=pytest.mark.slow), "gp"])
+def test_every_sampler_runs_a_search(tmp_path, sampler):
+    pool = Pool(tmp_path)
+    search(tmp_path, pool, sampler=sampler, n_trials=3, n_jobs=1,
+           params={"optimizer.lr": "interval(0.0, 1.0)", "model.width": "tag(int, interval(1, 8))"}).run([])
+    assert OmegaConf.load(tmp_path / "optimization_results.yaml").trials == {"complete": 3}
