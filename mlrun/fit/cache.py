@@ -99,7 +99,7 @@ def read_index(root: Path) -> list[dict]:
         size = path.stat().st_size
     except OSError:
         return []
-    fix = f"move it aside (it is rebuilt as runs finish) or run with cache=false"
+    fix = "move it aside (it is rebuilt as runs finish) or run with cache=false"
     if size > MAX_INDEX:
         raise UserError(f"run cache {path}: {size} bytes, more than {MAX_INDEX} expected of an index; {fix}")
     try:

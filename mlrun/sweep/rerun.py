@@ -45,14 +45,19 @@ def plan(sweep_dir: Path) -> tuple[list[Job], int]:
         raise UserError(f"{sweep_dir}: not a sweep folder (no multirun.yaml or {SUMMARY} in it); pass the folder "
                         f"`mlrun train -m` printed at its end")
     folders = {int(p.name): p for p in sweep_dir.iterdir() if p.name.isdigit() and p.is_dir() and not p.is_symlink()}
+    grid = _grid(sweep_dir / "multirun.yaml")
     jobs, kept = [], 0
     for num, folder in sorted(folders.items()):
         status = _status(folder)
         if status in DONE:
             kept += 1
             continue
-        jobs.append(Job(num, _overrides(folder / ".hydra" / "overrides.yaml"), status))
-    for num, overrides in enumerate(_grid(sweep_dir / "multirun.yaml")):
+        stored = folder / ".hydra" / "overrides.yaml"
+        if not stored.is_file() and num < len(grid):  # killed before Hydra wrote it: its place in the grid
+            jobs.append(Job(num, grid[num], status))
+            continue
+        jobs.append(Job(num, _overrides(stored), status))
+    for num, overrides in enumerate(grid):
         if num not in folders:
             jobs.append(Job(num, overrides, "not started"))
     return sorted(jobs, key=lambda j: j.num), kept

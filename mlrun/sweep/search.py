@@ -105,6 +105,7 @@ class Search:
 
     def _job(self, study, trial) -> list[str]:
         """The trial's overrides, plus where its job finds the trial (mlrun.fit.trial)."""
+        # the storage's trial id (Optuna keeps it private; optuna.trial.Trial(study, id) is how a job reopens it)
         own = [f"hydra.sweeper.study_name={_quote(study.study_name)}", f"hydra.sweeper.trial={trial._trial_id}"]
         if self.storage is not None:
             own.append(f"hydra.sweeper.storage={_quote(self.storage)}")
