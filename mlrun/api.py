@@ -167,7 +167,7 @@ def _hydra(argv: list[str], launch: Launch | None) -> None:
         if isinstance(e, HydraException) and not rows:     # a bad hydra.* override: one line, as Hydra would
             drop_if_empty(launch)
             raise UserError(str(e).split("\n")[0]) from e
-        if not rows or any(r["status"] == "ok" for r in rows):
+        if not rows or any(r["status"] in sweep.DONE for r in rows):
             raise
         escaped = None                                     # every job failed: said below
     finally:
@@ -183,7 +183,7 @@ def _report_failed_jobs(launch: Launch) -> None:
     """RunFailed (exit 1) when sweep jobs failed (in this process or, per the sweep's rows, elsewhere)."""
     rows = sweep.collect(launch.sweep_dir) if launch.sweep_dir else []
     failed = {d: "" for d in launch.failed} | {r["run_dir"]: r.get("error", "") for r in rows
-                                                if r.get("status") != "ok"}
+                                                if r.get("status") not in sweep.DONE}
     if failed:
         first = next((e for e in failed.values() if e), "")
         raise RunFailed(f"{len(failed)} sweep job(s) failed{f' (first: {first})' if first else ''}; "

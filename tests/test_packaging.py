@@ -18,6 +18,7 @@ def test_wheel_ships_configs_and_runs_from_anywhere(tmp_path):
 
     names = zipfile.ZipFile(wheel).namelist()
     assert "mlrun/conf/config.yaml" in names and "mlrun/conf/model/mlp.yaml" in names
+    assert "hydra_plugins/mlrun_optuna/__init__.py" in names and "hydra_plugins/__init__.py" not in names   # namespace
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
                    check=True, capture_output=True)

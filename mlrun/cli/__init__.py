@@ -7,6 +7,7 @@
     mlrun bench trainer.batch_size=64,512            # samples/s per device and batch size: CSV + plot
     mlrun report PATH... [--filter k=v] [--sort col] # table (CSV, Markdown), plots, --html of runs and sweeps
     mlrun compare A B [...]                          # config, metrics, curves, provenance and seed noise of runs
+    mlrun rerun SWEEP_DIR [--dry-run]                # a sweep's failed and unfinished jobs again
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ COMMANDS = {                                 # command → (module, one-line hel
     "bench": ("mlrun.cli.bench", "samples/s, epoch time, time to target per device and batch size: CSV + plot"),
     "report": ("mlrun.cli.report", "table + plots of runs and sweeps: PATH... [--filter k=v] [--sort col] [--out DIR]"),
     "compare": ("mlrun.cli.compare", "what differs between runs: config, metrics, curves, provenance, seed noise"),
+    "rerun": ("mlrun.cli.rerun", "run a sweep's failed and unfinished jobs again, keep the others: SWEEP_DIR [--dry-run]"),
 }
 
 

@@ -79,25 +79,40 @@ def run_task(cfg, launch) -> float:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from mlrun.runtime.faults import on_signals, stop_now
-    from mlrun.runtime.rundir import remove_stale_temporaries
-    from mlrun.fit.run import train
+    from mlrun.fit import cache
 
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
-    if multirun:
-        share_cores(hc.launcher.get("n_jobs"))
     resume = launch.resume if launch is not None else None
     owner = launch.owner if launch is not None else True
+    if multirun and resume is None:  # the run cache first: a cached job imports no torch (mlrun.fit.cache)
+        try:
+            with _locked(run_dir, launch, owner):
+                cached = cache.reuse(cfg, run_dir)
+        except (UserError, OSError) as e:          # a broken index or an unwritable folder: this job fails
+            return _job_failed(hc, run_dir, _line(e, run_dir), e, launch)
+        if cached is not None:
+            logging.getLogger("mlrun").info("job %s: cached, not trained: %s", hc.job.num, run_dir)
+            return cached
     mine = owner and resume is None and (launch is None or launch.claimed)   # a folder this command made
+    from mlrun.fit.run import train                   # below the cache: torch is imported from here on
+    from mlrun.fit.trial import open_trial
+    from mlrun.runtime.faults import on_signals, stop_now
+    from mlrun.runtime.rundir import remove_stale_temporaries
+
     try:
         with on_signals(stop_now), _locked(run_dir, launch, owner):   # one process per run folder
             if owner:
                 remove_stale_temporaries(run_dir)
             if resume is not None:   # the loop installs its own handler: stop at the next step boundary
                 return train(resume["cfg"], run_dir, resume=resume["payload"])
-            return train(cfg, run_dir)
+            if multirun:
+                share_cores(hc.launcher.get("n_jobs"))
+            value = train(cfg, run_dir, trial=open_trial(hc.sweeper) if multirun else None)
+            if owner:
+                cache.remember(cfg, run_dir)
+            return value
     except Stopped as e:                 # exit 130 (SIGINT) / 143 (SIGTERM)
         raise Escape(_stopped(e, run_dir, launch, mine)) from None
     except Exception as e:  # noqa: BLE001 - in a sweep any failure is recorded and the other jobs go on

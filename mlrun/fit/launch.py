@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlrun.config.compose import compose, override_key
+from mlrun.fit.cache import check_index
 from mlrun.errors import UserError
 
 
@@ -69,6 +70,8 @@ def prepare(argv: list[str], searchpath: str | None) -> Launch:
         if world > 1:
             raise UserError("trainer.strategy=ddp runs one job per torchrun launch; -m sweeps are not supported")
         cfg = compose([o for o in overrides if "," not in o.partition("=")[2]], searchpath)
+        if cfg.get("cache", True):                       # a broken run cache index: one line before the sweep
+            check_index(Path(str(cfg.output_root)))
         sweep_dir = Path(_claim(str(cfg.output_root) + "/multirun", cfg.name, "output_root"))
         return Launch([*argv, f"hydra.sweep.dir={_quote(sweep_dir)}"], sweep_dir=sweep_dir)
     cfg = compose(overrides, searchpath)

@@ -28,11 +28,11 @@ from mlrun.runtime import checkpoints
 from mlrun.config.compose import flatten, override_key
 from mlrun.errors import UserError
 from mlrun.fit.loop import Position
+from mlrun.fit.cache import NO_EFFECT
 
 # keys an override may change on resume; everything else must match the checkpoint's config
-RESUMABLE = ("trainer.epochs", "trainer.patience", "trainer.checkpoint_every_steps", "trainer.nan_policy",
-             "trainer.eval_batch_size", "trainer.strategy", "trainer.data_on_device", "trainer.device_data_mb",
-             "trainer.workers", "data_root", "dataset.path", "dataset.root", "logger")   # results do not depend on them
+# (NO_EFFECT: keys results do not depend on, shared with the run cache)
+RESUMABLE = ("trainer.epochs", "trainer.patience", "trainer.nan_policy", "trainer.strategy", *NO_EFFECT)
 IGNORED = ("resume", "output_root", "name")      # the run folder is fixed: these say nothing on resume
 
 

@@ -31,14 +31,16 @@ from mlrun.runtime.outputs import MetricsCSV, environment, epoch_line, progress,
 from mlrun.metrics.references import reference_for
 from mlrun.fit.resume import reopen_metrics
 from mlrun.fit.run_state import RunState
+from mlrun.fit.trial import Trial
 from mlrun.metrics.scoring import evaluate
 
 log = logging.getLogger("mlrun")
 
 
-def train(cfg: DictConfig, run_dir: str | Path, resume: dict | None = None) -> float:
+def train(cfg: DictConfig, run_dir: str | Path, resume: dict | None = None, trial: Trial | None = None) -> float:
     """Build every part of `cfg`, train, write outputs under `run_dir`; return the best monitored val metric.
-    resume: the payload of a last.pt (mlrun.fit.resume.load); `cfg` is then its (merged) config."""
+    resume: the payload of a last.pt (mlrun.fit.resume.load); `cfg` is then its (merged) config.
+    trial: a search job's Optuna trial (mlrun.fit.trial): told the val metric each epoch, it may stop the run."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if cfg.trainer.get("cv_folds", 1) != 1:        # k-fold cross validation: one train() per fold
@@ -59,12 +61,12 @@ def train(cfg: DictConfig, run_dir: str | Path, resume: dict | None = None) -> f
     log.info("%s: %s on %s (%s, %d train / %d val / %d test), %d parameters, %s", run_dir, cfg.model._target_,
              p.spec.name, p.spec.task, len(p.data.train), len(p.data.val), len(p.data.test), n_params(p.model),
              p.device)
-    fit_epochs(p, state, csv, logger, rank0)
+    fit_epochs(p, state, csv, logger, rank0, trial)
     if state.best_state is None:
         raise UserError(f"training diverged: val_{p.spec.metric} was NaN in every epoch; lower optimizer.lr "
                         f"(now {cfg.optimizer.get('lr')}) or set trainer.clip_grad_norm")
-    finish(cfg, run_dir, p, state, logger, rank0, started)
-    if still_improving(p, state):                  # the log's last line
+    finish(cfg, run_dir, p, state, logger, rank0, started, trial)
+    if still_improving(p, state) and not (trial and trial.pruned):                  # the log's last line
         more = 2 * p.plan.epochs
         log.info("still improving: val_%s was best at the last epoch (%d of %d); give it more epochs, e.g. "
                  "trainer.epochs=%d (or continue it: mlrun train resume=%s trainer.epochs=%d)", p.spec.metric,
@@ -88,9 +90,10 @@ def still_improving(p: build.Parts, state: RunState) -> bool:
             and state.best_record["epoch"] == p.plan.epochs)
 
 
-def fit_epochs(p: build.Parts, state: RunState, csv: MetricsCSV, logger, rank0: bool) -> None:
+def fit_epochs(p: build.Parts, state: RunState, csv: MetricsCSV, logger, rank0: bool, trial: Trial | None = None
+               ) -> None:
     """Run the fitter: each record goes to metrics.csv and the logger (rank 0), the console, and `state` (NaN
-    check, best.pt, last.pt; stops there after a signal)."""
+    check, best.pt, last.pt; stops there after a signal); a search's trial may prune the run after any epoch."""
     fitter = p.fitter
     with progress(fitter.steps_left(state.position), enabled=sys.stderr.isatty()) as bar, \
             faults.on_signals(state.boundary.handler):
@@ -100,16 +103,21 @@ def fit_epochs(p: build.Parts, state: RunState, csv: MetricsCSV, logger, rank0: 
                 logger.log_epoch(record)
             log.info(epoch_line(record, improved, fitter.expected, fitter.unit))
             state.epoch_end(record, improved)
+            if trial is not None and trial.report(record[f"val_{p.spec.metric}"], record["epoch"]):
+                log.info("pruned after %s %d: val_%s is behind the search's other trials (hydra.sweeper.pruner)",
+                         fitter.unit, record["epoch"], p.spec.metric)
+                break
 
 
 def finish(cfg: DictConfig, run_dir: Path, p: build.Parts, state: RunState, logger, rank0: bool,
-           started: float) -> None:
+           started: float, trial: Trial | None = None) -> None:
     """Test the best epoch's weights; rank 0 writes summary.json and the model's artifacts. `started`: the
     run's perf_counter() start."""
     p.model.load_state_dict(state.best_state)
     test = evaluate(build.network(p.model, p.data), p.data.test, p.plan.loss_fn, p.spec.task,
                     p.trainer.eval_batch_size, p.device)
     summary = summarize(cfg, p, state, test, time.perf_counter() - started)
+    summary["status"] = "pruned" if trial is not None and trial.pruned else "ok"   # pruned: stopped by the search
     if rank0:
         summary["provenance"] = provenance.collect(run_dir, p.device, p.data_files)   # packages, git, data files
         if p.spec.transform:                       # the fitted preprocessing, apart: summary.json stays readable

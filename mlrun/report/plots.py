@@ -142,7 +142,7 @@ def vs_settings_figure(df, keys: list[str]):
     or > 2 settings. One setting: points with the seeds' std as error bars, joined by a line when the setting is a
     number (log axis over ≥ 2 decades); the metric axis is zoomed to the data. Two settings: a heatmap."""
     dims = [k for k in keys if k != REPLICATE]
-    ok = df[df["status"] == "ok"]
+    ok = df[df["status"].isin(["ok", "cached"])]          # cached: a finished run reused (pruned: cut short)
     metric = monitor_column(ok)
     if metric is None or not 1 <= len(dims) <= 2 or ok.empty:
         return None

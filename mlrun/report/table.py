@@ -24,7 +24,7 @@ def row(run: dict, keys: list[str], root: Path) -> dict:
     monitor = s.get("monitor")
     out = {"run": _relative(run["dir"], root)}
     out |= {k: _value(setting(run, k)) for k in keys}
-    out["status"] = "failed" if run["error"] or not s else "ok"
+    out["status"] = "failed" if run["error"] or not s else str(s.get("status", "ok"))   # ok | pruned | cached
     if s.get("status") == "fast_dev_run":           # one batch per split: none of its metrics is shown as a result
         out["status"], monitor = "fast_dev_run", None
         s = {k: v for k, v in s.items() if not k.startswith("test_") and k not in ("reference", "published")}

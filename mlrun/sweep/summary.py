@@ -35,31 +35,35 @@ from mlrun.errors import UserError
 log = logging.getLogger("mlrun")
 
 SUMMARY = "sweep_summary.csv"
+DONE = ("ok", "pruned", "cached")     # a job's status when it did not fail (pruned: stopped by the search's pruner;
+                                      # cached: a finished run reused, mlrun.fit.cache)
 FIRST = ["job", "status", "overrides", "monitor", "best_val"]   # leading columns; test metrics etc. follow
 LAST = ["best_epoch", "epochs_run", "total_seconds", "run_dir", "error"]
 
-# override → (module of the Hydra plugin it needs, the extra that installs it)
+# override → (module it needs, what to call it, the extra that installs it). The Optuna sweeper is mlrun's own
+# (hydra_plugins/mlrun_optuna, shipped with mlrun); it needs Optuna itself.
 PLUGINS = {
-    "hparams_search=optuna": ("hydra_plugins.hydra_optuna_sweeper", "sweep"),
-    "hparams_search=optuna_mlp": ("hydra_plugins.hydra_optuna_sweeper", "sweep"),
-    "hydra/sweeper=optuna": ("hydra_plugins.hydra_optuna_sweeper", "sweep"),
-    "hydra/launcher=joblib": ("hydra_plugins.hydra_joblib_launcher", "sweep"),
-    "hydra/launcher=submitit_local": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
-    "hydra/launcher=submitit_slurm": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
-    "hydra/launcher=ray": ("hydra_plugins.hydra_ray_launcher", None),
+    "hparams_search=optuna": ("optuna", "Optuna", "sweep"),
+    "hparams_search=optuna_mlp": ("optuna", "Optuna", "sweep"),
+    "hydra/sweeper=mlrun_optuna": ("optuna", "Optuna", "sweep"),
+    "hydra/launcher=joblib": ("hydra_plugins.hydra_joblib_launcher", None, "sweep"),
+    "hydra/launcher=submitit_local": ("hydra_plugins.hydra_submitit_launcher", None, "slurm"),
+    "hydra/launcher=submitit_slurm": ("hydra_plugins.hydra_submitit_launcher", None, "slurm"),
+    "hydra/launcher=ray": ("hydra_plugins.hydra_ray_launcher", None, None),
 }
 
 
 def missing_plugin(argv: list[str]) -> str | None:
-    """One line saying what this machine lacks for the sweep `argv` asks for: a Hydra plugin (naming the extra that
-    installs it) or, for hydra/launcher=submitit_slurm, Slurm itself. None when nothing is missing."""
+    """One line saying what this machine lacks for the sweep `argv` asks for: a Hydra plugin or Optuna (naming the
+    extra that installs it) or, for hydra/launcher=submitit_slurm, Slurm itself. None when nothing is missing."""
     for arg in argv:
         choice = arg.lstrip("+")
-        module, extra = PLUGINS.get(choice, (None, None))
+        module, name, extra = PLUGINS.get(choice, (None, None, None))
         if module and not _importable(module):
             fix = (f"install the [{extra}] extra: pip install 'mlrun-classic[{extra}]'" if extra
                    else "pip install hydra-ray-launcher (see docs/sweeps.md)")
-            return f"{arg}: the Hydra plugin {module.split('.')[-1]} is not installed; {fix}"
+            what = name or f"the Hydra plugin {module.split('.')[-1]}"
+            return f"{arg}: {what} is not installed; {fix}"
         if choice == "hydra/launcher=submitit_slurm" and no_slurm():
             return f"{arg}: {no_slurm()}"
     return None
@@ -103,10 +107,9 @@ class SweepSummary(Callback):
         if job_return.status == JobStatus.FAILED and not error:   # an exception the task did not turn into a line
             e = job_return._return_value
             error = f"{type(e).__name__}: {' '.join(str(e).split())}"
-        row = {"job": config.hydra.job.num, "status": "failed" if error else "ok",
-               "overrides": " ".join(job_return.overrides or []), **_run_numbers(run_dir),
-               "run_dir": str(run_dir), "error": error}
-        append_row(Path(str(config.hydra.sweep.dir)) / SUMMARY, row)
+        overrides = [o for o in job_return.overrides or [] if not o.startswith("hydra.")]   # not the trial's own
+        append_row(Path(str(config.hydra.sweep.dir)) / SUMMARY, job_row(config.hydra.job.num, overrides, run_dir,
+                                                                          error))
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir))
@@ -122,7 +125,7 @@ class SweepSummary(Callback):
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         rows = collect(sweep_dir)
-        failed = [r for r in rows if r.get("status") != "ok"]    # the command reads them back: exit 1
+        failed = [r for r in rows if r.get("status") not in DONE]    # the command reads them back: exit 1
         if not rows:
             return
         for r in failed:
@@ -134,9 +137,18 @@ class SweepSummary(Callback):
             log.warning("could not print the sweep's table (%s: %s); mlrun report %s", type(e).__name__, e, sweep_dir)
         if table:
             print(f"\n{table}\n", flush=True)
-        log.info("sweep summary: %d jobs, %d failed%s: %s", len(rows), len(failed),
+        counts = "".join(f", {n} {s}" for s in ("pruned", "cached") if (n := sum(r.get("status") == s for r in rows)))
+        log.info("sweep summary: %d jobs, %d failed%s%s: %s", len(rows), len(failed), counts,
                  " (table above, best first)" if table else "", sweep_dir / SUMMARY)
         log.info("every column and the plots: mlrun report %s", sweep_dir)
+
+
+def job_row(num, overrides: list[str], run_dir: Path, error: str) -> dict:
+    """A job's row of sweep_summary.csv: its status (failed, or summary.json's ok | pruned | cached) and numbers."""
+    numbers = _run_numbers(run_dir)
+    status = "failed" if error else numbers.pop("status", None) or "ok"
+    return {"job": num, "status": status, "overrides": " ".join(overrides), **numbers, "run_dir": str(run_dir),
+            "error": error}
 
 
 def collect(sweep_dir: Path) -> list[dict]:
@@ -166,7 +178,8 @@ def _run_numbers(run_dir: Path) -> dict:
     out = {"monitor": s.get("monitor"), "best_val": s.get(f"best_{s.get('monitor')}")}
     out |= {k: v for k, v in s.items() if k.startswith("test_")}
     out |= {k: s.get(k) for k in ("best_epoch", "epochs_run", "total_seconds")}
-    return out
+    status = s.get("status")
+    return out | ({"status": status} if status in DONE else {})
 
 
 @contextlib.contextmanager
@@ -198,6 +211,24 @@ def append_row(path: Path, row: dict) -> None:
             writer = csv.DictWriter(f, fieldnames=fields, restval="")
             writer.writeheader()
             writer.writerows(rows)
+        os.replace(tmp, path)
+
+
+def drop_rows(path: Path, jobs: set[str]) -> None:
+    """Remove the rows of `jobs` (job numbers as text) from the summary at `path`, under its lock (mlrun rerun)."""
+    if not path.is_file():
+        return
+    with _locked(path.with_name(f".{path.name}.lock")):
+        rows = read_summary(path)
+        kept = [r for r in rows if str(r.get("job")) not in jobs]
+        if len(kept) == len(rows):
+            return
+        fields = list(rows[0]) if rows else FIRST + LAST
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields, restval="")
+            writer.writeheader()
+            writer.writerows(kept)
         os.replace(tmp, path)
 
 

@@ -1,0 +1,126 @@
+"""Which jobs of a sweep folder to run again (`mlrun rerun SWEEP_DIR`, mlrun.cli.rerun), and its summary merged.
+
+    mlrun rerun outputs/multirun/2026-12-05/10-00-00_grid     # the failed and unfinished jobs; the others stay
+
+A job is kept when its folder's summary.json says ok, pruned or cached. It is run again when it failed (error.txt),
+never finished (a folder without summary.json: killed, a machine lost), or, for a grid (Hydra's basic sweeper,
+read from multirun.yaml), never started (no folder). Each is run with its own stored overrides
+(`<job>/.hydra/overrides.yaml`; for a job that never started, its place in the grid) into its own folder, the old
+folder removed first; its row in sweep_summary.csv is replaced. An Optuna search's missing trials are not jobs of a
+plan: run the search command again to continue its study.
+
+The folder's files are read as untrusted input: sizes bounded, overrides must be a YAML list of plain strings.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlrun.errors import UserError
+from mlrun.sweep.summary import DONE, SUMMARY
+
+MAX_YAML = 1 << 20                 # bytes of multirun.yaml or a job's overrides.yaml
+
+
+@dataclass
+class Job:
+    num: int
+    overrides: list[str]
+    why: str                       # failed | unfinished | not started
+
+    @property
+    def folder_name(self) -> str:
+        return str(self.num)
+
+
+def plan(sweep_dir: Path) -> tuple[list[Job], int]:
+    """(jobs to run again, jobs kept) of the sweep folder; one line when it is not a sweep folder."""
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise UserError(f"{sweep_dir}: no such folder; pass a sweep folder (outputs/multirun/<date>/<time>)")
+    if not ((sweep_dir / "multirun.yaml").is_file() or (sweep_dir / SUMMARY).is_file()):
+        raise UserError(f"{sweep_dir}: not a sweep folder (no multirun.yaml or {SUMMARY} in it); pass the folder "
+                        f"`mlrun train -m` printed at its end")
+    folders = {int(p.name): p for p in sweep_dir.iterdir() if p.name.isdigit() and p.is_dir() and not p.is_symlink()}
+    grid = _grid(sweep_dir / "multirun.yaml")
+    jobs, kept = [], 0
+    for num, folder in sorted(folders.items()):
+        status = _status(folder)
+        if status in DONE:
+            kept += 1
+            continue
+        stored = folder / ".hydra" / "overrides.yaml"
+        if not stored.is_file() and num < len(grid):  # killed before Hydra wrote it: its place in the grid
+            jobs.append(Job(num, grid[num], status))
+            continue
+        jobs.append(Job(num, _overrides(stored), status))
+    for num, overrides in enumerate(grid):
+        if num not in folders:
+            jobs.append(Job(num, overrides, "not started"))
+    return sorted(jobs, key=lambda j: j.num), kept
+
+
+def _status(folder: Path) -> str:
+    if (folder / "error.txt").is_file():
+        return "failed"
+    try:
+        s = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "unfinished"
+    status = s.get("status", "ok") if isinstance(s, dict) else None
+    return status if status in DONE else "unfinished"
+
+
+def _read_yaml(path: Path):
+    import yaml
+
+    try:
+        if path.stat().st_size > MAX_YAML:
+            raise UserError(f"{path}: larger than {MAX_YAML} bytes; not a Hydra record")
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise UserError(f"{path}: not readable as YAML ({type(e).__name__}); rerun cannot tell this job's "
+                        f"overrides") from None
+
+
+def _overrides(path: Path) -> list[str]:
+    data = _read_yaml(path)
+    if not isinstance(data, list) or not all(isinstance(o, str) and "=" in o for o in data):
+        raise UserError(f"{path}: expected a YAML list of key=value overrides")
+    for o in data:
+        if "${" in o:                  # a stored file names no resolver: its overrides are plain values
+            raise UserError(f"{path}: holds an interpolation ({o!r}); refused")
+    return data
+
+
+def _grid(multirun: Path) -> list[list[str]]:
+    """Every job of a basic-sweeper grid, in Hydra's order, from multirun.yaml; [] for other sweepers or no file."""
+    if not multirun.is_file():
+        return []
+    data = _read_yaml(multirun)
+    hydra = data.get("hydra") if isinstance(data, dict) else None
+    if not isinstance(hydra, dict) or "BasicSweeper" not in str((hydra.get("sweeper") or {}).get("_target_", "")):
+        return []
+    task = (hydra.get("overrides") or {}).get("task")
+    if not isinstance(task, list) or not all(isinstance(o, str) for o in task) or any("${" in o for o in task):
+        raise UserError(f"{multirun}: hydra.overrides.task is not a list of plain overrides")
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = hydra["sweeper"].get("params") or {}          # the basic sweeper's own params come first
+    parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()] + task)
+    return [list(job) for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+
+
+def clear(sweep_dir: Path, job: Job) -> Path:
+    """Remove the job's old folder (inside the sweep folder, not a link) and its summary row; its folder path."""
+    from mlrun.sweep.summary import drop_rows
+
+    folder = Path(sweep_dir) / job.folder_name
+    if folder.is_dir() and not folder.is_symlink():
+        shutil.rmtree(folder)
+    drop_rows(Path(sweep_dir) / SUMMARY, {str(job.num)})
+    return folder
