@@ -20,7 +20,7 @@ from mlrun.version import VERSION
 COMMANDS = {                                 # command → (module, one-line help); each module has main(argv)
     "train": ("mlrun.cli.train", "compose a config from conf/ and train it (Hydra; --help lists the groups)"),
     "eval": ("mlrun.cli.eval", "evaluate a checkpoint on a split of its dataset: checkpoint=PATH [split=test]"),
-    "predict": ("mlrun.cli.predict", "predictions for new rows: checkpoint=PATH input=FILE [output=FILE|-] [proba=true]"),
+    "predict": ("mlrun.cli.predict", "predictions for new rows: checkpoint=PATH input=FILE [output=FILE|-] [keep=[id]]"),
     "recommend": ("mlrun.cli.recommend", "top-k unrated items for a user (model=mf): checkpoint=PATH user=ID [k=10]"),
     "bench": ("mlrun.cli.bench", "samples/s, epoch time, time to target per device and batch size: CSV + plot"),
     "report": ("mlrun.cli.report", "table + plots of runs and sweeps: PATH... [--filter k=v] [--sort col] [--out DIR]"),
