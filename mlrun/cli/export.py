@@ -25,11 +25,12 @@ def main(argv: list[str]) -> None:
         return print_help(__doc__)
     args, overrides = split_args("mlrun export", argv, ("checkpoint", "format", "output", "exporter"),
                                  required=("checkpoint", "format"))
+    fmt = choice("mlrun export", "format", args["format"], ("onnx", "torchscript"))
     exporter = choice("mlrun export", "exporter", args.get("exporter", "legacy"), ("legacy", "dynamo"))
     from mlrun.export.write import export_checkpoint   # torch and the run's code: only once the arguments parse
 
     try:
-        path = export_checkpoint(args["checkpoint"], args["format"], args.get("output"), overrides, exporter)
+        path = export_checkpoint(args["checkpoint"], fmt, args.get("output"), overrides, exporter)
     except UserError as e:
         fail("mlrun export", str(e))
-    print(f"{args['format']} → {path}")
+    print(f"{fmt} → {path}")

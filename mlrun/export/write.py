@@ -56,7 +56,7 @@ def export_checkpoint(checkpoint: str, fmt: str, output: str | None = None, over
         raise UserError(f"output={str(out)!r}: a format={fmt} file ends in {' or '.join(FORMATS[fmt])}")
     refuse_overwriting(str(out), (checkpoint,))
     key = f"checkpoint={str(checkpoint)!r}"
-    opened = open_checkpoint(checkpoint, ["device=cpu", *overrides], key=key)
+    opened = open_checkpoint(checkpoint, ["device=cpu", *overrides])
     predictor = Predictor(opened, ["device=cpu", *overrides], key=key)
     exportable(predictor)
     core, example = exported_core(predictor)

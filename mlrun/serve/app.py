@@ -44,7 +44,7 @@ class Served:
 def load(checkpoint: str, overrides: list[str] = ()) -> Served:
     """The run, opened with predict's checks, and its metadata."""
     key = f"checkpoint={str(checkpoint)!r}"
-    opened = open_checkpoint(checkpoint, list(overrides), key=key)
+    opened = open_checkpoint(checkpoint, list(overrides))
     predictor = Predictor(opened, list(overrides), key=key)
     return Served(predictor, describe(opened, predictor))
 
