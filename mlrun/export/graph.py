@@ -120,9 +120,9 @@ class Exported(nn.Module):
         super().__init__()
         self.inputs, self.net, self.head = inputs, net, head
 
-    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        x = self.inputs(*xs) if self.inputs is not None else xs[0]
-        return self.head(self.net(x))
+    def forward(self, x: torch.Tensor, codes: torch.Tensor | None = None) -> torch.Tensor:
+        """x: numeric columns (with `codes`: categorical codes), images or (user, item) index pairs."""
+        return self.head(self.net(self.inputs(x, codes) if self.inputs is not None else x))
 
 
 def kind_of(predictor) -> str:

@@ -10,10 +10,11 @@ Inputs and outputs, all with N rows (any N):
 - outputs: classification `label` string (N,) and `probabilities` float32 (N, C); otherwise `prediction`
   float32 (N, K) in the target's units.
 
-The torch → ONNX step uses torch's TorchScript-based exporter (`dynamo=False`): ≈ 1 s for a small model on the
-2-core machine against ≈ 5–6 s for the torch.export-based one (which also needs onnxscript), and its tracing
-unrolls a fixed-step ODE solver's Python loop as it runs. Where a torch build has no legacy exporter, the
-torch.export-based one is used (`exporter=dynamo` chooses it outright).
+The torch → ONNX step uses torch's TorchScript-based exporter (`dynamo=False`, exporter=legacy) by default:
+tracing unrolls a fixed-step ODE solver's Python loop as it runs, where torch.export (exporter=dynamo, needs
+onnxscript) stops at torchdiffeq's data-dependent checks; and it takes 0.1–1.2 s per small model on the 2-core
+machine against 2.8–5.6 s for torch.export (docs/export.md has the measurements). exporter=dynamo exports the
+other kinds (table, CNN, MF) with the same outputs.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from mlrun.export.graph import MISSING, columns_of, kind_of, outside
 
 OPSET = 17                 # ai.onnx; onnxruntime ≥ 1.14 runs it
 ML_OPSET = 3               # ai.onnx.ml: LabelEncoder with keys_strings / values_int64s
-EXPORTERS = ("legacy", "dynamo")
 
 
 def needs_onnx():
@@ -43,24 +43,32 @@ def needs_onnx():
 def torch_to_onnx(core: torch.nn.Module, example: tuple, names: list[str], output: str, exporter: str):
     """The traced core as an onnx.ModelProto, batch dimension dynamic."""
     onnx = needs_onnx()
+    if exporter == "dynamo":
+        try:
+            import onnxscript  # noqa: F401 - the torch.export-based exporter needs it
+        except ImportError:
+            raise UserError("exporter=dynamo needs onnxscript: pip install 'mlrun-classic[export]'") from None
     buffer = io.BytesIO()
     axes = {name: {0: "N"} for name in [*names, output]}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")              # the legacy exporter's deprecation and tracer notes
-        if exporter == "legacy":
-            torch.onnx.export(core, example, buffer, input_names=names, output_names=[output], dynamic_axes=axes,
-                              opset_version=OPSET, dynamo=False)
-        else:
-            try:
-                import onnxscript  # noqa: F401 - the torch.export-based exporter needs it
-            except ImportError:
-                raise UserError("exporter=dynamo needs onnxscript: pip install 'mlrun-classic[export]'") from None
-            n = torch.export.Dim("N", min=1)
-            shapes = tuple({0: n} for _ in names)
-            program = torch.onnx.export(core, example, input_names=names, output_names=[output],
-                                        dynamic_shapes=shapes, opset_version=max(OPSET, 18), dynamo=True,
-                                        verbose=False)
-            program.save(buffer)
+        try:
+            if exporter == "legacy":
+                torch.onnx.export(core, example, buffer, input_names=names, output_names=[output],
+                                  dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+            else:
+                n = torch.export.Dim("N", min=1)
+                program = torch.onnx.export(core, example, input_names=names, output_names=[output],
+                                            dynamic_shapes=tuple({0: n} for _ in names), dynamo=True,
+                                            opset_version=max(OPSET, 18), verbose=False)
+                program.save(buffer)
+        except Exception as e:                       # torch's exporters raise many kinds: one line, the root cause
+            while e.__cause__ is not None:
+                e = e.__cause__
+            first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
+            other = "legacy" if exporter == "dynamo" else "dynamo"
+            raise UserError(f"exporter={exporter}: torch could not export this model ({first[:200]}); try "
+                            f"exporter={other}") from None
     return onnx.load_from_string(buffer.getvalue())
 
 
