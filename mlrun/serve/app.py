@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -31,6 +32,7 @@ from mlrun.errors import UserError
 from mlrun.export.metadata import describe
 from mlrun.infer.predict import Predictor
 from mlrun.infer.validate import open_checkpoint
+from mlrun.serve.fast import TableFast
 
 MAX_BODY = 8 * 2**20          # bytes per request body (≈ 100,000 rows of a few numbers), max_body_mb= changes it
 
@@ -39,6 +41,7 @@ MAX_BODY = 8 * 2**20          # bytes per request body (≈ 100,000 rows of a fe
 class Served:
     predictor: Predictor
     meta: dict
+    fast: TableFast | None = None           # JSON table rows without pandas (mlrun.serve.fast)
 
 
 def load(checkpoint: str, overrides: list[str] = ()) -> Served:
@@ -46,7 +49,9 @@ def load(checkpoint: str, overrides: list[str] = ()) -> Served:
     key = f"checkpoint={str(checkpoint)!r}"
     opened = open_checkpoint(checkpoint, list(overrides))
     predictor = Predictor(opened, list(overrides), key=key)
-    return Served(predictor, describe(opened, predictor))
+    meta = describe(opened, predictor)
+    torch.set_num_threads(1)                # one request at a time per worker; more cores: workers=
+    return Served(predictor, meta, TableFast(predictor) if meta["kind"] == "table" else None)
 
 
 class TooLarge(Exception):
@@ -95,12 +100,11 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def rows_of(body: bytes, content_type: str, served: Served) -> tuple[object, bool | None]:
-    """(the rows as predict takes them, proba from a JSON body or None) for a request body."""
-    kind = served.meta["kind"]
+def parsed(body: bytes, content_type: str, served: Served) -> tuple[object, bool | None]:
+    """(the rows as JSON gave them or a CSV's DataFrame, proba from a JSON body or None) for a request body."""
     if content_type.startswith("text/csv"):
         try:
-            frame = pd.read_csv(io.BytesIO(body), dtype=str if kind == "pairs" else None)
+            frame = pd.read_csv(io.BytesIO(body), dtype=str if served.meta["kind"] == "pairs" else None)
         except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as e:
             raise UserError(f"body: not a CSV table ({str(e).strip().splitlines()[-1]})") from None
         return frame, None
@@ -117,15 +121,21 @@ def rows_of(body: bytes, content_type: str, served: Served) -> tuple[object, boo
         data = data.get("rows")
     if not isinstance(data, list) or not data:
         raise UserError('body: expected {"rows": [...]} with at least one row (or a bare list of rows)')
+    return data, proba
+
+
+def rows_of(data: list, served: Served):
+    """JSON rows as predict takes them: a DataFrame of columns (tables, pairs) or the nested lists (images)."""
+    kind = served.meta["kind"]
     if kind == "images":
-        return data, proba
+        return data
     if not all(isinstance(row, dict) for row in data):
         bad = next(i for i, row in enumerate(data) if not isinstance(row, dict))
         raise UserError(f"body: row {bad + 1}: expected an object of column: value, not {type(data[bad]).__name__}")
     frame = pd.DataFrame.from_records(data)
     if kind == "pairs":
         frame = frame.astype(object).where(frame.notna(), "").astype(str)   # ids are text, as in read_pairs
-    return frame, proba
+    return frame
 
 
 def response(frame: pd.DataFrame, proba: bool) -> dict:
@@ -156,9 +166,14 @@ def make_app(served: Served, max_body: int = MAX_BODY):
     async def predict(request: Request):
         body = await request.body()
         try:
-            rows, proba = rows_of(body, request.headers.get("content-type", ""), served)
+            rows, proba = parsed(body, request.headers.get("content-type", ""), served)
             if proba is None:
                 proba = request.query_params.get("proba", "false").lower() == "true"
+            if isinstance(rows, list):
+                quick = served.fast.answer(rows, proba) if served.fast is not None else None
+                if quick is not None:
+                    return quick
+                rows = rows_of(rows, served)
             frame = served.predictor.predict(rows, proba, name="body")
         except UserError as e:
             return JSONResponse({"detail": " ".join(str(e).split())}, status_code=422)

@@ -70,6 +70,7 @@ def test_the_server_predicts_refuses_bad_rows_and_stops_on_sigterm(tmp_path):
     train(make_cfg("dataset=table", f"dataset.path={tmp_path / 'train.csv'}", "dataset.target=y", "model=logistic"),
           tmp_path / "run")
     new = frame.drop(columns="y").head(5)
+    new.loc[1, "a"], new.loc[2, "colour"], new.loc[3, "colour"] = np.nan, "purple", None   # gaps, an unseen value
     new.to_csv(tmp_path / "new.csv", index=False)
     predict_file(str(tmp_path / "run"), str(tmp_path / "new.csv"), str(tmp_path / "p.csv"), proba=True)
     want = pd.read_csv(tmp_path / "p.csv")
@@ -81,7 +82,7 @@ def test_the_server_predicts_refuses_bad_rows_and_stops_on_sigterm(tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         started(server, port)
-        rows = json.dumps({"rows": new.to_dict("records"), "proba": True}).encode()
+        rows = json.dumps({"rows": json.loads(new.to_json(orient="records")), "proba": True}).encode()   # NaN → null
         status, out = call(port, "/predict", rows)
         assert status == 200 and out["predictions"] == list(want["prediction"]) and out["classes"] == ["no", "yes"]
         assert np.allclose(out["probabilities"], want[["p_no", "p_yes"]].to_numpy(), atol=1e-7)
