@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from mlrun.errors import UserError
 from mlrun.export.metadata import describe
@@ -171,8 +171,8 @@ def make_app(served: Served, max_body: int = MAX_BODY):
                 proba = request.query_params.get("proba", "false").lower() == "true"
             if isinstance(rows, list):
                 quick = served.fast.answer(rows, proba) if served.fast is not None else None
-                if quick is not None:
-                    return quick
+                if quick is not None:               # plain lists of str/float: json.dumps, no FastAPI encoder walk
+                    return Response(json.dumps(quick), media_type="application/json")
                 rows = rows_of(rows, served)
             frame = served.predictor.predict(rows, proba, name="body")
         except UserError as e:
