@@ -43,8 +43,8 @@ session = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
 meta = json.loads(session.get_modelmeta().custom_metadata_map["mlrun"])
 rows = pd.read_csv(sys.argv[2])
 numeric, categorical = meta["inputs"]["numeric"], meta["inputs"]["categorical"]
-feeds = {"numeric": rows[numeric].to_numpy(np.float64),
-         "categorical": rows[categorical].astype(object).where(rows[categorical].notna(), "").astype(str).to_numpy(object)}
+text = rows[categorical].astype(object).where(rows[categorical].notna(), "")
+feeds = {"numeric": rows[numeric].to_numpy(np.float64), "categorical": text.astype(str).to_numpy(object)}
 label, probabilities = session.run(["label", "probabilities"], feeds)
 out = pd.DataFrame({"row": np.arange(len(rows)), "prediction": label})
 out.to_csv(sys.argv[3], index=False)
@@ -89,8 +89,9 @@ def client(port: int, body: bytes, quota: list, deadline: float, latencies: list
 def repeated(port: int, clients: int, rows: list, count: int, seconds: float, times: int) -> dict:
     """The median of `times` repetitions, key by key (the machine is shared: single runs swing with its load)."""
     runs = [load(port, clients, rows, count, seconds) for _ in range(times)]
-    return {k: runs[0][k] if k in ("clients", "rows_per_request") else float(np.median([r[k] for r in runs]))
-            for k in runs[0]} | {"repetitions": times}
+    median = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
+    return median | {k: int(median[k]) for k in ("clients", "rows_per_request", "requests", "rows_per_s")} | \
+        {"repetitions": times}
 
 
 def load(port: int, clients: int, rows: list, count: int, seconds: float) -> dict:
@@ -193,7 +194,8 @@ def main() -> None:
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpus": os.cpu_count(),
                "load_average_1min": round(os.getloadavg()[0], 1)}
     (out / "results.json").write_text(json.dumps(results, indent=1))
-    print("| clients | rows/request | requests | requests/s | rows/s | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|")
+    print("| clients | rows/request | requests | requests/s | rows/s | p50 ms | p99 ms |")
+    print("|---|---|---|---|---|---|---|")
     for r in results["serve"]:
         print(f"| {r['clients']} | {r['rows_per_request']} | {r['requests']} | {r['requests_per_s']} | "
               f"{r['rows_per_s']:,} | {r['p50_ms']} | {r['p99_ms']} |")

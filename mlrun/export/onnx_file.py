@@ -46,6 +46,7 @@ def torch_to_onnx(core: torch.nn.Module, example: tuple, names: list[str], outpu
     if exporter == "dynamo":
         try:
             import onnxscript  # noqa: F401 - the torch.export-based exporter needs it
+            del onnxscript
         except ImportError:
             raise UserError("exporter=dynamo needs onnxscript: pip install 'mlrun-classic[export]'") from None
     buffer = io.BytesIO()

@@ -3,7 +3,7 @@
     p = Predictor.load("outputs/<run>")            # best.pt of a run folder, or a .pt file
     p.predict(frame)                               # DataFrame: row, prediction (+ p_<class> with proba=True)
     predict_file("outputs/<run>", "new.csv", "predictions.csv", proba=True)
-    predict_file("outputs/<run>", "new.csv", keep=("id",))   # → outputs/<run>/predictions/new.csv: row, id, prediction
+    predict_file("outputs/<run>", "new.csv", keep=("id",))   # → outputs/<run>/predictions/new.csv: row, id, ...
 
 How rows become model inputs depends on what the run learned from:
 - a table file (`dataset=table`) or a built-in table (digits, iris, California housing, ...): the checkpoint's spec

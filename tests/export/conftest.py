@@ -39,7 +39,8 @@ for name, case in cases.items():
         meta = json.loads(extra["mlrun.json"])
         if meta["kind"] == "table":
             n = len(next(iter(feeds.values())))
-            numeric = torch.from_numpy(feeds["numeric"]) if "numeric" in feeds else torch.empty(n, 0, dtype=torch.float64)
+            numeric = (torch.from_numpy(feeds["numeric"]) if "numeric" in feeds
+                       else torch.empty(n, 0, dtype=torch.float64))
             args = (numeric, feeds["categorical"].tolist() if "categorical" in feeds else [])
         elif meta["kind"] == "pairs":
             args = (feeds["user"].tolist(), feeds["item"].tolist())

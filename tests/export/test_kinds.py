@@ -1,7 +1,7 @@
-"""`mlrun export` of the other model kinds: a CNN on IDX images, matrix factorization on user/item ids (unknown ids
-→ the cold-start prediction), a neural ODE with its fixed-step solver unrolled (adaptive solvers refused), and
-torch's torch.export-based ONNX exporter (on the CNN); each file in ONNX and TorchScript gives predict's outputs within 1e-5 in
-a process that never imports mlrun."""
+"""`mlrun export` of the other model kinds: a CNN on IDX images, matrix factorization on user/item ids (unknown
+ids → the cold-start prediction), a neural ODE with its fixed-step solver unrolled (adaptive solvers refused), and
+torch's torch.export-based ONNX exporter (on the CNN); each file in ONNX and TorchScript gives predict's outputs
+within 1e-5 in a process that never imports mlrun."""
 
 from __future__ import annotations
 
