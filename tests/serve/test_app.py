@@ -17,9 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlrun.fit.run import train
 from mlrun.infer.predict import predict_file
-from tests.helpers import make_cfg
 
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
@@ -61,23 +59,46 @@ def started(server: subprocess.Popen, port: int, seconds: float = 90) -> None:
     raise AssertionError(f"mlrun serve did not answer /health in {seconds} s")
 
 
-def test_the_server_predicts_refuses_bad_rows_and_stops_on_sigterm(tmp_path):
-    rng = np.random.default_rng(0)
-    a, b = rng.normal(size=160), rng.normal(size=160)
-    colour = rng.choice(["red", "blue"], size=160)
-    frame = pd.DataFrame({"a": a, "b": b, "colour": colour, "y": np.where(a + (colour == "red") > 0, "yes", "no")})
-    frame.to_csv(tmp_path / "train.csv", index=False)
-    train(make_cfg("dataset=table", f"dataset.path={tmp_path / 'train.csv'}", "dataset.target=y", "model=logistic"),
-          tmp_path / "run")
-    new = frame.drop(columns="y").head(5)
-    new.loc[1, "a"], new.loc[2, "colour"], new.loc[3, "colour"] = np.nan, "purple", None   # gaps, an unseen value
-    new.to_csv(tmp_path / "new.csv", index=False)
-    predict_file(str(tmp_path / "run"), str(tmp_path / "new.csv"), str(tmp_path / "p.csv"), proba=True)
-    want = pd.read_csv(tmp_path / "p.csv")
+def predicted(run, new: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    """`mlrun predict`'s output for the rows `new`, with probabilities."""
+    new.to_csv(folder / "new.csv", index=False)
+    predict_file(str(run), str(folder / "new.csv"), str(folder / "p.csv"), proba=True)
+    return pd.read_csv(folder / "p.csv")
 
+
+def test_the_app_answers_like_predict_and_refuses_bad_rows_in_one_line(table_run, tmp_path):
+    """In process (Starlette's test client): JSON rows (the quick path) and CSV (predict's path) equal predict's
+    output; a bad cell is 422 naming row and column; a body over the limit is 413; /metadata and /health."""
+    from fastapi.testclient import TestClient
+
+    from mlrun.serve.app import load, make_app
+
+    run, new = table_run
+    want = predicted(run, new, tmp_path)
+    client = TestClient(make_app(load(str(run)), max_body=4096))
+    out = client.post("/predict", content=json.dumps({"rows": json.loads(new.to_json(orient="records")),
+                                                      "proba": True}))
+    assert out.status_code == 200 and out.json()["predictions"] == list(want["prediction"])
+    assert np.allclose(out.json()["probabilities"], want[["p_no", "p_yes"]].to_numpy(), atol=1e-7)
+    csv = client.post("/predict?proba=true", content=new.to_csv(index=False), headers={"Content-Type": "text/csv"})
+    assert csv.json() == out.json()
+    bad = client.post("/predict", json=[{"a": 1, "b": 2, "colour": "red"}, {"a": 1, "b": [2], "colour": "red"}])
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("body: row 2, column b: ")
+    assert client.post("/predict", json={"rows": []}).json() == {
+        "detail": 'body: expected {"rows": [...]} with at least one row (or a bare list of rows)'}
+    assert client.post("/predict", content=b"[" + b" " * 5000 + b"]").status_code == 413
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/metadata").json()["inputs"] == {"numeric": ["a", "b"], "categorical": ["colour"]}
+
+
+@pytest.mark.slow
+def test_the_server_predicts_refuses_bad_rows_and_stops_on_sigterm(table_run, tmp_path):
+    """The real command on a free loopback port, in its own process; SIGTERM ends it with exit 0."""
+    run, new = table_run
+    want = predicted(run, new, tmp_path)
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    server = subprocess.Popen([sys.executable, "-m", "mlrun", "serve", f"checkpoint={tmp_path / 'run'}",
+    server = subprocess.Popen([sys.executable, "-m", "mlrun", "serve", f"checkpoint={run}",
                                f"port={port}", "max_body_mb=1"], cwd=tmp_path, env=env, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -97,7 +118,7 @@ def test_the_server_predicts_refuses_bad_rows_and_stops_on_sigterm(tmp_path):
         assert too_large(port).startswith("HTTP/1.1 413 ")
         status, meta = call(port, "/metadata")
         assert status == 200 and meta["classes"] == ["no", "yes"] and meta["inputs"]["categorical"] == ["colour"]
-        assert meta["provenance"]["run"] == str((tmp_path / "run").resolve()) and len(meta["config_digest"]) == 64
+        assert meta["provenance"]["run"] == str(run.resolve()) and len(meta["config_digest"]) == 64
         server.send_signal(signal.SIGTERM)
         _, err = server.communicate(timeout=30)
         assert server.returncode == 0 and err.strip().endswith("the requests in flight were answered")
