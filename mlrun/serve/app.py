@@ -8,7 +8,8 @@
                      or a CSV body (Content-Type: text/csv) with ?proba=true
                      → {"predictions": [...]} (+ "classes" and "probabilities" (N, C) with proba)
 
-Table runs take rows of columns (a JSON null or an empty CSV cell = missing); image runs rows of pixel values
+Table runs take rows of columns (a JSON null or an empty CSV cell = missing), a built-in table (iris, digits) lists
+of its feature values; image runs rows of pixel values
 (each row an image, nested as C×H×W or flat); ratings runs rows with user and item ids. A bad row is HTTP 422 with
 one line naming the row and column (mlrun's own message: `body: row 2, column a: non-numeric value 'x' in a numeric
 column`); a body over the limit is HTTP 413 before it is read whole. The model is opened as `mlrun predict` opens it
@@ -127,7 +128,7 @@ def parsed(body: bytes, content_type: str, served: Served) -> tuple[object, bool
 def rows_of(data: list, served: Served):
     """JSON rows as predict takes them: a DataFrame of columns (tables, pairs) or the nested lists (images)."""
     kind = served.meta["kind"]
-    if kind == "images":
+    if kind == "images" or (served.fast is not None and served.fast.lists):   # lists of values, as predict takes
         return data
     if not all(isinstance(row, dict) for row in data):
         bad = next(i for i, row in enumerate(data) if not isinstance(row, dict))
