@@ -52,7 +52,8 @@ def load(checkpoint: str, overrides: list[str] = ()) -> Served:
     predictor = Predictor(opened, list(overrides), key=key)
     meta = describe(opened, predictor)
     torch.set_num_threads(1)                # one request at a time per worker; more cores: workers=
-    return Served(predictor, meta, TableFast(predictor) if meta["kind"] == "table" else None)
+    quick = meta["kind"] == "table" and predictor.device.type == "cpu"     # its inputs are CPU tensors
+    return Served(predictor, meta, TableFast(predictor) if quick else None)
 
 
 class TooLarge(Exception):
