@@ -8,9 +8,10 @@ machine: experiments/serve).
 
 Rows are objects of column: value (dataset=table) or lists of the feature values (a built-in table such as iris,
 in the dataset's feature order). Only rows it can encode exactly as predict would take this path: numbers (or
-null) in numeric columns, text / numbers / booleans (or null) in categorical ones, every column present in every row, values that stay finite and
-inside float32 after scaling. Anything else returns None and goes through `Predictor.predict`, which answers with
-its own one-line reason (the row and column) — so the two paths give the same numbers and the same errors.
+null) in numeric columns, text / numbers / booleans (or null) in categorical ones, every column present in every
+row, values that stay finite and inside float32 after scaling. Anything else returns None and goes through
+`Predictor.predict`, which answers with its own one-line reason (the row and column) — so the two paths give the
+same numbers and the same errors.
 """
 
 from __future__ import annotations
