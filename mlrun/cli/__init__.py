@@ -3,6 +3,8 @@
     mlrun train [group=option] [key=value] [-m]     # Hydra: compose conf/, train, write outputs/
     mlrun eval checkpoint=PATH [split=test]          # score a saved model on its dataset
     mlrun predict checkpoint=PATH input=FILE         # one prediction per new row: CSV / Parquet / stdout
+    mlrun export checkpoint=PATH format=onnx         # one ONNX / TorchScript file with the preprocessing inside
+    mlrun serve checkpoint=PATH [port=8000]          # POST /predict, GET /health, GET /metadata on localhost
     mlrun recommend checkpoint=PATH user=ID [k=10]   # top-k unrated items from a model=mf checkpoint
     mlrun bench trainer.batch_size=64,512            # samples/s per device and batch size: CSV + plot
     mlrun report PATH... [--filter k=v] [--sort col] # table (CSV, Markdown), plots, --html of runs and sweeps
@@ -22,7 +24,9 @@ from mlrun.version import VERSION
 COMMANDS = {                                 # command → (module, one-line help); each module has main(argv)
     "train": ("mlrun.cli.train", "compose a config from conf/ and train it (Hydra; --help lists the groups)"),
     "eval": ("mlrun.cli.eval", "evaluate a checkpoint on a split of its dataset: checkpoint=PATH [split=test]"),
-    "predict": ("mlrun.cli.predict", "predictions for new rows: checkpoint=PATH input=FILE [output=FILE|-] [proba=true]"),
+    "predict": ("mlrun.cli.predict", "predictions for new rows: checkpoint=PATH input=FILE [output=FILE|-] [keep=[id]]"),
+    "export": ("mlrun.cli.export", "one ONNX / TorchScript file taking raw rows: checkpoint=PATH format=onnx"),
+    "serve": ("mlrun.cli.serve", "predictions over HTTP: checkpoint=PATH [host=127.0.0.1 port=8000]"),
     "recommend": ("mlrun.cli.recommend", "top-k unrated items for a user (model=mf): checkpoint=PATH user=ID [k=10]"),
     "bench": ("mlrun.cli.bench", "samples/s, epoch time, time to target per device and batch size: CSV + plot"),
     "report": ("mlrun.cli.report", "table + plots of runs and sweeps: PATH... [--filter k=v] [--sort col] [--out DIR]"),

@@ -3,6 +3,7 @@
     p = Predictor.load("outputs/<run>")            # best.pt of a run folder, or a .pt file
     p.predict(frame)                               # DataFrame: row, prediction (+ p_<class> with proba=True)
     predict_file("outputs/<run>", "new.csv", "predictions.csv", proba=True)
+    predict_file("outputs/<run>", "new.csv", keep=("id",))   # → outputs/<run>/predictions/new.csv: row, id, ...
 
 How rows become model inputs depends on what the run learned from:
 - a table file (`dataset=table`) or a built-in table (digits, iris, California housing, ...): the checkpoint's spec
@@ -243,16 +244,60 @@ def refuse_overwriting(output: str, inputs: tuple[str, ...]) -> None:
                             f"they come from; write them to another file")
 
 
-def predict_file(checkpoint: str, input: str, output: str, proba: bool = False,  # noqa: A002 - the command's key
-                 overrides: list[str] = ()) -> tuple[int, str]:
-    """(rows predicted, where they went) for `mlrun predict checkpoint=... input=... output=...`."""
+def predict_file(checkpoint: str, input: str, output: str | None = None, proba: bool = False,  # noqa: A002
+                 overrides: list[str] = (), keep: tuple[str, ...] = ()) -> tuple[int, str]:
+    """(rows predicted, where they went) for `mlrun predict checkpoint=... input=... [output=...] [keep=...]`.
+    output None: <run folder>/predictions/<input name>.csv (default_output); `-`: stdout. keep: input columns copied
+    into the output after `row` (ids to join on)."""
+    output = default_output(checkpoint, input) if output is None else output
     if output != "-" and Path(output).suffix.lower() not in OUTPUTS:
         raise UserError(f"output={output!r}: valid choices are a .csv or .parquet file, or - for stdout")
     if output != "-":
         refuse_overwriting(output, (input, checkpoint))
     predictor = Predictor.load(checkpoint, overrides)
     if predict_images.wants(predictor.spec, input):    # a folder or an image file: one row per image, with its path
+        if keep:
+            raise UserError(f"keep={','.join(keep)}: input={input!r} is images; the output's `path` column names "
+                            f"each one")
         frame = predict_images.predict(predictor, input, proba)
     else:
-        frame = predictor.predict(read_rows(predictor, input), proba, name=f"input={input!r}")
+        rows = read_rows(predictor, input)
+        kept = kept_columns(rows, keep, f"input={input!r}")
+        frame = predictor.predict(rows, proba, name=f"input={input!r}")
+        if kept is not None:
+            frame = pd.concat([frame[["row"]], kept, frame.drop(columns="row")], axis=1)
+    if output != "-":
+        Path(output).expanduser().parent.mkdir(parents=True, exist_ok=True)
     return len(frame), write_rows(frame, output, (input, checkpoint))
+
+
+def default_output(checkpoint: str, input: str) -> str:  # noqa: A002 - the command's key
+    """<run folder>/predictions/<input name without its suffixes>.csv: a run folder `checkpoint`, or the run folder
+    of `<run>/checkpoints/<file>.pt`, or the folder of any other .pt file. Never the current folder by default."""
+    path = Path(checkpoint).expanduser()
+    run = path if path.is_dir() else path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    stem = Path(input).name
+    while Path(stem).suffix.lower() in (".csv", ".tsv", ".txt", ".gz", ".bz2", ".zip", ".xz", ".parquet", ".feather",
+                                        ".idx", ".ubyte", ".idx3-ubyte"):
+        stem = Path(stem).stem
+    return str(run / "predictions" / f"{stem or 'predictions'}.csv")
+
+
+def kept_columns(rows, keep: tuple[str, ...], name: str) -> pd.DataFrame | None:
+    """The input columns `keep` names, as a frame indexed 0..N-1 (None when keep is empty); an unknown column, a
+    name the output already uses (row, prediction, p_<class>) or a file without columns (images) is one line."""
+    if not keep:
+        return None
+    if not isinstance(rows, pd.DataFrame):
+        raise UserError(f"keep={','.join(keep)}: {name} is an image file; it has no columns to keep")
+    have = [str(c) for c in rows.columns]
+    for column in keep:
+        if column == "row" or column == "prediction" or column.startswith(("p_", "prediction_")):
+            raise UserError(f"keep={column!r}: the output already has a column of that name; rename it in the input")
+        if column not in have:
+            raise UserError(f"keep={column!r}: not a column of {name}; valid choices are {', '.join(have[:30])}"
+                            f"{', ...' if len(have) > 30 else ''}")
+    if len(set(keep)) != len(keep):
+        raise UserError(f"keep={','.join(keep)}: a column repeats")
+    frame = rows.rename(columns=str)[list(keep)].reset_index(drop=True)
+    return frame

@@ -126,7 +126,7 @@ class CNN(Model):
         self.head = nn.Sequential(*dense)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.reshape(len(x), *self.image_shape)                # flat (N, D) → (N, C, H, W); images unchanged
+        x = x.reshape(x.shape[0], *self.image_shape)             # flat (N, D) → (N, C, H, W); images unchanged
         if self.channels_last and x.is_cuda:
             x = x.contiguous(memory_format=torch.channels_last)
         return self.head(self.features(x))                      # (N, n_outputs) logits

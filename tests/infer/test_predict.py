@@ -140,10 +140,12 @@ def test_the_command_writes_to_stdout_and_fails_in_one_line(tmp_path, cli):
 
     raw = dataset(make_cfg("dataset=iris", "dataset.scaling=none")).test.x.numpy()
     pd.DataFrame(raw, columns=["a", "b", "c", "d"]).to_csv(tmp_path / "new.csv", index=False)
-    r = cli("predict", f"checkpoint={tmp_path / 'run'}", "input=new.csv", "output=-", "proba=true", cwd=tmp_path)
+    r = cli("predict", f"checkpoint={tmp_path / 'run'}", "input=new.csv", "output=-", "proba=true", "keep=[b,a]",
+            cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
-    assert lines[0] == "row,prediction,p_setosa,p_versicolor,p_virginica" and len(lines) == len(raw) + 1
+    assert lines[0] == "row,b,a,prediction,p_setosa,p_versicolor,p_virginica" and len(lines) == len(raw) + 1
+    assert [float(v) for v in lines[1].split(",")[1:3]] == pytest.approx([raw[0, 1], raw[0, 0]])
     r = cli("predict", f"checkpoint={tmp_path / 'run'}", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.strip() == "mlrun predict: error: input= is required (mlrun predict --help)"
 
@@ -269,3 +271,22 @@ def test_rows_that_are_not_numbers_are_one_user_error(tmp_path, rows, message):
     with pytest.raises(UserError, match=message):
         predictor.predict(rows)
     assert len(predictor.predict([[0.0] * 4])) == 1
+
+
+def test_keep_copies_input_columns_and_the_default_output_is_under_the_run(binary_run, tmp_path, monkeypatch):
+    """keep= puts input columns (ids) after `row`; without output= the predictions go to <run>/predictions/<name>.csv,
+    never into the current folder; an unknown column is one line with the choices, and nothing is written."""
+    run, source, _ = binary_run
+    frame = pd.read_csv(source).assign(id=[f"r{i}" for i in range(20)])
+    frame.to_csv(tmp_path / "new.csv.gz", index=False)
+    monkeypatch.chdir(tmp_path)
+    n, where = predict_file(str(run / "checkpoints" / "best.pt"), "new.csv.gz", keep=("id",), proba=True)
+    assert (n, where) == (20, str(run / "predictions" / "new.csv"))
+    out = pd.read_csv(where)
+    assert list(out.columns) == ["row", "id", "prediction", "p_no", "p_yes"] and list(out["id"]) == list(frame["id"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv.gz"]
+    with pytest.raises(UserError, match=r"^keep='ID': not a column of input='new.csv.gz'; valid choices are a, b, id$"):
+        predict_file(str(run), "new.csv.gz", "other.csv", keep=("ID",))
+    with pytest.raises(UserError, match=r"^keep='prediction': the output already has a column of that name"):
+        predict_file(str(run), "new.csv.gz", "other.csv", keep=("prediction",))
+    assert not (tmp_path / "other.csv").exists()
