@@ -271,7 +271,7 @@ class ALS(Solver):
             yield epoch_record(epoch, train_loss, scores, metric, done - start,
                                train.n / max(swept - start, 1e-9), objective=sse + penalty(params, model.reg),
                                sweep_seconds=swept - start, eval_seconds=done - swept,
-                               samples=epoch - burn_in if sampling else 0), improved
+                               samples=epoch - burn_in if sampling else 0, **ranked(scores, metric)), improved
             if monitor.done:
                 break
 
@@ -298,7 +298,8 @@ class ALS(Solver):
             done = time.perf_counter()
             yield epoch_record(epoch, loss / cells, scores, data.spec.metric, done - start,
                                train.n / max(swept - start, 1e-9), objective=loss + penalty_term,
-                               sweep_seconds=swept - start, eval_seconds=done - swept), improved
+                               sweep_seconds=swept - start, eval_seconds=done - swept,
+                               **ranked(scores, data.spec.metric)), improved
             if monitor.done:
                 break
 
@@ -320,3 +321,8 @@ def val_scores(model: MF, data, loss_fn, trainer, first: bool = True) -> dict:
         scores |= {key: value for key, value in split_ranking(model.block_scores, data, "val", say=first).items()
                    if "@" in key}
     return scores
+
+
+def ranked(scores: dict, metric: str) -> dict:
+    """The val ranking metrics besides the monitored one, as val_<name>@<k> record columns."""
+    return {f"val_{key}": value for key, value in scores.items() if "@" in key and key != metric}
