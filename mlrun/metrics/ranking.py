@@ -147,7 +147,13 @@ def split_ranking(scores: Scores, data, split: str, baselines: bool = False, say
     relevant = known & (y >= settings["threshold"])
     train = ByUser(tx[:, 0], tx[:, 1], n_users)
     held = ByUser(x[relevant, 0], x[relevant, 1], n_users)
-    out = ranking(scores, train, held, n_items, settings["k"])
+    ks = [k for k in settings["k"] if k <= n_items]
+    if len(ks) < len(settings["k"]):
+        log.info("ranking (%s): k=%s left out: larger than the catalogue (%d items)", split,
+                 [k for k in settings["k"] if k > n_items], n_items)
+    if not ks:
+        return {}
+    out = ranking(scores, train, held, n_items, ks)
     out["users_without_relevant"] = len(torch.unique(x[known, 0])) - out["users"]
     if out["users_without_relevant"] and say:
         log.info("ranking (%s): %d of %d users have no %s item with a value ≥ %g: left out of the averages", split,
@@ -155,6 +161,6 @@ def split_ranking(scores: Scores, data, split: str, baselines: bool = False, say
                  settings["threshold"])
     if baselines:
         for name, base in (("popularity", popularity(train, n_items)), ("random", random_scores(n_items))):
-            out |= {f"{name}_{key}": value for key, value in ranking(base, train, held, n_items, settings["k"]).items()
+            out |= {f"{name}_{key}": value for key, value in ranking(base, train, held, n_items, ks).items()
                     if key != "users"}
     return out

@@ -95,7 +95,8 @@ def ratings_data(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, *, n
     spec = DataSpec(input_shape=(2,), n_outputs=1, task="ratings", name=name, n_users=len(user_ids),
                     n_items=len(item_ids), n_train=len(tr), rating_range=[float(ratings.min()), float(ratings.max())],
                     metric=metric)
-    if max(ranking["k"]) > len(item_ids):
+    asked = "@" in metric or ranking["per_epoch"]             # else ranking is a summary extra (k ≤ catalogue kept)
+    if asked and max(ranking["k"]) > len(item_ids):
         raise UserError(f"dataset.ranking.k={ranking['k']}: k={max(ranking['k'])} is larger than the catalogue "
                         f"({len(item_ids)} items with a train rating)")
     return RatingsData(part(tr), part(va), part(te), spec, user_ids=user_ids, item_ids=item_ids, titles=titles or {},
