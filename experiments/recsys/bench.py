@@ -157,7 +157,7 @@ def main():
     parser.add_argument("--dataset", default="movielens_100k", choices=sorted(FOLDERS))
     parser.add_argument("--peers", default="implicit,spark", help="comma-separated: implicit, spark")
     parser.add_argument("--factors", type=int, default=64)
-    parser.add_argument("--reg", type=float, default=0.05)
+    parser.add_argument("--reg", type=float, default=50.0)
     parser.add_argument("--alpha", type=float, default=2.0)
     parser.add_argument("--iterations", type=int, default=15)
     parser.add_argument("--threshold", type=float, default=4.0)

@@ -3,7 +3,7 @@
 Tikk 2011, "Applications of the conjugate gradient method for implicit feedback collaborative filtering").
 
     mlrun train model=mf optimizer=als dataset=movielens_100k model.implicit=true model.threshold=4 \\
-        model.k=64 model.reg=0.05 model.alpha=2 dataset.metric=ndcg@10 trainer.epochs=15
+        model.k=64 model.reg=50 model.alpha=2 dataset.metric=ndcg@10 trainer.epochs=15
 
 Over ALL users × items, with p_ui = [r_ui > 0] and confidence c_ui = 1 + α r_ui (c = 1 on unobserved cells):
 
