@@ -12,6 +12,7 @@ import torch
 
 from mlrun.errors import UserError
 from mlrun.fit.run import train
+from mlrun.infer.saved import evaluate_checkpoint
 from mlrun.solvers import implicit_als
 from mlrun.solvers.als import _Layout
 from tests.helpers import make_cfg
@@ -92,6 +93,9 @@ def test_run_end_to_end_with_ranking(tmp_path):
     assert 0 < summary["test_coverage@5"] <= 1 and summary["test_users"] > 0
     header = (tmp_path / "metrics.csv").read_text().splitlines()[0]
     assert "val_ndcg@5" in header and "val_map@10" in header and "objective" in header
+    scores = evaluate_checkpoint(str(tmp_path / "checkpoints" / "best.pt"), "test")      # `mlrun eval`
+    for key in ("test_ndcg@10", "test_precision@5", "test_popularity_map@10", "test_users"):
+        assert scores[key] == pytest.approx(summary[key], abs=1e-12), key
 
 
 @pytest.mark.parametrize("overrides, message", [
