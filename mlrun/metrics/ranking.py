@@ -45,7 +45,8 @@ class ByUser:
     def __init__(self, users: torch.Tensor, items: torch.Tensor, n_users: int):
         users, items = users.long().cpu(), items.long().cpu()
         order = torch.from_numpy(np.argsort(users.numpy(), kind="stable"))   # (numpy's: ~50× torch's on CPU)
-        self.col = items[order]
+        self.col = items[order].to(torch.int32 if len(order) and int(items.max()) < 2 ** 31 else torch.int64)
+        del order
         self.count = torch.bincount(users, minlength=n_users)
         self.crow = torch.cat([self.count.new_zeros(1), self.count.cumsum(0)])
 
@@ -139,8 +140,7 @@ def split_ranking(scores: Scores, data, split: str, baselines: bool = False, say
     value ≥ ranking.threshold. Adds users_without_relevant (users with rows in the split but none relevant: left
     out, said in the log) and, with `baselines`, popularity_<metric> and random_<metric> (seed 0). `say`: log the users left out."""
     settings, n_users, n_items = data.ranking, data.spec.n_users, data.spec.n_items
-    tx = data.train.x.cpu()
-    tx = tx[(tx >= 0).all(1)]
+    tx = data.train.x.cpu()                        # train indices are all ≥ 0 (the id maps come from train)
     part = getattr(data, split)
     x, y = part.x.cpu(), part.y.cpu()
     known = (x >= 0).all(1)                        # cold users / items outside the catalogue cannot be ranked

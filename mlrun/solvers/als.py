@@ -284,6 +284,7 @@ class ALS(Solver):
         layouts = _Layout(users, items, model.n_users, model.n_items), _Layout(items, users, model.n_items,
                                                                                model.n_users)
         train = implicit_als.Interactions(layouts, values, model.alpha)
+        del users, items, values                  # the layouts hold what the sweeps need (10M: ~200 MB less)
         x, y = model.user_factors.detach().clone(), model.item_factors.detach().clone()
         monitor = Monitor(data.spec.metric, trainer.patience)
         cells = model.n_users * model.n_items

@@ -73,7 +73,7 @@ def solve_side(layout, weight: torch.Tensor, x: torch.Tensor, other: torch.Tenso
     c − 1 per interaction in the layout's CSR order; `other`: the fixed side's factors (n_cols, K)."""
     k = other.shape[1]
     gram = other.T @ other + reg * torch.eye(k, dtype=other.dtype)             # YᵀY + λI (K, K)
-    pattern = _csr(layout, torch.ones_like(weight))
+    pattern = layout.ones(weight.dtype, 0, layout.shape[0])                    # the 0/1 pattern (cached)
     b = _csr(layout, weight + 1) @ other                                        # Σ c_ui y_i (rows, K)
 
     def apply(v: torch.Tensor) -> torch.Tensor:                                 # A_u v_u for every row
@@ -103,8 +103,7 @@ def objective(data: Interactions, x: torch.Tensor, y: torch.Tensor, reg: float) 
     layout = data.by_user
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        s = torch.sparse.sampled_addmm(_csr(layout, torch.ones_like(data.user_weight)), x, y.T,
-                                       beta=0.0).values().double()
+        s = torch.sparse.sampled_addmm(layout.ones(x.dtype, 0, layout.shape[0]), x, y.T, beta=0.0).values().double()
     c = data.user_weight.double() + 1
     loss = float(((x.T @ x).double() * (y.T @ y).double()).sum() + (c * (1 - s) ** 2 - s ** 2).sum())
     return loss, float(reg * (x.double().pow(2).sum() + y.double().pow(2).sum()))
