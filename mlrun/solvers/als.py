@@ -25,6 +25,10 @@ J = Σ_Ω (r − μ − b_u − c_i − p_u·q_i)² + λ (‖P‖² + ‖Q‖² 
   of J on held-out ratings (experiments/movielens). Each half-sweep adds the conditional-mean predictor of the
   block just drawn (Rao–Blackwell: lower variance than the draws themselves). The average of S bilinear
   predictors is an MF with S·K factors ([p¹…pˢ]/√S · [q¹…qˢ]/√S = mean of pˢ·qˢ): width 2·K per sampled sweep.
+- model.implicit=true: implicit-feedback ALS (Hu, Koren & Volinsky 2008) by batched conjugate gradient, one sweep
+  per epoch (mlrun/solvers/implicit_als.py; `ALS.fit_implicit`).
+- Ranking: when dataset.metric is a top-k metric (or dataset.ranking.per_epoch), each record has the val split's
+  ranking metrics (mlrun.metrics.ranking), and the monitored one drives the best sweep and early stopping.
 """
 
 from __future__ import annotations
@@ -291,6 +295,8 @@ class ALS(Solver):
         for epoch in range(1, (1 if trainer.fast_dev_run else trainer.epochs) + 1):
             start = time.perf_counter()
             x, y = implicit_als.sweep(train, x, y, model.reg, self.cg_steps)
+            if x.is_cuda:
+                torch.cuda.synchronize()
             model.set_params(*(t.new_zeros(t.shape) for t in (model.mu, model.user_bias, model.item_bias)), x, y)
             swept = time.perf_counter()
             scores = val_scores(model, data, loss_fn, trainer, first=epoch == 1)

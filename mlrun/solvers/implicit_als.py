@@ -34,6 +34,8 @@ import torch
 
 from mlrun.errors import UserError
 
+CHUNK = 1 << 20                # interactions per chunk of the objective's float64 sums
+
 
 class Interactions:
     """The train interactions of one fit: by user and by item (mlrun.solvers.als._Layout), with c − 1 = α r per
@@ -99,13 +101,16 @@ def solve_side(layout, weight: torch.Tensor, x: torch.Tensor, other: torch.Tenso
 
 def objective(data: Interactions, x: torch.Tensor, y: torch.Tensor, reg: float) -> tuple[float, float]:
     """(Σ_{u,i} c (p − x·y)², λ(‖X‖² + ‖Y‖²)): all cells as Σ (x·y)² = ⟨XᵀX, YᵀY⟩, then each observed cell's
-    c(1 − s)² − s² added (s = x_u·y_i from one sampled product)."""
+    c(1 − s)² − s² added (s = x_u·y_i from one sampled product), in float64 chunks of CHUNK cells (bounded
+    temporaries: 10M interactions would otherwise take ~0.4 GB of them)."""
     layout = data.by_user
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        s = torch.sparse.sampled_addmm(layout.ones(x.dtype, 0, layout.shape[0]), x, y.T, beta=0.0).values().double()
-    c = data.user_weight.double() + 1
-    loss = float(((x.T @ x).double() * (y.T @ y).double()).sum() + (c * (1 - s) ** 2 - s ** 2).sum())
+        s = torch.sparse.sampled_addmm(layout.ones(x.dtype, 0, layout.shape[0]), x, y.T, beta=0.0).values()
+    loss = float(((x.T @ x).double() * (y.T @ y).double()).sum())
+    for start in range(0, len(s), CHUNK):
+        part, c = s[start:start + CHUNK].double(), data.user_weight[start:start + CHUNK].double() + 1
+        loss += float((c * (1 - part) ** 2 - part ** 2).sum())
     return loss, float(reg * (x.double().pow(2).sum() + y.double().pow(2).sum()))
 
 
