@@ -199,6 +199,8 @@ def fitter(net_model: Model, opt: torch.optim.Optimizer, plan: Plan, data: Data,
         return DirectFit(fit, net_model, net_model.epoch_unit, 1, lambda: fit.summary)
     check(data.spec.metric in METRICS[data.spec.task], "dataset.metric", data.spec.metric, "top-k metrics are "
           f"measured every sweep by optimizer=als only; the gradient loop monitors {', '.join(METRICS[data.spec.task])}")
+    check(not getattr(data, "ranking", {}).get("per_epoch"), "dataset.ranking.per_epoch", True,   # RatingsData
+          "per-sweep ranking needs optimizer=als; the gradient loop ranks the test split once, at the end")
     gap = None
     if net_model.convex is not None and loss in solver_choice.EXACT_LOSSES[net_model.convex]:
         spec = data.spec
