@@ -105,9 +105,9 @@ def ratings_data(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, *, n
 
 def check_ranking(ranking, metric: str) -> dict:
     """dataset.ranking with its defaults filled in and checked, and dataset.metric checked against its k."""
-    unknown = sorted(set(ranking) - set(RANKING_DEFAULTS))
-    check(not unknown, f"dataset.ranking.{unknown[0] if unknown else ''}", ranking.get(unknown[0]) if unknown else
-          None, f"not a key; valid keys: {', '.join(RANKING_DEFAULTS)}")
+    for key in sorted(set(ranking) - set(RANKING_DEFAULTS)):
+        raise UserError(f"dataset.ranking.{key}={ranking[key]!r}: not a key; valid keys: "
+                        f"{', '.join(RANKING_DEFAULTS)}")
     out = dict(RANKING_DEFAULTS) | dict(ranking)
     ks = out["k"]
     ks = list(ks) if not isinstance(ks, (int, str)) and hasattr(ks, "__iter__") else [ks]
