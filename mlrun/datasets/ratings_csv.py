@@ -27,13 +27,13 @@ def ratings_csv(path: str, split: dict, test_path: str | None = None, sep: str =
                 user_col: str | int = "userId", item_col: str | int = "movieId", rating_col: str | int = "rating",
                 encoding: str = "utf-8", leave_out: int = 0, folds: int = 1, fold: int = 0,
                 seed: int = 0, timestamp_col: str | int | None = None, split_by: str = "random",
-                metric: str = "rmse", ranking: dict | None = None) -> RatingsData:
+                metric: str = "rmse", ranking: dict | None = None, cut=None) -> RatingsData:
     """Read `path`; with `test_path` its rows are the test split and `path` is divided into val (split.val of it)
     and train (the rest). split_by=time reads `timestamp_col` too."""
     sep = {"\\t": "\t", "tab": "\t"}.get(sep, sep)        # a typed backslash-t on the command line means a tab
     columns = [user_col, item_col, rating_col]
     users, items, ratings = read_ratings(_file(path, "dataset.path"), sep, columns, header, "dataset.path", encoding)
-    options = {"split_by": split_by, "metric": metric, "ranking": ranking}
+    options = {"split_by": split_by, "metric": metric, "ranking": ranking, "cut": cut}
     if not test_path:
         times = None
         if split_by == "time" and timestamp_col is not None:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from mlrun.datasets.ratings.split import SPLITS_BY, split_by_time, split_ratings
+from mlrun.datasets.ratings.times import parse_cut
 from mlrun.datasets.spec import Data, DataSpec, Split
 from mlrun.errors import UserError, check, choose, number
 
@@ -55,14 +56,16 @@ class RatingsData(Data):
 def ratings_data(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, *, name: str, split: dict,
                  leave_out: int = 0, folds: int = 1, fold: int = 0, seed: int = 0,
                  titles: dict | None = None, fixed_test: np.ndarray | None = None, split_by: str = "random",
-                 times: np.ndarray | None = None, metric: str = "rmse", ranking: dict | None = None) -> RatingsData:
+                 times: np.ndarray | None = None, metric: str = "rmse", ranking: dict | None = None,
+                 cut=None) -> RatingsData:
     """Keep the last rating of each (user, item) pair, split, remap raw ids to train indices (−1 = unseen in
     train), return tensors + spec. `fixed_test`: indices of the test ratings (a separate test file); the others are
     split into train/val. split_by=time splits by `times` (one per rating; None: the dataset has no timestamp
-    column). `metric`: the monitored val metric (rmse | mae | <name>@<k>, k in ranking.k); `ranking`: the top-k
+    column) — `cut`: a global cut time (a number, or a date/time as text), test at or after it. `metric`: the monitored val metric (rmse | mae | <name>@<k>, k in ranking.k); `ranking`: the top-k
     evaluation's settings (RANKING_DEFAULTS for the keys left out)."""
     ranking = check_ranking(ranking or {}, metric)
     choose({s: s for s in SPLITS_BY}, "dataset.split_by", split_by)
+    check(cut is None or split_by == "time", "dataset.cut", cut, "needs dataset.split_by=time")
     if split_by == "time":
         check(times is not None, "dataset.split_by", split_by, f"dataset={name} has no timestamp column "
               f"(ratings_csv: set dataset.timestamp_col); use dataset.split_by=random")
@@ -79,7 +82,10 @@ def ratings_data(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, *, n
         user_codes, item_codes, ratings = user_codes[keep], item_codes[keep], ratings[keep]
         times = times[keep] if times is not None else None
     if split_by == "time":
-        tr, va, te = split_by_time(user_codes, times, split, leave_out)
+        at = None if cut is None else parse_cut(cut)
+        check(at is None or times.min() < at <= times.max(), "dataset.cut", cut, f"must fall after the first "
+              f"timestamp and not after the last ({_date(times.min())} … {_date(times.max())})")
+        tr, va, te = split_by_time(user_codes, times, split, leave_out, at)
     else:
         tr, va, te = _split(user_codes, split, leave_out, folds, fold, seed, fixed_test)
     check(len(tr) > 0, "dataset.split", split, "leaves no train ratings")
@@ -120,6 +126,13 @@ def check_ranking(ranking, metric: str) -> dict:
     check(metric in valid, "dataset.metric", metric, f"valid choices: rmse, mae, or <{'|'.join(RANKED)}>@<k> for "
           f"k in dataset.ranking.k={out['k']} (e.g. ndcg@{out['k'][0]})")
     return out
+
+
+def _date(seconds: float) -> str:
+    """Seconds since 1970 as a UTC date/time, for messages."""
+    import datetime
+
+    return datetime.datetime.fromtimestamp(float(seconds), datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _split(user_codes: np.ndarray, split: dict, leave_out: int, folds: int, fold: int, seed: int,

@@ -13,7 +13,7 @@ from mlrun.datasets.ratings.times import read_times
 def grouplens(root: str, *, name: str, folder: str, ratings_file: str, sep: str, titles_file: str, titles_sep: str,
               url: str, md5: str, split: dict, leave_out: int, folds: int, fold: int, seed: int,
               download: bool, split_by: str = "random", metric: str = "rmse",
-              ranking: dict | None = None) -> RatingsData:
+              ranking: dict | None = None, cut=None) -> RatingsData:
     """`root/ratings_file` (user, item, rating, timestamp; downloaded from `url` with an MD5 check when missing and
     `download`), titles from `root/titles_file` when present (latin-1, as GroupLens writes them); split and
     remapped by `ratings_data` (split_by=time reads the timestamp column too)."""
@@ -24,7 +24,8 @@ def grouplens(root: str, *, name: str, folder: str, ratings_file: str, sep: str,
     title_path = Path(file).with_name(titles_file)
     titles = read_titles(title_path, titles_sep) if title_path.is_file() else {}
     return ratings_data(users, items, ratings, name=name, split=split, leave_out=leave_out, folds=folds, fold=fold,
-                        seed=seed, titles=titles, split_by=split_by, times=times, metric=metric, ranking=ranking)
+                        seed=seed, titles=titles, split_by=split_by, times=times, metric=metric, ranking=ranking,
+                        cut=cut)
 
 
 def read_titles(file: Path, sep: str) -> dict[str, str]:

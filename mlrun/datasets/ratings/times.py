@@ -1,7 +1,8 @@
 """read_times: the timestamp column of a ratings file, for dataset.split_by=time (read only then).
 
 Numbers (e.g. Unix seconds, as MovieLens writes them) are kept as float64; otherwise every cell must parse as a
-date/time (ISO 8601, e.g. 2024-03-01 12:00:00), held as nanoseconds since 1970. An empty or unparseable cell ends
+date/time (ISO 8601, e.g. 2024-03-01 12:00:00), held as seconds since 1970 (UTC) — the units of Unix
+timestamps, so a dataset.cut date compares with either. An empty or unparseable cell ends
 in one UserError naming the line.
 """
 
@@ -60,4 +61,18 @@ def _parse(cells, name: str, first_line: int) -> np.ndarray:
         row = int(np.argmax(bad))
         raise UserError(f"{name}: line {row + first_line}: timestamp {cells.iloc[row]!r} is neither a number nor a "
                         f"date/time (e.g. 1997-12-04 15:55:49)")
-    return dates.astype("int64").to_numpy().astype(np.float64)
+    epoch = pd.Timestamp(0, tz="UTC")
+    return (dates - epoch).dt.total_seconds().to_numpy(dtype=np.float64)   # seconds since 1970, as Unix timestamps
+
+
+def parse_cut(cut) -> float:
+    """dataset.cut as a time in the units read_times gives: a number as it is, text as a date/time (seconds since
+    1970, UTC)."""
+    import pandas as pd
+
+    if isinstance(cut, (int, float)) and not isinstance(cut, bool):
+        return float(cut)
+    stamp = pd.to_datetime(str(cut), errors="coerce", utc=True)
+    if pd.isna(stamp):
+        raise UserError(f"dataset.cut={cut!r}: neither a number nor a date/time (e.g. 1998-03-01)")
+    return float(stamp.timestamp())

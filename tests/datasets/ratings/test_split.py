@@ -57,3 +57,18 @@ def test_ratings_csv_split_by_time_with_dates(tmp_path):
 
 def test_ranked_names_agree_with_the_metrics_layer():
     assert set(RANKED) == set(RANKING) - {"coverage"}
+
+
+def test_a_cut_date_puts_everything_after_it_in_test(tmp_path):
+    file = tmp_path / "r.csv"
+    rows = [f"{u},{i},4,2024-01-{1 + (u + i) % 28:02d}" for u in range(20) for i in range(10)]
+    file.write_text("u,i,r,t\n" + "\n".join(rows) + "\n")
+    cols = {"user_col": "u", "item_col": "i", "rating_col": "r", "timestamp_col": "t", "split_by": "time"}
+    data = ratings_csv(str(file), {"train": 0.9, "val": 0.1, "test": 0.0}, cut="2024-01-20", **cols)
+    want = sum((u + i) % 28 + 1 >= 20 for u in range(20) for i in range(10))
+    assert len(data.test) == want and len(data.val) == 20 and len(data.train) == 200 - want - 20
+    with pytest.raises(UserError, match=r"dataset.cut='2030-01-01': must fall after the first timestamp and not "
+                                        r"after the last \(2024-01-01 00:00:00 … 2024-01-28"):
+        ratings_csv(str(file), SPLIT, cut="2030-01-01", **cols)
+    with pytest.raises(UserError, match="dataset.cut='soon': neither a number nor a date"):
+        ratings_csv(str(file), SPLIT, cut="soon", **cols)
