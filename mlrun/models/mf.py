@@ -63,6 +63,8 @@ class MF(Model):
         number("model.alpha", alpha, 0)
         if threshold is not None:
             number("model.threshold", threshold)
+            check(implicit, "model.threshold", threshold, "applies to model.implicit=true only (explicit ratings "
+                  "are fitted as they are; dataset.ranking.threshold sets what the ranking counts as relevant)")
         check(not implicit or "@" in spec.metric, "dataset.metric", spec.metric, "model.implicit=true scores "
               "preferences, not ratings: monitor a ranking metric, e.g. dataset.metric=ndcg@10")
         check(not implicit or k > 0, "model.k", k, "must be ≥ 1 with model.implicit=true")
