@@ -76,7 +76,8 @@ def run_mlrun(name: str, a, seed: int = 0) -> dict:
     cfg = compose(["model=mf", "optimizer=als", f"dataset={name}", "device=cpu", "model.implicit=true",
                    f"model.threshold={a.threshold}", f"model.k={a.factors}", f"model.reg={a.reg}",
                    f"model.alpha={a.alpha}", "dataset.metric=ndcg@10", f"trainer.epochs={a.iterations}",
-                   "trainer.patience=0", "dataset.split={train: 0.8, val: 0.0, test: 0.2}", f"trainer.threads={a.threads}", f"seed={seed}"])
+                   "trainer.patience=0", "dataset.split={train: 0.8, val: 0.0, test: 0.2}",
+                   f"trainer.threads={a.threads}", f"seed={seed}"])
     start = time.perf_counter()
     train(cfg, out)
     wall = time.perf_counter() - start
@@ -166,7 +167,8 @@ def main():
     parser.add_argument("--alpha", type=float, default=2.0)
     parser.add_argument("--iterations", type=int, default=15)
     parser.add_argument("--threshold", type=float, default=4.0)
-    parser.add_argument("--threads", type=int, default=1, help="threads of mlrun (torch) and implicit (Spark: local[2])")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads of mlrun (torch) and implicit (Spark: local[2])")
     parser.add_argument("--seeds", type=int, default=3, help="seeds of mlrun and implicit (mean ± std)")
     parser.add_argument("--rss", action="store_true", help="the 10M-interaction memory run instead")
     a = parser.parse_args()
@@ -185,7 +187,8 @@ def main():
     runs["popularity"] = [{"model": "popularity", "seconds": 0.0, **runs["mlrun"][0]["popularity"]}]
     print(f"| model | seeds | {' | '.join(SHOW)} | fit seconds |\n|---|---|---|---|---|---|")
     for name, done in runs.items():
-        cells = [f"{np.mean([r[m] for r in done]):.4f} ± {np.std([r[m] for r in done]):.4f}" for m in (*SHOW, "seconds")]
+        cells = [f"{np.mean([r[m] for r in done]):.4f} ± {np.std([r[m] for r in done]):.4f}"
+                 for m in (*SHOW, "seconds")]
         print(f"| {done[0]['model']} | {len(done)} | {' | '.join(cells)} |")
     rows = [r for done in runs.values() for r in done]
     print(json.dumps(rows, indent=1))

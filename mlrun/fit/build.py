@@ -197,8 +197,9 @@ def fitter(net_model: Model, opt: torch.optim.Optimizer, plan: Plan, data: Data,
     if net_model.solver == "exact":
         fit = ExactFit(net_model, data, trainer, plan.net, plan.loss_fn)
         return DirectFit(fit, net_model, net_model.epoch_unit, 1, lambda: fit.summary)
+    monitors = ", ".join(METRICS[data.spec.task])
     check(data.spec.metric in METRICS[data.spec.task], "dataset.metric", data.spec.metric, "top-k metrics are "
-          f"measured every sweep by optimizer=als only; the gradient loop monitors {', '.join(METRICS[data.spec.task])}")
+          f"measured every sweep by optimizer=als only; the gradient loop monitors {monitors}")
     check(not getattr(data, "ranking", {}).get("per_epoch"), "dataset.ranking.per_epoch", True,   # RatingsData
           "per-sweep ranking needs optimizer=als; the gradient loop ranks the test split once, at the end")
     gap = None

@@ -7,7 +7,8 @@ are compared with the user's relevant held-out items.
 popularity, random numbers). Users are scored in blocks of BLOCK_CELLS user × item cells: one matrix product,
 the user's train items set to −∞, one `torch.topk` per block — no Python loop over users.
 
-Per user u with relevant held-out items T_u (|T_u| = n_u ≥ 1), the top-k list L (rank 1..k) and hits h_r = [L_r ∈ T_u]:
+Per user u with relevant held-out items T_u (|T_u| = n_u ≥ 1), the top-k list L (rank 1..k) and the hits
+h_r = [L_r ∈ T_u]:
 
     precision@k = Σ h / k                 recall@k = Σ h / n_u              hit_rate@k = [Σ h > 0]
     NDCG@k      = Σ_r h_r / log2(r + 1)  /  Σ_{r ≤ min(k, n_u)} 1 / log2(r + 1)
@@ -138,7 +139,8 @@ def split_ranking(scores: Scores, data, split: str, baselines: bool = False, say
     """The metrics of `scores` on one split of a ratings dataset (mlrun.datasets.ratings.data.RatingsData and its
     `ranking` settings): train = every train row (excluded from the lists), relevant = the split's rows with a
     value ≥ ranking.threshold. Adds users_without_relevant (users with rows in the split but none relevant: left
-    out, said in the log) and, with `baselines`, popularity_<metric> and random_<metric> (seed 0). `say`: log the users left out."""
+    out, said in the log) and, with `baselines`, popularity_<metric> and random_<metric> (seed 0). `say`: log
+    the users left out."""
     settings, n_users, n_items = data.ranking, data.spec.n_users, data.spec.n_items
     tx = data.train.x.cpu()                        # train indices are all ≥ 0 (the id maps come from train)
     part = getattr(data, split)

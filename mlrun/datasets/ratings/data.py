@@ -61,8 +61,9 @@ def ratings_data(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, *, n
     """Keep the last rating of each (user, item) pair, split, remap raw ids to train indices (−1 = unseen in
     train), return tensors + spec. `fixed_test`: indices of the test ratings (a separate test file); the others are
     split into train/val. split_by=time splits by `times` (one per rating; None: the dataset has no timestamp
-    column) — `cut`: a global cut time (a number, or a date/time as text), test at or after it. `metric`: the monitored val metric (rmse | mae | <name>@<k>, k in ranking.k); `ranking`: the top-k
-    evaluation's settings (RANKING_DEFAULTS for the keys left out)."""
+    column); `cut`: a global cut time (a number, or a date/time as text), test at or after it. `metric`: the
+    monitored val metric (rmse | mae | <name>@<k>, k in ranking.k); `ranking`: the top-k evaluation's settings
+    (RANKING_DEFAULTS for the keys left out)."""
     ranking = check_ranking(ranking or {}, metric)
     choose({s: s for s in SPLITS_BY}, "dataset.split_by", split_by)
     check(cut is None or split_by == "time", "dataset.cut", cut, "needs dataset.split_by=time")
