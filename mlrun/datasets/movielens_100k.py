@@ -15,10 +15,12 @@ MD5 = "0e33842e24a9c977be4e0107933c0723"
 
 
 def movielens_100k(root: str, split: dict, leave_out: int = 0, folds: int = 1, fold: int = 0, seed: int = 0,
-                   download: bool = False) -> RatingsData:
+                   download: bool = False, split_by: str = "random", metric: str = "rmse",
+                   ranking: dict | None = None, cut=None) -> RatingsData:
     """Read `root/u.data` (downloaded from GroupLens with an MD5 check when missing and `download`); split and
     remap as described in mlrun.datasets.ratings (data.py, split.py)."""
     return grouplens(root, name="movielens_100k", folder="ml-100k",
                      ratings_file="u.data", sep="\t", titles_file="u.item",
                      titles_sep="|", url=URL, md5=MD5, split=split, leave_out=leave_out, folds=folds, fold=fold,
-                     seed=seed, download=download)
+                     seed=seed, download=download, split_by=split_by, metric=metric, ranking=ranking,
+                     cut=cut)

@@ -14,10 +14,12 @@ MD5 = "c4d9eecfca2ab87c1945afe126590906"
 
 
 def movielens_1m(root: str, split: dict, leave_out: int = 0, folds: int = 1, fold: int = 0, seed: int = 0,
-                 download: bool = False) -> RatingsData:
+                 download: bool = False, split_by: str = "random", metric: str = "rmse",
+                 ranking: dict | None = None, cut=None) -> RatingsData:
     """Read `root/ratings.dat` (downloaded from GroupLens with an MD5 check when missing and `download`); split and
     remap as described in mlrun.datasets.ratings (data.py, split.py)."""
     return grouplens(root, name="movielens_1m", folder="ml-1m",
                      ratings_file="ratings.dat", sep="::", titles_file="movies.dat",
                      titles_sep="::", url=URL, md5=MD5, split=split, leave_out=leave_out, folds=folds, fold=fold,
-                     seed=seed, download=download)
+                     seed=seed, download=download, split_by=split_by, metric=metric, ranking=ranking,
+                     cut=cut)

@@ -26,7 +26,7 @@ CHUNK = 1 << 20                        # ratings per chunk when computing p_u·q
 
 def synthetic_ratings(n_users: int = 1000, n_items: int = 500, rank: int = 5, density: float = 0.1,
                       noise: float = 0.5, split: dict | None = None, leave_out: int = 0, folds: int = 1,
-                      fold: int = 0, seed: int = 0) -> RatingsData:
+                      fold: int = 0, seed: int = 0, metric: str = "rmse", ranking: dict | None = None) -> RatingsData:
     """Truth: μ = 3.5, b ~ N(0, 0.3²), c ~ N(0, 0.5²), p·q with entries N(0, 1/√rank) (so Var p·q = 1);
     ratings = truth + N(0, noise²) on the observed cells. Raw ids are 0..n_users−1 and 0..n_items−1."""
     number("dataset.n_users", n_users, 2, integer=True)
@@ -51,7 +51,7 @@ def synthetic_ratings(n_users: int = 1000, n_items: int = 500, rank: int = 5, de
     ratings += rng.normal(0, noise, len(ratings))
     return ratings_data(users, items, ratings, name="synthetic_ratings",
                         split=split or {"train": 0.8, "val": 0.1, "test": 0.1}, leave_out=leave_out,
-                        folds=folds, fold=fold, seed=seed)
+                        folds=folds, fold=fold, seed=seed, metric=metric, ranking=ranking)
 
 
 def observed_cells(rng: np.random.Generator, n_users: int, n_items: int, density: float):

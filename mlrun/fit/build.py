@@ -37,6 +37,7 @@ from mlrun.fit.fitters import DirectFit, GradientFit
 from mlrun.fit.loop import Plan, Stream, make_step
 from mlrun.fit.losses import make_loss
 from mlrun.fit.memory_check import check_memory
+from mlrun.metrics.tasks import METRICS
 from mlrun.models.base import Model
 from mlrun.runtime import distributed, provenance
 from mlrun.solvers.base import Solver
@@ -196,6 +197,11 @@ def fitter(net_model: Model, opt: torch.optim.Optimizer, plan: Plan, data: Data,
     if net_model.solver == "exact":
         fit = ExactFit(net_model, data, trainer, plan.net, plan.loss_fn)
         return DirectFit(fit, net_model, net_model.epoch_unit, 1, lambda: fit.summary)
+    monitors = ", ".join(METRICS[data.spec.task])
+    check(data.spec.metric in METRICS[data.spec.task], "dataset.metric", data.spec.metric, "top-k metrics are "
+          f"measured every sweep by optimizer=als only; the gradient loop monitors {monitors}")
+    check(not getattr(data, "ranking", {}).get("per_epoch"), "dataset.ranking.per_epoch", True,   # RatingsData
+          "per-sweep ranking needs optimizer=als; the gradient loop ranks the test split once, at the end")
     gap = None
     if net_model.convex is not None and loss in solver_choice.EXACT_LOSSES[net_model.convex]:
         spec = data.spec

@@ -116,6 +116,7 @@ def finish(cfg: DictConfig, run_dir: Path, p: build.Parts, state: RunState, logg
     p.model.load_state_dict(state.best_state)
     test = evaluate(build.network(p.model, p.data), p.data.test, p.plan.loss_fn, p.spec.task,
                     p.trainer.eval_batch_size, p.device)
+    test |= {k.removeprefix("test_"): v for k, v in p.model.split_metrics(p.source, "test").items()}
     summary = summarize(cfg, p, state, test, time.perf_counter() - started)
     summary["status"] = "pruned" if trial is not None and trial.pruned else "ok"   # pruned: stopped by the search
     if rank0:

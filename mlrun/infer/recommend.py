@@ -1,6 +1,7 @@
 """Top-k items for one user from a model=mf checkpoint: the dataset is rebuilt from the checkpoint's config (same
 seed → same split and id maps), items the user rated anywhere in the file (train, val or test) are left out,
-the rest are ranked by the model's unclipped prediction. `user` is the raw id from the file (e.g. 196 in
+the rest are ranked by the model's unclipped prediction (model.implicit=true: the preference score x_u·y_i, shown
+as it is). `user` is the raw id from the file (e.g. 196 in
 u.data). Titles come from u.item / movies.dat when present. A user without train ratings (cold start) gets the
 items with the largest μ + c_i. Extra key=value overrides change the stored config, e.g. `dataset.root=/elsewhere` (`mlrun recommend`).
 """
@@ -38,7 +39,7 @@ def recommend(path: str, user: str, k: int = 10, overrides: list[str] = ()) -> l
     scores[seen] = -np.inf
     k = min(k, int(torch.isfinite(scores).sum()))
     top = torch.topk(scores, k)
-    low, high = data.spec.rating_range
+    low, high = (-np.inf, np.inf) if model.implicit else data.spec.rating_range   # implicit: preference scores
     return [{"rank": r + 1, "item": data.item_ids[i], "title": data.titles.get(data.item_ids[i], ""),
              "score": round(min(max(float(s), low), high), 3)}
             for r, (s, i) in enumerate(zip(top.values.tolist(), top.indices.tolist()))]

@@ -27,4 +27,5 @@ def evaluate_checkpoint(path: str, split: str = "test", overrides: list[str] = (
     part = getattr(p.data, split)
     scores = evaluate(network(p.model, p.data), part, p.plan.loss_fn, p.spec.task, p.trainer.eval_batch_size,
                       p.device)
-    return {f"{split}_{k}": v for k, v in scores.items()} | {"epoch": payload.get("epoch"), "n": len(part)}
+    scores = {f"{split}_{k}": v for k, v in scores.items()} | p.model.split_metrics(p.source, split)   # MF: ranking
+    return scores | {"epoch": payload.get("epoch"), "n": len(part)}

@@ -53,7 +53,7 @@ class MLflow(Logger):
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self.client.log_batch(self.run_id, metrics=[Metric(k, v, now, int(record["epoch"]))
+        self.client.log_batch(self.run_id, metrics=[Metric(_name(k), v, now, int(record["epoch"]))
                                                    for k, v in scalars(record).items()])
 
     def log_summary(self, summary: dict) -> None:
@@ -62,7 +62,8 @@ class MLflow(Logger):
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self.client.log_batch(self.run_id, metrics=[Metric(k, v, now, 0) for k, v in scalars(summary).items()])
+        self.client.log_batch(self.run_id, metrics=[Metric(_name(k), v, now, 0)
+                                                   for k, v in scalars(summary).items()])
 
     def log_artifact(self, path: Path) -> None:
         if self.artifacts and Path(path).is_file():
@@ -71,6 +72,11 @@ class MLflow(Logger):
     def close(self, failed: bool = False) -> None:
         self._failed.detach()
         self.client.set_terminated(self.run_id, status="FAILED" if failed else "FINISHED")
+
+
+def _name(key: str) -> str:
+    """A metric name MLflow accepts: ranking metrics `ndcg@10` become `ndcg_at_10` (no '@' in its names)."""
+    return key.replace("@", "_at_")
 
 
 def _local(uri: str) -> tuple[str, Path | None]:

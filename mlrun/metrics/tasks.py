@@ -16,10 +16,30 @@ FLOAT32_TINY = 1.1754943508222875e-38       # torch.finfo(torch.float32).tiny: k
 
 METRICS = {"regression": ("r2", "rmse", "mae"), "binary": ("acc",), "multiclass": ("acc",),
            "ratings": ("rmse", "mae"), "unsupervised": ("recon_error",), "trajectory": ("traj_mse",)}
+# top-k ranking metrics of recommenders (mlrun.metrics.ranking), named `<name>@<k>`, e.g. ndcg@10; larger is better
+RANKING = ("precision", "recall", "ndcg", "map", "hit_rate", "coverage")
+
+
+class _Directions(dict):
+    """A dict that also answers for every `<ranking name>@<k>` (True: larger is better)."""
+
+    def __missing__(self, key):
+        name, _, k = str(key).partition("@")
+        if name in RANKING and k.isdigit():
+            return True
+        raise KeyError(key)
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
 # monitored metric → True when larger is better
-HIGHER_IS_BETTER = {"acc": True, "r2": True, "rmse": False, "mae": False, "loss": False,
+HIGHER_IS_BETTER = _Directions({"acc": True, "r2": True, "rmse": False, "mae": False, "loss": False,
                     "recon_error": False,     # recon_error: mean ‖x − x̂‖² per example (unsupervised)
-                    "traj_mse": False}
+                    "traj_mse": False})
 
 
 def _regression(out: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:

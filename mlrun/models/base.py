@@ -56,5 +56,10 @@ class Model(nn.Module):
         """Extra numbers for summary.json after the test (e.g. PCA eigenvalues)."""
         return {}
 
+    def split_metrics(self, data, split: str) -> dict:
+        """Extra numbers for a split that need the whole dataset, named <split>_<name> (MF: top-k ranking against
+        each user's train items); added to the test scores of summary.json and to `mlrun eval`."""
+        return {}
+
     def write_artifacts(self, run_dir: Path, data) -> None:
         """Files written into the run folder after the test (e.g. a trajectory plot)."""

@@ -18,6 +18,19 @@ Surprise's BaselineOnly). Both paths minimise the same objective
   N = train ratings: its expectation over the shuffled batches is J/N, so both paths share the minimiser.
   `penalty()` is the second term; the loop adds it to the objective (not to the reported loss).
 
+Implicit feedback (model.implicit=true, optimizer=als: mlrun/solvers/implicit_als.py): the train values are counts
+(plays, clicks; or star ratings, those below model.threshold dropped), the prediction is the preference score
+p_u·q_i (μ and the biases stay 0, nothing is clipped) and the objective is Hu, Koren & Volinsky's (2008)
+
+    J = Σ_{u,i} c_ui (p_ui − p_u·q_i)² + λ (‖P‖² + ‖Q‖²)      p_ui = [r_ui > 0], c_ui = 1 + α r_ui (α = model.alpha)
+
+over ALL user × item cells (an unobserved cell has p = 0, c = 1). Such a run monitors a ranking metric
+(dataset.metric=ndcg@10): its scores are not ratings.
+
+Every MF fit is also ranked (`split_metrics`, mlrun.metrics.ranking): top-k lists of the items outside each user's
+train set against the held-out items rated ≥ dataset.ranking.threshold, with the popularity and random baselines
+on the test split.
+
 Cold start: the dataset maps users and items without a train rating to index −1; their factor terms are left
 out, so an unseen user gets μ + c_i, an unseen item μ + b_u, both unseen μ.
 """
@@ -31,24 +44,38 @@ from torch import nn
 
 from mlrun.datasets.spec import DataSpec
 from mlrun.errors import check, number
+from mlrun.metrics.ranking import split_ranking
 from mlrun.models.base import Model
 
 
 class MF(Model):
     tasks = ("ratings",)                   # dataset tasks it learns (checked once by mlrun.fit.build.model)
 
-    def __init__(self, spec: DataSpec, k: int = 5, reg: float = 10.0, init_scale: float = 0.1, clip: bool = True):
+    def __init__(self, spec: DataSpec, k: int = 5, reg: float = 10.0, init_scale: float = 0.1, clip: bool = True,
+                 implicit: bool = False, alpha: float = 1.0, threshold: float | None = None):
         """Factors and biases for the `spec.n_users` × `spec.n_items` train id maps (task=ratings)."""
         super().__init__()
         number("model.k", k, 0, integer=True)         # 0 = biases only: μ + b_u + c_i
         number("model.reg", reg, 0)
         number("model.init_scale", init_scale, 0)
         check(isinstance(clip, bool), "model.clip", clip, "must be true or false")
+        check(isinstance(implicit, bool), "model.implicit", implicit, "must be true or false")
+        number("model.alpha", alpha, 0)
+        if threshold is not None:
+            number("model.threshold", threshold)
+            check(implicit, "model.threshold", threshold, "applies to model.implicit=true only (explicit ratings "
+                  "are fitted as they are; dataset.ranking.threshold sets what the ranking counts as relevant)")
+        check(not implicit or "@" in spec.metric, "dataset.metric", spec.metric, "model.implicit=true scores "
+              "preferences, not ratings: monitor a ranking metric, e.g. dataset.metric=ndcg@10")
+        check(not implicit or k > 0, "model.k", k, "must be ≥ 1 with model.implicit=true")
+        self.implicit, self.alpha, self.threshold = implicit, float(alpha), threshold
         low, high = spec.rating_range if len(spec.rating_range) == 2 else (-math.inf, math.inf)
+        clip = clip and not implicit                   # preference scores are not on the rating scale
         self.reg, self.clip, self.n_train = float(reg), clip, max(spec.n_train, 1)
         self.n_users, self.n_items, self.k = spec.n_users, spec.n_items, k
         self.low, self.high = float(low), float(high)                          # the rating scale, for clipping
-        self.mu = nn.Parameter(torch.tensor(0.5 * (low + high) if math.isfinite(low + high) else 0.0))
+        middle = 0.5 * (low + high) if math.isfinite(low + high) and not implicit else 0.0
+        self.mu = nn.Parameter(torch.tensor(middle))
         self.user_bias = nn.Parameter(torch.zeros(spec.n_users))                  # b
         self.item_bias = nn.Parameter(torch.zeros(spec.n_items))                  # c
         self.user_factors = nn.Parameter(init_scale * torch.randn(spec.n_users, k))   # P (n_users, K)
@@ -81,6 +108,22 @@ class MF(Model):
         if user < 0:
             return self.mu + self.item_bias
         return self.mu + self.user_bias[user] + self.item_bias + self.item_factors @ self.user_factors[user]
+
+    @torch.no_grad()
+    def block_scores(self, users: torch.Tensor) -> torch.Tensor:
+        """Unclipped predictions of a block of train users (B,) for every item: (B, n_items)."""
+        users = users.to(self.user_factors.device)
+        return (self.mu + self.user_bias[users, None] + self.item_bias[None, :]
+                + self.user_factors[users] @ self.item_factors.T)
+
+    def split_metrics(self, data, split: str) -> dict:
+        """Top-k ranking metrics of `split` (mlrun.metrics.ranking), named <split>_<metric>@<k>; on the test split
+        also the popularity and random baselines (<split>_popularity_..., <split>_random_...). {} for data
+        without ranking settings (not a ratings dataset's RatingsData)."""
+        if not getattr(data, "ranking", None):
+            return {}
+        return {f"{split}_{key}": value for key, value in
+                split_ranking(self.block_scores, data, split, baselines=split == "test").items()}
 
     @torch.no_grad()
     def objective(self, users: torch.Tensor, items: torch.Tensor, ratings: torch.Tensor) -> float:

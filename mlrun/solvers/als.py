@@ -25,6 +25,10 @@ J = Σ_Ω (r − μ − b_u − c_i − p_u·q_i)² + λ (‖P‖² + ‖Q‖² 
   of J on held-out ratings (experiments/movielens). Each half-sweep adds the conditional-mean predictor of the
   block just drawn (Rao–Blackwell: lower variance than the draws themselves). The average of S bilinear
   predictors is an MF with S·K factors ([p¹…pˢ]/√S · [q¹…qˢ]/√S = mean of pˢ·qˢ): width 2·K per sampled sweep.
+- model.implicit=true: implicit-feedback ALS (Hu, Koren & Volinsky 2008) by batched conjugate gradient, one sweep
+  per epoch (mlrun/solvers/implicit_als.py; `ALS.fit_implicit`).
+- Ranking: when dataset.metric is a top-k metric (or dataset.ranking.per_epoch), each record has the val split's
+  ranking metrics (mlrun.metrics.ranking), and the monitored one drives the best sweep and early stopping.
 """
 
 from __future__ import annotations
@@ -35,10 +39,12 @@ import warnings
 
 import torch
 
-from mlrun.errors import check, choose, number
+from mlrun.errors import UserError, check, choose, number
 from mlrun.models.mf import MF
+from mlrun.metrics.ranking import split_ranking
 from mlrun.metrics.records import Monitor, epoch_record
 from mlrun.metrics.scoring import evaluate
+from mlrun.solvers import implicit_als
 from mlrun.solvers.base import Solver
 
 UPDATES = ("seed", "joint")
@@ -218,13 +224,15 @@ class ALS(Solver):
     (the Solver protocol) only so that checkpoints treat it like any other; it has no learning rate."""
     name = "als"
 
-    def __init__(self, params, update: str = "seed", dtype: str = "float64", noise: float = 0.0, burn_in: int = 5):
+    def __init__(self, params, update: str = "seed", dtype: str = "float64", noise: float = 0.0, burn_in: int = 5,
+                 cg_steps: int = 3):
         super().__init__(params, {"lr": math.nan})       # NaN: schedulers leave it alone; no lr in the records
         self.update = choose({u: u for u in UPDATES}, "optimizer.update", update)
         self.dtype = choose(DTYPES, "optimizer.dtype", dtype)
         number("optimizer.noise", noise, 0)
         number("optimizer.burn_in", burn_in, 0, integer=True)
-        self.noise, self.burn_in = float(noise), burn_in
+        number("optimizer.cg_steps", cg_steps, 1, integer=True)
+        self.noise, self.burn_in, self.cg_steps = float(noise), burn_in, cg_steps
 
     def fit_direct(self, model: MF, data, trainer, loss_fn):
         """Yield (record, improved) per sweep (mlrun.metrics.records): train_loss, val_loss, val_<metric>, epoch_seconds,
@@ -234,6 +242,9 @@ class ALS(Solver):
         check(isinstance(model, MF), "optimizer", "als", f"solves model=mf only, not {type(model).__name__}; "
               f"use a gradient optimizer such as optimizer=adam")
         check(model.reg > 0, "model.reg", model.reg, "must be > 0 with optimizer=als (λI keeps every system solvable)")
+        if model.implicit:
+            yield from self.fit_implicit(model, data, trainer, loss_fn)
+            return
         users, items = data.train.x[:, 0], data.train.x[:, 1]
         train = Ratings(users, items, data.train.y, model.n_users, model.n_items, self.dtype)
         params = model.params(self.dtype)
@@ -254,7 +265,7 @@ class ALS(Solver):
             if users.is_cuda:
                 torch.cuda.synchronize()
             swept = time.perf_counter()
-            scores = evaluate(model, data.val, loss_fn, task, trainer.eval_batch_size)
+            scores = val_scores(model, data, loss_fn, trainer, first=epoch == 1)
             if squared and self.noise == 0:          # the model is the last sweep: its residuals are at hand
                 train_loss = sse / max(train.n, 1)
             else:
@@ -264,6 +275,61 @@ class ALS(Solver):
             yield epoch_record(epoch, train_loss, scores, metric, done - start,
                                train.n / max(swept - start, 1e-9), objective=sse + penalty(params, model.reg),
                                sweep_seconds=swept - start, eval_seconds=done - swept,
-                               samples=epoch - burn_in if sampling else 0), improved
+                               samples=epoch - burn_in if sampling else 0, **ranked(scores, metric)), improved
             if monitor.done:
                 break
+
+    def fit_implicit(self, model: MF, data, trainer, loss_fn):
+        """model.implicit=true: one implicit-ALS sweep per epoch (mlrun.solvers.implicit_als); records as
+        fit_direct's, with `objective` = J of Hu et al. and train_loss = its data term / (users × items)."""
+        check(self.noise == 0, "optimizer.noise", self.noise, "must be 0 with model.implicit=true")
+        users, items, values = implicit_als.interactions(data.train.x[:, 0], data.train.x[:, 1], data.train.y,
+                                                         model.threshold)
+        layouts = _Layout(users, items, model.n_users, model.n_items), _Layout(items, users, model.n_items,
+                                                                               model.n_users)
+        train = implicit_als.Interactions(layouts, values, model.alpha)
+        del users, items, values                  # the layouts hold what the sweeps need (10M: ~200 MB less)
+        x, y = model.user_factors.detach().clone(), model.item_factors.detach().clone()
+        monitor = Monitor(data.spec.metric, trainer.patience)
+        cells = model.n_users * model.n_items
+        for epoch in range(1, (1 if trainer.fast_dev_run else trainer.epochs) + 1):
+            start = time.perf_counter()
+            x, y = implicit_als.sweep(train, x, y, model.reg, self.cg_steps)
+            if x.is_cuda:
+                torch.cuda.synchronize()
+            model.set_params(*(t.new_zeros(t.shape) for t in (model.mu, model.user_bias, model.item_bias)), x, y)
+            swept = time.perf_counter()
+            scores = val_scores(model, data, loss_fn, trainer, first=epoch == 1)
+            loss, penalty_term = implicit_als.objective(train, x, y, model.reg)
+            improved = monitor.update(scores[data.spec.metric], has_val=len(data.val) > 0)
+            done = time.perf_counter()
+            yield epoch_record(epoch, loss / cells, scores, data.spec.metric, done - start,
+                               train.n / max(swept - start, 1e-9), objective=loss + penalty_term,
+                               sweep_seconds=swept - start, eval_seconds=done - swept,
+                               **ranked(scores, data.spec.metric)), improved
+            if monitor.done:
+                break
+
+
+def val_scores(model: MF, data, loss_fn, trainer, first: bool = True) -> dict:
+    """The val split's loss and metrics (mlrun.metrics.scoring.evaluate), with its top-k ranking metrics
+    (mlrun.metrics.ranking) when the monitored metric is one or dataset.ranking.per_epoch is set."""
+    scores = evaluate(model, data.val, loss_fn, data.spec.task, trainer.eval_batch_size)
+    ranked = "@" in data.spec.metric
+    settings = getattr(data, "ranking", None)            # mlrun.datasets.ratings.data.RatingsData's settings
+    if not settings:
+        if ranked:
+            raise UserError(f"dataset.metric={data.spec.metric}: this run's data has no ranking settings "
+                            f"(a ratings dataset kept on the host); use dataset.metric=rmse")
+        return scores
+    if ranked or settings["per_epoch"]:
+        if len(data.val) == 0:
+            return scores | {data.spec.metric: math.nan}
+        scores |= {key: value for key, value in split_ranking(model.block_scores, data, "val", say=first).items()
+                   if "@" in key}
+    return scores
+
+
+def ranked(scores: dict, metric: str) -> dict:
+    """The val ranking metrics besides the monitored one, as val_<name>@<k> record columns."""
+    return {f"val_{key}": value for key, value in scores.items() if "@" in key and key != metric}

@@ -67,3 +67,21 @@ def test_the_user_is_matched_as_text(run):
     for user in ("3.0", "03"):
         with pytest.raises(UserError, match=rf"user='{user}': not in movielens_100k \(ids look like 1, 2, 3"):
             recommend(str(run_dir / "checkpoints" / "best.pt"), user, k=3)
+
+
+def test_implicit_model_leaves_out_what_the_user_has_and_shows_raw_scores(tmp_path):
+    import numpy as np
+
+    root = tmp_path / "ml-100k"
+    root.mkdir()
+    rng = np.random.default_rng(1)
+    rows = [(u, i, int(rng.integers(1, 6))) for u in range(1, 41) for i in range(1, 31) if rng.random() < 0.4]
+    (root / "u.data").write_text("".join(f"{u}\t{i}\t{r}\t0\n" for u, i, r in rows))
+    train(make_cfg("model=mf", "optimizer=als", "dataset=movielens_100k", f"dataset.root={root}", "model.k=2",
+                   "model.reg=1.0", "model.implicit=true", "model.threshold=4", "dataset.metric=ndcg@5",
+                   "dataset.ranking.k=[5]"), tmp_path / "run")
+    out = recommend(str(tmp_path / "run" / "checkpoints" / "best.pt"), "3", k=30)
+    had = {str(i) for u, i, _ in rows if u == 3}          # every rated item, those below the threshold too
+    assert out and not {r["item"] for r in out} & had
+    assert len(out) == 30 - len(had)
+    assert max(r["score"] for r in out) < 1.0            # preference scores x·y (≈ p ≤ 1), not clipped to [1, 5]

@@ -17,11 +17,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from mlrun.datasets.ratings.split import split_ratings
+from mlrun.datasets.ratings.split import SPLITS_BY, split_by_time, split_ratings
+from mlrun.datasets.ratings.times import parse_cut
 from mlrun.datasets.spec import Data, DataSpec, Split
-from mlrun.errors import check
+from mlrun.errors import UserError, check, choose, number
 
 log = logging.getLogger("mlrun")
+
+# the top-k metrics a ratings run can monitor as dataset.metric=<name>@<k> (mlrun.metrics.tasks.RANKING without
+# coverage; datasets sit below metrics, so the names are repeated here and a test checks that they agree)
+RANKED = ("precision", "recall", "ndcg", "map", "hit_rate")
+RANKING_DEFAULTS = {"k": [10], "threshold": 4.0, "per_epoch": False}
 
 
 @dataclass
@@ -31,6 +37,9 @@ class RatingsData(Data):
     titles: dict[str, str] = field(default_factory=dict)  # raw item id → title ({} when the dataset has none)
     codes: tuple = ()              # (users, items): int32 position of every rating's raw id in `labels`, file order
     labels: tuple = ()             # (users, items): the sorted distinct raw ids of the file
+    # top-k evaluation (mlrun.metrics.ranking): k (cut-offs), threshold (a held-out value ≥ it is relevant),
+    # per_epoch (val ranking metrics in every record of a solver, also when the monitored metric is not one)
+    ranking: dict = field(default_factory=lambda: dict(RANKING_DEFAULTS))
 
     @property
     def rated(self) -> tuple[np.ndarray, np.ndarray]:
@@ -46,10 +55,23 @@ class RatingsData(Data):
 
 def ratings_data(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, *, name: str, split: dict,
                  leave_out: int = 0, folds: int = 1, fold: int = 0, seed: int = 0,
-                 titles: dict | None = None, fixed_test: np.ndarray | None = None) -> RatingsData:
+                 titles: dict | None = None, fixed_test: np.ndarray | None = None, split_by: str = "random",
+                 times: np.ndarray | None = None, metric: str = "rmse", ranking: dict | None = None,
+                 cut=None) -> RatingsData:
     """Keep the last rating of each (user, item) pair, split, remap raw ids to train indices (−1 = unseen in
     train), return tensors + spec. `fixed_test`: indices of the test ratings (a separate test file); the others are
-    split into train/val."""
+    split into train/val. split_by=time splits by `times` (one per rating; None: the dataset has no timestamp
+    column); `cut`: a global cut time (a number, or a date/time as text), test at or after it. `metric`: the
+    monitored val metric (rmse | mae | <name>@<k>, k in ranking.k); `ranking`: the top-k evaluation's settings
+    (RANKING_DEFAULTS for the keys left out)."""
+    ranking = check_ranking(ranking or {}, metric)
+    choose({s: s for s in SPLITS_BY}, "dataset.split_by", split_by)
+    check(cut is None or split_by == "time", "dataset.cut", cut, "needs dataset.split_by=time")
+    if split_by == "time":
+        check(times is not None, "dataset.split_by", split_by, f"dataset={name} has no timestamp column "
+              f"(ratings_csv: set dataset.timestamp_col); use dataset.split_by=random")
+        check(folds == 1 and fixed_test is None, "dataset.split_by", split_by,
+              "splits by time alone: needs dataset.folds=1 (trainer.cv_folds=1) and no dataset.test_path")
     user_codes, user_labels = _factorize(users)                 # int32 codes when they fit (half the memory)
     item_codes, item_labels = _factorize(items)
     keep = last_of_each_pair(user_codes, item_codes, (user_labels, item_labels), name)
@@ -59,7 +81,14 @@ def ratings_data(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, *, n
             held[fixed_test] = True
             fixed_test = np.flatnonzero(held[keep])
         user_codes, item_codes, ratings = user_codes[keep], item_codes[keep], ratings[keep]
-    tr, va, te = _split(user_codes, split, leave_out, folds, fold, seed, fixed_test)
+        times = times[keep] if times is not None else None
+    if split_by == "time":
+        at = None if cut is None else parse_cut(cut)
+        check(at is None or times.min() < at <= times.max(), "dataset.cut", cut, f"must fall after the first "
+              f"timestamp and not after the last ({_date(times.min())} … {_date(times.max())})")
+        tr, va, te = split_by_time(user_codes, times, split, leave_out, at)
+    else:
+        tr, va, te = _split(user_codes, split, leave_out, folds, fold, seed, fixed_test)
     check(len(tr) > 0, "dataset.split", split, "leaves no train ratings")
     user_index, user_ids = _train_index(user_codes[tr], user_labels)
     item_index, item_ids = _train_index(item_codes[tr], item_labels)
@@ -71,9 +100,40 @@ def ratings_data(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, *, n
         return Split(torch.from_numpy(x), torch.from_numpy(ratings32[idx]))
 
     spec = DataSpec(input_shape=(2,), n_outputs=1, task="ratings", name=name, n_users=len(user_ids),
-                    n_items=len(item_ids), n_train=len(tr), rating_range=[float(ratings.min()), float(ratings.max())])
+                    n_items=len(item_ids), n_train=len(tr), rating_range=[float(ratings.min()), float(ratings.max())],
+                    metric=metric)
+    asked = "@" in metric or ranking["per_epoch"]             # else ranking is a summary extra (k ≤ catalogue kept)
+    if asked and max(ranking["k"]) > len(item_ids):
+        raise UserError(f"dataset.ranking.k={ranking['k']}: k={max(ranking['k'])} is larger than the catalogue "
+                        f"({len(item_ids)} items with a train rating)")
     return RatingsData(part(tr), part(va), part(te), spec, user_ids=user_ids, item_ids=item_ids, titles=titles or {},
-                       codes=(user_codes, item_codes), labels=(user_labels, item_labels))
+                       codes=(user_codes, item_codes), labels=(user_labels, item_labels), ranking=ranking)
+
+
+def check_ranking(ranking, metric: str) -> dict:
+    """dataset.ranking with its defaults filled in and checked, and dataset.metric checked against its k."""
+    for key in sorted(set(ranking) - set(RANKING_DEFAULTS)):
+        raise UserError(f"dataset.ranking.{key}={ranking[key]!r}: not a key; valid keys: "
+                        f"{', '.join(RANKING_DEFAULTS)}")
+    out = dict(RANKING_DEFAULTS) | dict(ranking)
+    ks = out["k"]
+    ks = list(ks) if not isinstance(ks, (int, str)) and hasattr(ks, "__iter__") else [ks]
+    check(len(ks) > 0 and all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in ks),
+          "dataset.ranking.k", out["k"], "must be a list of integers ≥ 1, e.g. [10] or [5, 10, 20]")
+    number("dataset.ranking.threshold", out["threshold"])
+    check(isinstance(out["per_epoch"], bool), "dataset.ranking.per_epoch", out["per_epoch"], "must be true or false")
+    out["k"], out["threshold"] = sorted(set(ks)), float(out["threshold"])
+    valid = ["rmse", "mae"] + [f"{m}@{k}" for m in RANKED for k in out["k"]]
+    check(metric in valid, "dataset.metric", metric, f"valid choices: rmse, mae, or <{'|'.join(RANKED)}>@<k> for "
+          f"k in dataset.ranking.k={out['k']} (e.g. ndcg@{out['k'][0]})")
+    return out
+
+
+def _date(seconds: float) -> str:
+    """Seconds since 1970 as a UTC date/time, for messages."""
+    import datetime
+
+    return datetime.datetime.fromtimestamp(float(seconds), datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _split(user_codes: np.ndarray, split: dict, leave_out: int, folds: int, fold: int, seed: int,

@@ -54,3 +54,46 @@ def _leave_out(users: np.ndarray, k: int, with_val: bool, rng: np.random.Generat
     held = np.zeros(n, dtype=bool)
     held[test], held[val] = True, True
     return np.flatnonzero(~held), np.sort(val), np.sort(test)
+
+
+SPLITS_BY = ("random", "time")
+
+
+def split_by_time(users: np.ndarray, times: np.ndarray, split: dict, leave_out: int, cut: float | None = None):
+    """(train, val, test) int64 index arrays by time (the honest protocol when the data has timestamps):
+    leave_out = k > 0: every user's LAST k interactions (of users with more than k, 2k with val) go to test, the k
+    before them to val when split.val > 0; leave_out = 0: one global cut — the latest split.test fraction of all
+    interactions goes to test, the split.val fraction before it to val, the split.train fraction before that to
+    train (the oldest beyond it are left out when the fractions sum to less than 1); `cut` (a time, in the units
+    of `times`): everything at or after it goes to test, the latest split.val fraction of all before it to val, the
+    rest to train. Ties in time keep file order."""
+    fractions = check_fractions(split)
+    number("dataset.leave_out", leave_out, 0, integer=True)
+    n = len(users)
+    if leave_out > 0:
+        k, with_val = leave_out, fractions[1] > 0
+        n_out = 2 * k if with_val else k
+        order = np.lexsort((-np.arange(n), -times, users))     # by user, latest first (file order breaks ties)
+        sorted_users = users[order]
+        starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
+        counts = np.diff(np.r_[starts, n])
+        rank = np.arange(n) - np.repeat(starts, counts)        # 0 = the user's latest interaction
+        eligible = np.repeat(counts > n_out, counts)
+        test = order[eligible & (rank < k)]
+        val = order[eligible & (rank >= k) & (rank < n_out)] if with_val else order[:0]
+        held = np.zeros(n, dtype=bool)
+        held[test], held[val] = True, True
+        return np.flatnonzero(~held), np.sort(val), np.sort(test)
+    order = np.argsort(times, kind="stable")                    # oldest first
+    if cut is not None:
+        check(leave_out == 0, "dataset.cut", cut, "takes no dataset.leave_out (one date for everyone)")
+        n_test = int((times >= cut).sum())
+        check(0 < n_test < n, "dataset.cut", cut, f"must fall after the first timestamp ({times.min():.0f} s since "
+              f"1970) and not after the last ({times.max():.0f})")
+        n_val = min(int(round(fractions[1] * n)), n - n_test - 1)
+        cut_at = n - n_test - n_val
+        return np.sort(order[:cut_at]), np.sort(order[cut_at:n - n_test]), np.sort(order[n - n_test:])
+    n_test, n_val = int(round(fractions[2] * n)), int(round(fractions[1] * n))
+    n_train = min(int(round(fractions[0] * n)), n - n_test - n_val)
+    cut = n - n_test - n_val
+    return (np.sort(order[cut - n_train:cut]), np.sort(order[cut:cut + n_val]), np.sort(order[cut + n_val:]))
