@@ -118,7 +118,9 @@ def finish(cfg: DictConfig, run_dir: Path, p: build.Parts, state: RunState, logg
                     p.trainer.eval_batch_size, p.device)
     test |= {k.removeprefix("test_"): v for k, v in p.model.split_metrics(p.source, "test").items()}
     summary = summarize(cfg, p, state, test, time.perf_counter() - started)
-    summary["status"] = "pruned" if trial is not None and trial.pruned else "ok"   # pruned: stopped by the search
+    if trial is not None and trial.pruned:        # stopped by the search; fast_dev_run keeps its own status
+        summary["status"] = "pruned"
+    summary.setdefault("status", "ok")
     if rank0:
         summary["provenance"] = provenance.collect(run_dir, p.device, p.data_files)   # packages, git, data files
         if p.spec.transform:                       # the fitted preprocessing, apart: summary.json stays readable
