@@ -46,7 +46,7 @@ PLUGINS = {
     "hydra/launcher=joblib": ("hydra_plugins.hydra_joblib_launcher", "sweep"),
     "hydra/launcher=submitit_local": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
     "hydra/launcher=submitit_slurm": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
-    "hydra/launcher=ray": ("hydra_plugins.hydra_ray_launcher", None),
+    "hydra/launcher=ray": ("ray", "ray"),                     # mlrun's own launcher (hydra_plugins/mlrun_ray_launcher) needs Ray
 }
 
 
