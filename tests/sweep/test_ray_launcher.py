@@ -1,0 +1,89 @@
+"""hydra/launcher=ray (mlrun/sweep/ray_jobs.py, hydra_plugins/mlrun_ray_launcher): bad input in one line, and a real
+two-node Ray cluster on loopback (tests/sweep/ray_cluster.py, inside a network namespace of its own)."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hydra_plugins.mlrun_ray_launcher.ray_launcher import RayLauncher
+from mlrun.errors import UserError
+from mlrun.sweep import summary as sweep
+
+ROOT = Path(__file__).resolve().parents[2]
+HAS_RAY = importlib.util.find_spec("ray") is not None
+needs_ray = pytest.mark.skipif(not HAS_RAY, reason="extra [ray] not installed")
+
+
+def can_unshare() -> bool:
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        return False
+    return subprocess.run(["unshare", "-n", "true"], capture_output=True, timeout=10, check=False).returncode == 0
+
+
+def setup(**keys):
+    RayLauncher(**keys).setup(hydra_context=None, task_function=None, config=None)
+
+
+def test_without_ray_one_line(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)              # `import ray` raises ImportError
+    with pytest.raises(UserError, match=r"^hydra/launcher=ray: Ray is not installed; install the \[ray\] extra"):
+        setup(address="127.0.0.1:6379")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    assert sweep.missing_plugin(["-m", "hydra/launcher=ray"]).endswith("pip install 'mlrun-classic[ray]'")
+
+
+@pytest.mark.parametrize("keys, line", [({"num_gpus": -1}, "hydra.launcher.num_gpus=-1: must be a number"),
+                                         ({"max_retries": 1.5}, "hydra.launcher.max_retries=1.5: must be an integer")])
+def test_bad_keys_one_line(keys, line):
+    with pytest.raises(UserError, match=f"^{line}"):
+        setup(**keys)
+
+
+@needs_ray
+@pytest.mark.parametrize("address, says", [("127.0.0.1", "expected host:port"),
+                                            ("127.0.0.1:{port}", "no Ray cluster answers there")])
+def test_no_cluster_at_the_address_is_one_line(address, says):
+    import socket
+
+    with socket.socket() as s:                                  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(UserError, match=f"^hydra.launcher.address='{address.format(port=port)}': .*{says}"):
+        setup(address=address.format(port=port))
+
+
+@needs_ray
+@pytest.mark.skipif(not can_unshare(), reason="needs unshare -n (a network namespace) and ip")
+@pytest.mark.slow                       # starts a 2-node Ray cluster: ~1.5 min on 2 shared cores
+def test_sweeps_on_a_two_node_cluster(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run(["unshare", "-n", sys.executable, str(ROOT / "tests" / "sweep" / "ray_cluster.py"),
+                        str(tmp_path)], env=env, capture_output=True, text=True, timeout=420, check=False)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    result = json.loads((tmp_path / "result.json").read_text())
+
+    assert result["ok"]["rc"] == 0, result["ok"]["tail"]        # every job ok, in one sweep folder
+    (sweep_dir,) = [p.parent for p in (tmp_path / "ok").glob("multirun/*/*/sweep_summary.csv")]
+    rows = list(csv.DictReader((sweep_dir / "sweep_summary.csv").open()))
+    assert sorted(int(r["job"]) for r in rows) == [0, 1, 2, 3] and {r["status"] for r in rows} == {"ok"}
+    nodes = [json.loads((sweep_dir / str(j) / "node.json").read_text()) for j in range(4)]
+    assert all(Path(r["run_dir"]).parent == sweep_dir and (Path(r["run_dir"]) / "summary.json").is_file()
+               for r in rows)
+    assert len({n["node_id"] for n in nodes}) == 2 and {n["node_ip"] for n in nodes} == {"127.0.0.1"}
+
+    killed = result["kill"]                                      # a worker killed mid-trial: that job fails
+    assert killed["killed"] and killed["rc"] == 1, killed["tail"]
+    (sweep_dir,) = [p.parent for p in (tmp_path / "kill").glob("multirun/*/*/sweep_summary.csv")]
+    error = (sweep_dir / "0" / "error.txt").read_text()
+    assert error.startswith("job 0: its Ray task did not finish (WorkerCrashedError") and error.count("\n") == 1
+    assert {r["job"]: r["status"] for r in sweep.collect(sweep_dir)} == {"0": "failed", "1": "ok"}
+    assert killed["tail"].rstrip().splitlines()[-1].startswith("mlrun train: error: job 0: its Ray task did not")
