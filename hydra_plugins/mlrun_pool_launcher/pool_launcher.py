@@ -13,7 +13,7 @@ import weakref
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 from hydra.core.config_store import ConfigStore
 from hydra.core.singleton import Singleton
@@ -23,6 +23,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig
 
 from mlrun.errors import UserError
+from mlrun.sweep.job_config import JobConfigs
 from mlrun.sweep.pool import Pool, dumps, sigterm_stops
 
 log = logging.getLogger(__name__)
@@ -32,11 +33,27 @@ log = logging.getLogger(__name__)
 class PoolLauncherConf:
     _target_: str = "hydra_plugins.mlrun_pool_launcher.pool_launcher.PoolLauncher"
     n_jobs: int = 2                  # worker processes; -1 = one per core
-    preload: List[str] = field(default_factory=lambda: ["mlrun.fit.run"])   # modules each worker imports once
+    # modules each worker imports when it starts, beside the sweeper's first compositions: mlrun and torch, and
+    # torch._dynamo, which torch imports on the first optimizer (≈ 1 s, else paid by each worker's first job)
+    preload: List[str] = field(default_factory=lambda: ["mlrun.fit.run", "torch._dynamo"])
     stop_grace_s: float = 10.0       # on Ctrl-C/SIGTERM: seconds a running job gets to save, then SIGKILL
 
 
 ConfigStore.instance().store(group="hydra/launcher", name="pool", node=PoolLauncherConf, provider="mlrun")
+
+
+def cache_sweep_configs(loader, master: DictConfig) -> None:
+    """The sweeper composes every job once more in this process before launching it (BasicSweeper's
+    validate_batch_is_legal): give this sweep's config loader the cached composition the workers use
+    (mlrun.sweep.job_config, equal to Hydra's); any other master config still goes to Hydra's own."""
+    configs, hydras = JobConfigs(loader, master), loader.load_sweep_config
+
+    def load_sweep_config(master_config: DictConfig, sweep_overrides: List[str]) -> DictConfig:
+        if master_config is master:
+            return configs(list(sweep_overrides))
+        return hydras(master_config, sweep_overrides)
+
+    loader.load_sweep_config = load_sweep_config
 
 
 class PoolLauncher(Launcher):
@@ -62,6 +79,7 @@ class PoolLauncher(Launcher):
                  "singletons": Singleton.get_state(), "preload": self.preload}
         self.pool = Pool(self.n_jobs, dumps(state), float(grace))
         weakref.finalize(self, self.pool.close)          # the sweep is over when Hydra drops its launcher
+        cache_sweep_configs(hydra_context.config_loader, config)
 
     def submit(self, overrides: Sequence[str], job_idx: int) -> Future:
         """Run one job on the first free worker; the Future's result is its JobReturn (failed, not raised, when
