@@ -57,9 +57,8 @@ def missing_plugin(argv: list[str]) -> str | None:
         choice = arg.lstrip("+")
         module, extra = PLUGINS.get(choice, (None, None))
         if module and not _importable(module):
-            fix = (f"install the [{extra}] extra: pip install 'mlrun-classic[{extra}]'" if extra
-                   else "pip install hydra-ray-launcher (see docs/sweeps.md)")
-            return f"{arg}: the Hydra plugin {module.split('.')[-1]} is not installed; {fix}"
+            what = "Ray" if module == "ray" else f"the Hydra plugin {module.split('.')[-1]}"
+            return f"{arg}: {what} is not installed; install the [{extra}] extra: pip install 'mlrun-classic[{extra}]'"
         if choice == "hydra/launcher=submitit_slurm" and no_slurm():
             return f"{arg}: {no_slurm()}"
     return None

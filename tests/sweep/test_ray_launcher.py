@@ -51,7 +51,8 @@ def test_without_ray_one_line(monkeypatch):
     with pytest.raises(UserError, match=r"^hydra/launcher=ray: Ray is not installed; install the \[ray\] extra"):
         setup(address="127.0.0.1:6379")
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
-    assert sweep.missing_plugin(["-m", "hydra/launcher=ray"]).endswith("pip install 'mlrun-classic[ray]'")
+    assert sweep.missing_plugin(["-m", "hydra/launcher=ray"]) == ("hydra/launcher=ray: Ray is not installed; install "
+                                                                  "the [ray] extra: pip install 'mlrun-classic[ray]'")
 
 
 @pytest.mark.parametrize("keys, line", [({"num_gpus": -1}, "hydra.launcher.num_gpus=-1: must be a number"),
