@@ -94,8 +94,8 @@ class RayJobs:
         try:
             ret, node = f.result()
         except Exception as e:  # noqa: BLE001 - NodeDiedError, WorkerCrashedError, ObjectLostError, ...
-            line = (f"job {idx}: its Ray task did not finish ({type(e).__name__}: "
-                    f"{' '.join(str(e).split())[:200]}); the other jobs go on")
+            first = " ".join(str(e).split()).split(". ")[0].rstrip(".")[:200]    # Ray's first sentence
+            line = f"job {idx}: its Ray task did not finish ({type(e).__name__}: {first}); the other jobs go on"
             if Path(job_dir).is_dir():
                 (Path(job_dir) / "error.txt").write_text(line + "\n")
             log.error("%s", line)
