@@ -88,7 +88,7 @@ class Pool:
         self.lock = threading.Lock()
         self.wake_r, self.wake_w = os.pipe()
         self.closing = False
-        self.deaths = 0            # workers that died during a job or before their first message
+        self.early_deaths = 0      # workers that died before their first message
         self.broken: str | None = None   # why the dispatcher stopped early (a worker could not start, ...)
         # the dispatcher starts every worker: PR_SET_PDEATHSIG follows the thread that started a child
         self.thread = threading.Thread(target=self._dispatch, name="mlrun-pool", daemon=True)
@@ -132,8 +132,15 @@ class Pool:
             self._stop_all()
 
     def _refill(self) -> None:
-        while len(self.workers) < self.size and not self.closing:
-            self.workers.append(start_worker(self.init))
+        """Start the missing workers, then send each Hydra's state: a state larger than the socket's buffer waits
+        for its worker to read it, and the workers start side by side meanwhile."""
+        fresh = [start_worker() for _ in range(self.size - len(self.workers))] if not self.closing else []
+        self.workers.extend(fresh)
+        for w in fresh:
+            try:
+                w.conn.send_bytes(self.init)
+            except OSError:                  # died at once: its socket reads EOF next, and _died says so
+                pass
 
     def _hand_out(self) -> None:
         for w in self.workers:
@@ -145,13 +152,24 @@ class Pool:
                 if not job.future.set_running_or_notify_cancel():
                     continue
                 w.job = job
-                w.conn.send((job.idx, job.overrides))
+                try:
+                    w.conn.send((job.idx, job.overrides))
+                except OSError:              # the worker is gone: its socket reads EOF next, _died fails the job
+                    pass
 
     def _receive(self, w: Worker) -> None:
         try:
-            kind, *body = pickle.loads(w.conn.recv_bytes())
-        except (EOFError, OSError, pickle.UnpicklingError):
+            blob = w.conn.recv_bytes()
+        except (EOFError, OSError):
             self._died(w)
+            return
+        try:
+            kind, *body = pickle.loads(blob)
+        except Exception as e:  # noqa: BLE001 - a result this process cannot rebuild fails that job, not the pool
+            if w.job is not None:
+                job, w.job = w.job, None
+                job.future.set_result(failed(job, f"job {job.idx}: its result could not be read here "
+                                                 f"({type(e).__name__}: {e})"))
             return
         if kind == "ready":
             w.ready = True
@@ -168,13 +186,13 @@ class Pool:
         self.workers.remove(w)
         w.conn.close()
         code = reap(w.proc, 5.0)
-        if w.job is not None or not w.ready:
-            self.deaths += 1
         if w.job is not None:
             w.job.future.set_result(died_return(w.job, w.proc.pid, code))
-        elif not w.ready and self.deaths >= 3 * self.size:
-            raise RuntimeError(f"{self.deaths} pool workers died before they were ready (last exit status {code}); "
-                               f"see the lines above")
+        elif not w.ready:
+            self.early_deaths += 1
+            if self.early_deaths >= 3 * self.size:           # every new worker dies: stop instead of looping
+                raise RuntimeError(f"{self.early_deaths} pool workers died before they were ready (last exit "
+                                   f"status {code}); see the lines above")
 
     def _stop_all(self) -> None:
         for w in self.workers:
@@ -215,8 +233,8 @@ def sigterm_stops():
         signal.signal(signal.SIGTERM, saved)
 
 
-def start_worker(init: bytes) -> Worker:
-    """A new worker process in its own session, connected by a socket pair, sent `init`."""
+def start_worker() -> Worker:
+    """A new worker process in its own session, connected by a socket pair."""
     import socket
 
     mine, theirs = socket.socketpair()
@@ -225,7 +243,6 @@ def start_worker(init: bytes) -> Worker:
     theirs.close()
     conn = Connection(os.dup(mine.fileno()))
     mine.close()
-    conn.send_bytes(init)
     return Worker(proc, conn)
 
 
@@ -238,25 +255,32 @@ def reap(proc: subprocess.Popen, grace: float) -> int:
         return proc.wait()
 
 
+def failed(job: Job, line: str):
+    """A failed JobReturn for `job`, its error the one-line RunFailed(line)."""
+    from hydra.core.utils import JobReturn, JobStatus
+
+    ret = JobReturn(overrides=job.overrides, working_dir=job.job_dir, status=JobStatus.FAILED)
+    ret.return_value = RunFailed(line)
+    return ret
+
+
 def died_return(job: Job, pid: int | None, code: int | None, stopped: bool = False, why: str | None = None):
     """The failed JobReturn of a job whose worker died or was stopped; `error.txt` in its folder (when it had one),
     so that the sweep's summary lists it as failed and a rerun of failed jobs picks it up."""
-    from hydra.core.utils import JobReturn, JobStatus
-
     if why:
         line = f"job {job.idx} did not run: {why}"
     elif stopped:
         line = f"job {job.idx} was stopped with the sweep before it finished"
     else:
-        how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit status {code}"
+        how = f"exit status {code}"
+        if code is not None and code < 0:
+            how = f"signal {signal.Signals(-code).name}" if -code in signal.valid_signals() else f"signal {-code}"
         line = (f"job {job.idx}: its pool worker (pid {pid}) died ({how}: killed, or out of memory?) while running "
                 f"it; the other jobs go on")
     if job.job_dir and Path(job.job_dir).is_dir() and not stopped:
         (Path(job.job_dir) / "error.txt").write_text(line + "\n")
         log.error("%s", line)
-    ret = JobReturn(overrides=job.overrides, working_dir=job.job_dir, status=JobStatus.FAILED)
-    ret.return_value = RunFailed(line)
-    return ret
+    return failed(job, line)
 
 
 # ---- the worker process ---------------------------------------------------------------------------------------
