@@ -9,8 +9,9 @@ overrides are the same share the first step: `JobConfigs` composes it once per d
 builds each job's config as a copy of its base with the job's value overrides applied by Hydra's own
 `_apply_overrides_to_config`, then the three fields that list the overrides (`hydra.overrides.task`,
 `hydra.job.override_dirname`) set as Hydra sets them. tests/sweep/test_pool.py checks the result equals Hydra's
-`load_sweep_config` key for key. Cost per 1-epoch iris job on a 2-core machine: ≈ 0.09 s CPU → see
-experiments/search/README.md. An override of hydra.searchpath takes Hydra's full path every time.
+`load_sweep_config` key for key. On a 2-core machine a job's config costs ≈ 0.009 s CPU this way against
+0.08–0.12 s composed by Hydra (experiments/search/README.md). An override of hydra.searchpath takes Hydra's full
+path every time.
 """
 
 from __future__ import annotations
