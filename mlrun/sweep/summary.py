@@ -49,7 +49,7 @@ PLUGINS = {
     "hydra/launcher=joblib": ("hydra_plugins.hydra_joblib_launcher", None, "sweep"),
     "hydra/launcher=submitit_local": ("hydra_plugins.hydra_submitit_launcher", None, "slurm"),
     "hydra/launcher=submitit_slurm": ("hydra_plugins.hydra_submitit_launcher", None, "slurm"),
-    "hydra/launcher=ray": ("hydra_plugins.hydra_ray_launcher", None, None),
+    "hydra/launcher=ray": ("ray", "Ray", "ray"),   # mlrun's own launcher (hydra_plugins/mlrun_ray_launcher) needs Ray
 }
 
 
