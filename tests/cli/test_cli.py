@@ -59,7 +59,7 @@ def test_two_job_sweep_writes_two_run_dirs(cli, tmp_path):
     (["loss=focal"], "loss='focal': unknown loss"),
     (["dataset=california_housing", "dataset.path=/nonexistent/housing.csv"], "file not found"),
     (["model=mlpp"], "Available options in 'model': cnn linear logistic mf mlp node pca resnet_euler"),
-    (["trainer.epocs=3"], "trainer.epocs=3: unknown key; valid keys of trainer:"),
+    (["trainer.epocs=3"], "trainer.epocs=3: unknown key (did you mean trainer.epochs=3?); valid keys of trainer:"),
     (["trainer.epochs=["], "cannot parse overrides"),
 ])
 def test_bad_values_are_one_line_and_leave_no_run_dir(cli, tmp_path, args, needle):
