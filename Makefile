@@ -27,7 +27,7 @@ smoke: setup
 	$(BIN)/mlrun train experiment=smoke
 
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto      # pytest-xdist: one worker per core (2 here: ~2.5 min instead of ~5)
 
 lint: setup
 	$(BIN)/lint-imports

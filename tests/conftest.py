@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import pytest
 
 from tests.helpers import make_cfg, mlrun_cli
+
+# mlrun's caches (data fingerprints, decoded image folders) go to a folder of this test session, not the user's
+# ~/.cache/mlrun; subprocesses inherit it. One per process: pytest-xdist workers each get their own.
+os.environ["MLRUN_CACHE_DIR"] = tempfile.mkdtemp(prefix="mlrun-test-cache-")
+atexit.register(shutil.rmtree, os.environ["MLRUN_CACHE_DIR"], True)
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from mlrun.paths import cache_dir
 from mlrun.version import VERSION
 
 PATCH = "git_diff.patch"        # in the run folder when the working tree was dirty
@@ -185,10 +186,8 @@ def _hash(path: Path) -> str | None:
 
 
 def default_cache() -> Path:
-    """$MLRUN_CACHE_DIR, else $XDG_CACHE_HOME/mlrun, else ~/.cache/mlrun."""
-    if os.environ.get("MLRUN_CACHE_DIR"):
-        return Path(os.environ["MLRUN_CACHE_DIR"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mlrun"
+    """mlrun's cache folder (mlrun.paths.cache_dir: $MLRUN_CACHE_DIR, else $XDG_CACHE_HOME/mlrun, ...)."""
+    return cache_dir()
 
 
 def fingerprints(paths, cache_dir: Path) -> dict[str, dict]:

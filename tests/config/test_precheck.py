@@ -42,7 +42,8 @@ def test_typos_of_groups_options_and_keys_get_did_you_mean():
 def test_hydra_groups_unresolvable_values_and_unquoted_unicode_are_one_line(monkeypatch):
     monkeypatch.delenv("MLRUN_TEST_NOT_SET", raising=False)
     assert check_overrides(config_dir(), ["hydra/launcher=nonexistent"]) == (
-        "hydra/launcher=nonexistent: no such option; valid choices are basic, joblib, submitit_local, submitit_slurm")
+        "hydra/launcher=nonexistent: no such option; valid choices are basic, joblib, mlrun_basic, pool, ray, submitit_local, "
+        "submitit_slurm")
     assert check_overrides(config_dir(), ["hydra/launcher=basic", "seed=1,2"]) is None
     line = check_overrides(config_dir(), ["output_root=${oc.env:MLRUN_TEST_NOT_SET}"])
     assert line.startswith("output_root=${oc.env:MLRUN_TEST_NOT_SET}: cannot be resolved: ")
