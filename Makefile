@@ -33,7 +33,7 @@ lint: setup
 	$(BIN)/lint-imports
 
 test-slow: setup
-	$(BIN)/pytest -q -m slow || [ $$? -eq 5 ]   # 5 = no slow tests collected
+	$(BIN)/pytest -q -rs --durations=10 -m slow || [ $$? -eq 5 ]   # 5 = none collected; -rs: why each skipped
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

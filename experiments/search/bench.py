@@ -1,9 +1,10 @@
 """The search benchmark (experiments/search/README.md): rows (a) no pruning, (b) median, (c) ASHA of one digits MLP
-search ((m): median with a 1-epoch warm-up), and (e) a finished 12-job grid run again (the run cache).
+search ((m): median with a 1-epoch warm-up, (s): and 2 start-up trials), and (e) a finished 12-job grid run again (the run cache).
 
     python experiments/search/bench.py --out /tmp/search_bench                  # every row (≈ 15 min on 2 busy cores)
     python experiments/search/bench.py --out /tmp/search_bench --rows e         # the grid row only
     python experiments/search/bench.py --out /tmp/search_bench --trials 12 --epochs 10   # a smaller search
+    python experiments/search/bench.py --out /tmp/search_bench --rows acs --seeds 0,1,2  # three searches per row
 
 Each row is one `mlrun train -m` in a subprocess (the whole process timed), with its own output root. A search
 row reads its sweep_summary.csv: the best trial by val accuracy (its test accuracy), the epochs trained over every
@@ -27,6 +28,8 @@ PRUNERS = {"a": ["hydra.sweeper.pruner=none"],
                  "hydra.sweeper.pruners.median.n_warmup_steps=3"],
            "m": ["hydra.sweeper.pruner=median", "hydra.sweeper.pruners.median.n_startup_trials=5",
                  "hydra.sweeper.pruners.median.n_warmup_steps=1"],           # (b) with a shorter warm-up
+           "s": ["hydra.sweeper.pruner=median", "hydra.sweeper.pruners.median.n_startup_trials=2",
+                 "hydra.sweeper.pruners.median.n_warmup_steps=1"],           # (m) with 2 start-up trials
            "c": ["hydra.sweeper.pruner=asha", "hydra.sweeper.pruners.asha.min_resource=2",
                  "hydra.sweeper.pruners.asha.reduction_factor=3"]}
 GRID = ["dataset=iris", "model=logistic", "trainer.epochs=1", "seed=0,1,2,3,4,5,6,7,8,9,10,11"]
@@ -45,13 +48,14 @@ def mlrun(args: list[str], root: Path) -> tuple[float, Path]:
     return seconds, sweep
 
 
-def search_row(row: str, out: Path, trials: int, epochs: int) -> dict:
-    args = ["hparams_search=optuna", "dataset=digits", "model=mlp", "device=cpu", f"trainer.epochs={epochs}",
-            "trainer.patience=0", "trainer.l2=0", "trainer.threads=1", f"hydra.sweeper.n_trials={trials}", *SPACE, *PRUNERS[row]]
-    seconds, sweep = mlrun(args, out / f"row_{row}")
+def search_row(row: str, out: Path, trials: int, epochs: int, seed: int = 0) -> dict:
+    args = ["hparams_search=optuna", f"seed={seed}", "dataset=digits", "model=mlp", "device=cpu",
+            f"trainer.epochs={epochs}", "trainer.patience=0", "trainer.l2=0", "trainer.threads=1",
+            f"hydra.sweeper.n_trials={trials}", *SPACE, *PRUNERS[row]]
+    seconds, sweep = mlrun(args, out / f"row_{row}_seed{seed}")
     rows = list(csv.DictReader(open(sweep / "sweep_summary.csv")))
     best = max((r for r in rows if r["best_val"]), key=lambda r: float(r["best_val"]))
-    return {"row": row, "pruner": PRUNERS[row][0].split("=")[1], "trials": len(rows),
+    return {"row": row, "seed": seed, "pruner": PRUNERS[row][0].split("=")[1], "trials": len(rows),
             "pruned": sum(r["status"] == "pruned" for r in rows), "failed": sum(r["status"] == "failed" for r in rows),
             "best_val_acc": float(best["best_val"]), "test_acc_of_best": float(best["test_acc"]),
             "best_overrides": best["overrides"].split(" hparams_search")[0],
@@ -71,17 +75,21 @@ def grid_row(out: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="a new folder for the rows' outputs")
-    parser.add_argument("--rows", default="abmce", help="which rows: any of a b m c e (default abmce; m = b with "
-                                                          "n_warmup_steps=1)")
+    parser.add_argument("--rows", default="abmsce", help="which rows: any of a b m s c e (default abmsce; m = b with "
+                                                           "n_warmup_steps=1, s = m with n_startup_trials=2)")
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds (sampler and training) of the search rows")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    for row in args.rows:
-        result = grid_row(args.out) if row == "e" else search_row(row, args.out, args.trials, args.epochs)
-        print(json.dumps(result), flush=True)
-        with open(args.out / "results.jsonl", "a") as f:
-            f.write(json.dumps(result) + "\n")
+    for seed in map(int, args.seeds.split(",")):
+        for row in args.rows:
+            if row == "e" and seed != int(args.seeds.split(",")[0]):
+                continue                                    # the grid row does not depend on the search's seed
+            result = grid_row(args.out) if row == "e" else search_row(row, args.out, args.trials, args.epochs, seed)
+            print(json.dumps(result), flush=True)
+            with open(args.out / "results.jsonl", "a") as f:
+                f.write(json.dumps(result) + "\n")
 
 
 if __name__ == "__main__":

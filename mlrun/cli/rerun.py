@@ -5,9 +5,10 @@
 
 A job is run again when it failed (error.txt), never finished (no summary.json), or, for a grid, never started; its
 own stored overrides (<job>/.hydra/overrides.yaml) are trained into its own folder (the failed folder is replaced)
-and its row of sweep_summary.csv is replaced. Jobs with status ok, pruned or cached stay as they are. The jobs run
-one after the other in this process, whatever launcher the sweep used. Then the sweep's table is printed (all its
-jobs, best first). Exit 0 when no job is left failed, 1 when some failed again, 2 for a folder that is not a sweep.
+and its row of sweep_summary.csv is replaced; in an Optuna search, its result is added to the study as a new trial
+with the same params (a rerun trains its whole budget: no pruning). Jobs with status ok, pruned or cached stay. The
+jobs run one after the other in this process, whatever launcher the sweep used. Then the sweep's table is printed
+(all its jobs, best first). Exit 0 when no job is left failed, 1 when some failed again, 2 for a folder that is not a sweep.
 Full guide: docs/sweeps.md (Rerun what failed).
 """
 
@@ -73,4 +74,8 @@ def _rerun(sweep_dir: Path, job) -> bool:
         (folder / "error.txt").write_text(error + "\n")
         (folder / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(job.overrides))   # its settings
     sweep.append_row(sweep_dir / sweep.SUMMARY, sweep.job_row(job.num, job.overrides, folder, error))
+    if job.trial is not None and not error:
+        from mlrun.sweep.search import tell_rerun
+
+        print(f"job {job.num}: {tell_rerun(job.trial, folder)}")
     return not error

@@ -6,8 +6,10 @@ A job is kept when its folder's summary.json says ok, pruned or cached. It is ru
 never finished (a folder without summary.json: killed, a machine lost), or, for a grid (Hydra's basic sweeper,
 read from multirun.yaml), never started (no folder). Each is run with its own stored overrides
 (`<job>/.hydra/overrides.yaml`; for a job that never started, its place in the grid) into its own folder, the old
-folder removed first; its row in sweep_summary.csv is replaced. An Optuna search's missing trials are not jobs of a
-plan: run the search command again to continue its study.
+folder removed first; its row in sweep_summary.csv is replaced. In an Optuna search's folder each job also names its
+trial (`hydra.sweeper.study_name / storage / trial` in `<job>/.hydra/hydra.yaml`): the rerun's result is told to that
+study (mlrun.sweep.search.tell_rerun). A search's missing trials are not jobs of a plan: run the search command again
+to continue its study.
 
 The folder's files are read as untrusted input: sizes bounded, overrides must be a YAML list of plain strings.
 """
@@ -30,6 +32,7 @@ class Job:
     num: int
     overrides: list[str]
     why: str                       # failed | unfinished | not started
+    trial: dict | None = None      # a search job's study_name, storage, trial (the storage's trial id); else None
 
     @property
     def folder_name(self) -> str:
@@ -56,7 +59,7 @@ def plan(sweep_dir: Path) -> tuple[list[Job], int]:
         if not stored.is_file() and num < len(grid):  # killed before Hydra wrote it: its place in the grid
             jobs.append(Job(num, grid[num], status))
             continue
-        jobs.append(Job(num, _overrides(stored), status))
+        jobs.append(Job(num, _overrides(stored), status, _trial(folder / ".hydra" / "hydra.yaml")))
     for num, overrides in enumerate(grid):
         if num not in folders:
             jobs.append(Job(num, overrides, "not started"))
@@ -94,6 +97,33 @@ def _overrides(path: Path) -> list[str]:
         if "${" in o:                  # a stored file names no resolver: its overrides are plain values
             raise UserError(f"{path}: holds an interpolation ({o!r}); refused")
     return data
+
+
+def _trial(path: Path) -> dict | None:
+    """The search trial a job reported to, from the sweeper's own overrides in its hydra.yaml; None for a grid job."""
+    if not path.is_file():
+        return None
+    data = _read_yaml(path)
+    hydra = data.get("hydra") if isinstance(data, dict) else None
+    given = ((hydra or {}).get("overrides") or {}).get("hydra") if isinstance(hydra, dict) else None
+    if not isinstance(given, list):
+        return None
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    keys = {}
+    for o in given:
+        key = str(o).partition("=")[0]
+        if key in ("hydra.sweeper.study_name", "hydra.sweeper.storage", "hydra.sweeper.trial"):
+            try:
+                keys[key.rsplit(".", 1)[1]] = OverridesParser.create().parse_override(str(o)).value()
+            except HydraException:
+                raise UserError(f"{path}: cannot read the override {o!r}") from None
+    if len(keys) < 3:                  # in-memory study (no storage) or not a search: nothing to tell
+        return None
+    if isinstance(keys["trial"], bool) or not isinstance(keys["trial"], int) or keys["trial"] < 0:
+        raise UserError(f"{path}: hydra.sweeper.trial={keys['trial']!r} is not a trial id")
+    return {k: (v if k == "trial" else str(v)) for k, v in keys.items()}
 
 
 def _grid(multirun: Path) -> list[list[str]]:

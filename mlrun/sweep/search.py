@@ -80,7 +80,7 @@ class Search:
             self._pool(study, ask)
         else:
             self._batches(study, ask)
-        self._results(study)
+        write_results(study, self.sweep_dir)
 
     def _keys(self, group: str) -> dict:
         name = self.sampler_name if group == "samplers" else self.pruner_name
@@ -166,18 +166,55 @@ class Search:
             return True
         return False
 
-    def _results(self, study) -> None:
-        """optimization_results.yaml: the best trial over the whole study (every invocation); counts by state."""
-        import optuna
 
-        trials = study.get_trials(deepcopy=False)
-        counts = {s.name.lower(): sum(t.state == s for t in trials) for s in optuna.trial.TrialState}
-        out = {"name": "optuna", "study_name": study.study_name, "trials": {k: v for k, v in counts.items() if v}}
-        if counts.get("complete"):
-            best = study.best_trial
-            out |= {"best_params": best.params, "best_value": best.value, "best_trial": best.number}
-            log.info("best trial %d of study %s: %s = %s", best.number, study.study_name, best.params, best.value)
-        OmegaConf.save(OmegaConf.create(out), self.sweep_dir / "optimization_results.yaml")
+def write_results(study, sweep_dir: Path) -> None:
+    """optimization_results.yaml: the best trial over the whole study (every invocation); counts by state."""
+    import optuna
+
+    trials = study.get_trials(deepcopy=False)
+    counts = {s.name.lower(): sum(t.state == s for t in trials) for s in optuna.trial.TrialState}
+    out = {"name": "optuna", "study_name": study.study_name, "trials": {k: v for k, v in counts.items() if v}}
+    if counts.get("complete"):
+        best = study.best_trial
+        out |= {"best_params": best.params, "best_value": best.value, "best_trial": best.number}
+        log.info("best trial %d of study %s: %s = %s", best.number, study.study_name, best.params, best.value)
+    OmegaConf.save(OmegaConf.create(out), sweep_dir / "optimization_results.yaml")
+
+
+def tell_rerun(ref: dict, folder: Path) -> str:
+    """Tell the study of a search job's trial what its rerun (`mlrun rerun`, in `folder`) gave; a line for the log.
+
+    The trial the job first ran as is finished (FAIL) or was left RUNNING by a killed job (then marked FAIL now):
+    Optuna never reopens a finished trial, so the rerun is added as a new trial with the same params and
+    distributions, COMPLETE with the rerun's best monitored val metric (user attr `rerun_of`: the old trial's number),
+    and the sweep's optimization_results.yaml is written again. The sampler sees it from the search's next invocation
+    on. A rerun that failed again adds nothing."""
+    import optuna
+
+    quiet_optuna()
+    State = optuna.trial.TrialState
+    try:                                     # the folder's files are untrusted: only a local file that exists
+        url = storage_url(ref["storage"]) or ""
+    except UserError:
+        url = ""
+    path = next((Path(url.removeprefix(p)) for p in ("journal:", "sqlite:///") if url.startswith(p)), None)
+    if path is None or not path.is_file():
+        return f"study {ref['study_name']!r} not told: its storage {ref['storage']!r} is not a local file that exists"
+    try:
+        study = optuna.load_study(study_name=ref["study_name"], storage=open_storage(url))
+        old = study._storage.get_trial(ref["trial"])      # noqa: SLF001 - the id the sweeper gave the job
+    except Exception as e:  # noqa: BLE001 - no such study or trial, an unreadable file: the rerun's result stands
+        return f"study {ref['study_name']!r} not told: {type(e).__name__}: {' '.join(str(e).split())[:200]}"
+    if old.state == State.RUNNING:                        # its job was killed: the trial never ended
+        study._storage.set_trial_state_values(old._trial_id, State.FAIL)   # noqa: SLF001
+    s = _read_summary(folder / "summary.json")
+    value = s.get(f"best_{s.get('monitor')}") if s.get("status") in ("ok", "cached") else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return f"study {study.study_name!r} not told: the rerun gave no finite value"
+    study.add_trial(optuna.trial.create_trial(params=old.params, distributions=old.distributions, value=float(value),
+                                              user_attrs={**old.user_attrs, "rerun_of": old.number}))
+    write_results(study, folder.parent)
+    return f"told study {study.study_name!r}: trial {old.number} again = {value:.6g} (a new trial)"
 
 
 def _outcome(ret) -> tuple[str, float | None]:
@@ -199,12 +236,21 @@ def _outcome(ret) -> tuple[str, float | None]:
 def _summary_status(ret) -> str | None:
     try:
         path = Path(str(ret.hydra_cfg.hydra.runtime.output_dir)) / "summary.json"
-        if path.stat().st_size > 4 << 20:
-            return None
-        status = json.loads(path.read_text(encoding="utf-8")).get("status")
-    except (OSError, ValueError, AttributeError):
+    except AttributeError:
         return None
+    status = _read_summary(path).get("status")
     return status if isinstance(status, str) else None
+
+
+def _read_summary(path: Path) -> dict:
+    """A job's summary.json (bounded: 4 MiB), {} when absent or unreadable."""
+    try:
+        if path.stat().st_size > 4 << 20:
+            return {}
+        s = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return s if isinstance(s, dict) else {}
 
 
 def _quote(text: str) -> str:

@@ -200,3 +200,59 @@ def test_every_sampler_runs_a_search(tmp_path, sampler):
     search(tmp_path, pool, sampler=sampler, n_trials=3, n_jobs=1,
            params={"optimizer.lr": "interval(0.0, 1.0)", "model.width": "tag(int, interval(1, 8))"}).run([])
     assert OmegaConf.load(tmp_path / "optimization_results.yaml").trials == {"complete": 3}
+
+
+def test_a_rerun_is_told_to_its_study_as_a_new_trial(tmp_path):
+    """A killed job's trial (left RUNNING) is marked FAIL and the rerun's value added with the same params."""
+    from mlrun.sweep.search import tell_rerun
+
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    study = optuna.create_study(study_name="s", storage=url, direction="maximize")
+    killed = study.ask({"optimizer.lr": D.FloatDistribution(1e-4, 0.3, log=True)})
+    job = tmp_path / "sweep" / "3"
+    job.mkdir(parents=True)
+    ref = {"study_name": "s", "storage": url, "trial": killed._trial_id}
+    assert "no finite value" in tell_rerun(ref, job)                   # the rerun failed again: nothing added
+    (job / "summary.json").write_text(json.dumps({"status": "ok", "monitor": "val_acc", "best_val_acc": 0.9}))
+    assert "trial 0 again = 0.9" in tell_rerun(ref, job)
+    old, new = optuna.load_study(study_name="s", storage=url).trials
+    assert old.state.name == "FAIL" and new.state.name == "COMPLETE" and new.value == 0.9
+    assert new.params == old.params and new.user_attrs == {"rerun_of": 0}
+    assert OmegaConf.load(tmp_path / "sweep" / "optimization_results.yaml").best_value == 0.9
+    for storage in ("postgresql://elsewhere/db", f"sqlite:///{tmp_path / 'none.db'}", "journal:/no/such/folder/j"):
+        said = tell_rerun({**ref, "storage": storage}, job)              # a stranger's folder: no connection made
+        assert "not a local file that exists" in said and not (tmp_path / "none.db").exists()
+    assert "not told: KeyError" in tell_rerun({**ref, "study_name": "other"}, job)
+
+
+@pytest.mark.slow                       # a search killed mid-trial, then `mlrun rerun`: ~20 s
+def test_a_killed_search_job_is_rerun_and_told(cli, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    search = [sys.executable, "-m", "mlrun", "train", "-m", "hparams_search=optuna", "dataset=digits", "model=mlp",
+              "device=cpu", "trainer.epochs=30", "trainer.patience=0", "trainer.threads=1", "hydra.sweeper.n_trials=2"]
+    p = subprocess.Popen(search, cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and p.poll() is None:
+        metrics = list((tmp_path / "outputs" / "multirun").glob("*/*/1/metrics.csv"))
+        if metrics and metrics[0].read_text().count("\n") >= 2:        # the second trial is training
+            break
+        time.sleep(0.1)
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    (sweep,) = (tmp_path / "outputs" / "multirun").glob("*/*")
+    assert not (sweep / "1" / "summary.json").exists()
+    out = cli("rerun", str(sweep), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "job 1 (unfinished)" in out.stdout and "told study" in out.stdout
+    (name,) = optuna.get_all_study_names(f"sqlite:///{tmp_path / 'outputs' / 'optuna.db'}")
+    trials = optuna.load_study(study_name=name, storage=f"sqlite:///{tmp_path / 'outputs' / 'optuna.db'}").trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE"]
+    assert trials[2].params == trials[1].params and trials[2].user_attrs["rerun_of"] == 1
+    summary = json.loads((sweep / "1" / "summary.json").read_text())
+    assert trials[2].value == summary["best_val_acc"]
+    assert OmegaConf.load(sweep / "optimization_results.yaml").trials.complete == 2
