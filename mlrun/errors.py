@@ -51,6 +51,23 @@ class Stopped(BaseException):
         self.code = 128 + signum
 
 
+def stop_later_if_importing(signum: int, frame) -> bool:
+    """For a signal handler about to raise `Stopped`: when the interrupted code is inside an import, send the same
+    signal again in 50 ms and return True (do not raise now). Raising inside an import can cross a C++ extension's
+    init: SIGTERM during `import torch` aborted the process (std::terminate, exit -6; tests/runtime/test_faults.py)."""
+    import os
+    import threading
+
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib._bootstrap"):
+            timer = threading.Timer(0.05, os.kill, (os.getpid(), signum))
+            timer.daemon = True
+            timer.start()
+            return True
+        frame = frame.f_back
+    return False
+
+
 def check(ok: bool, key: str, value, allowed: str) -> None:
     """Raise `UserError("key=value: allowed")` unless `ok`."""
     if not ok:

@@ -18,7 +18,7 @@ import importlib
 import sys
 
 from mlrun.cli.common import fail, split_args  # noqa: F401 - re-exported for the commands
-from mlrun.errors import Stopped
+from mlrun.errors import Stopped, stop_later_if_importing
 from mlrun.version import VERSION
 
 COMMANDS = {                                 # command → (module, one-line help); each module has main(argv)
@@ -100,13 +100,16 @@ def _quiet_stdout() -> None:
 def _stop(signum, frame) -> None:
     import signal
 
+    if stop_later_if_importing(signum, frame):     # raised inside `import torch` it would abort the process
+        return
     when = "before training started" if RUNNING == "train" else f"during mlrun {RUNNING}"
     raise Stopped(signum, f"stopped by {signal.Signals(signum).name} {when}")
 
 
 def _install_early_handlers() -> None:
     """From the first instant: SIGINT/SIGTERM raise `Stopped` (exit 130/143, one line, nothing half-made) instead
-    of killing the process or raising KeyboardInterrupt inside an import. A signal ignored on purpose (nohup,
+    of killing the process or raising KeyboardInterrupt inside an import (one that arrives during an import is
+    sent again once it is over: an exception raised inside torch's C++ init aborts the process). A signal ignored on purpose (nohup,
     `cmd &`) stays ignored. Warnings go to stdout, so stderr holds only the one error line."""
     import logging
     import signal

@@ -19,7 +19,7 @@ from typing import Callable
 
 import torch
 
-from mlrun.errors import Stopped, UserError  # noqa: F401 - Stopped: raised here, caught by the commands
+from mlrun.errors import Stopped, UserError, stop_later_if_importing  # noqa: F401 - Stopped: caught by the commands
 
 EXIT_DIVERGED = 3                   # exit status of a run stopped by nan_policy=stop
 SIGNALS = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
@@ -74,6 +74,8 @@ class Boundary:
 
     def handler(self, signum, frame) -> None:
         if self.signum:                       # a second signal: stop now; the last checkpoint is intact
+            if stop_later_if_importing(signum, frame):
+                return
             raise Stopped(signum, f"stopped at once by a second {SIGNALS.get(signum, signum)}")
         self.signum = signum
         if self.agree is None:
@@ -82,6 +84,8 @@ class Boundary:
 
 def stop_now(signum, frame) -> None:
     """The handler outside the training loop (building, testing): stop at once; checkpoints are atomic."""
+    if stop_later_if_importing(signum, frame):
+        return
     raise Stopped(signum, f"stopped by {SIGNALS.get(signum, signum)} outside the training loop")
 
 
