@@ -77,5 +77,5 @@ def _rerun(sweep_dir: Path, job) -> bool:
     if job.trial is not None and not error:
         from mlrun.sweep.search import tell_rerun
 
-        print(f"job {job.num}: {tell_rerun(job.trial, folder)}")
+        print(f"job {job.num}: {tell_rerun(job.trial, folder, job.overrides)}")
     return not error

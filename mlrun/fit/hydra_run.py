@@ -150,6 +150,9 @@ def _stopped(e: Stopped, run_dir: Path, launch, mine: bool) -> RunStopped:
             discard(run_dir)
         return RunStopped(f"{e}; nothing was saved", e.code)
     how = f"mlrun train resume={run_dir}"
+    if launch is not None and launch.sweep_dir is not None:   # a sweep's job: its rerun keeps the sweep's records
+        return RunStopped(f"{e}; checkpoint {last}; run the sweep's unfinished jobs again with: mlrun rerun "
+                          f"{launch.sweep_dir}", e.code)
     if launch is not None and launch.world > 1:
         how = f"torchrun --nproc_per_node=<N> -m {how}"
     return RunStopped(f"{e}; checkpoint {last}; resume with: {how}", e.code, resume=how)

@@ -70,11 +70,13 @@ def prepare(argv: list[str], searchpath: str | None) -> Launch:
         if world > 1:
             raise UserError("trainer.strategy=ddp runs one job per torchrun launch; -m sweeps are not supported")
         cfg = compose([o for o in overrides if "," not in o.partition("=")[2]], searchpath)
+        _check_cache(cfg)
         if cfg.get("cache", True):                       # a broken run cache index: one line before the sweep
             check_index(Path(str(cfg.output_root)))
         sweep_dir = Path(_claim(str(cfg.output_root) + "/multirun", cfg.name, "output_root"))
         return Launch([*argv, f"hydra.sweep.dir={_quote(sweep_dir)}"], sweep_dir=sweep_dir)
     cfg = compose(overrides, searchpath)
+    _check_cache(cfg)
     _check_strategy(cfg.trainer.strategy, world)
     _join(world)
     run_dir = _claim(str(cfg.output_root), cfg.name, "output_root") if rank == 0 else ""
@@ -193,3 +195,10 @@ def _quote(path) -> str:
     if "'" in text or "\\" in text:
         raise UserError(f"run folder {text!r}: quotes and backslashes are not supported in run paths")
     return f"'{text}'"
+
+
+def _check_cache(cfg) -> None:
+    """`cache` is true or false: YAML reads `no`, `off` or `maybe` as text, which would otherwise mean true."""
+    value = cfg.get("cache", True)
+    if not isinstance(value, bool):
+        raise UserError(f"cache={value!r}: valid choices are true, false")

@@ -15,6 +15,7 @@ Optuna is imported only when a trial is opened: it is an optional extra ([sweep]
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -66,6 +67,45 @@ def storage_url(spec: str | None) -> str | None:
             raise UserError(f"hydra.sweeper.storage={spec!r}: {path} is a folder; name a file in it")
         return f"journal:{path}" if scheme == "journal" else f"sqlite:///{path}"
     return spec
+
+
+def check_storage_file(url: str | None, key: str = "hydra.sweeper.storage") -> None:
+    """One line unless the storage's file is new, empty, or already Optuna's own: an existing SQLite file must hold
+    Optuna's `studies` and `trials` tables (read in read-only mode), a journal file must start with an Optuna
+    journal record. Optuna would otherwise add its tables to someone's database, or append to any text file."""
+    import sqlite3
+
+    if url is None or not (url.startswith("journal:") or url.startswith("sqlite:///")):
+        return
+    path = Path(url.removeprefix("journal:").removeprefix("sqlite:///"))
+    if not path.exists() or (path.is_file() and path.stat().st_size == 0):
+        return
+    if not path.is_file():
+        raise UserError(f"{key}={url}: {path} is not a regular file")
+    if url.startswith("journal:"):
+        try:
+            with open(path, "rb") as f:
+                first = json.loads(f.readline(1 << 20))
+            ok = isinstance(first, dict) and "op_code" in first
+        except (OSError, ValueError):
+            ok = False
+        if not ok:
+            raise UserError(f"{key}={url}: {path} exists and is not an Optuna journal file; name a new file")
+        return
+    try:
+        with open(path, "rb") as f:
+            header = f.read(16)
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            con.close()
+        ok = header == b"SQLite format 3\x00" and {"studies", "trials"} <= tables
+    except (OSError, sqlite3.Error):
+        ok = False
+    if not ok:
+        raise UserError(f"{key}={url}: {path} exists and is not an Optuna SQLite database (or is damaged); "
+                        f"name a new file")
 
 
 def open_storage(url: str | None):

@@ -37,10 +37,13 @@ def seed_key(key: str) -> bool:
 
 def seed_groups(labels: list[str], values: list[float], seeds: list) -> list[Group]:
     """Runs with the same label (their settings without the seed keys) as groups, in first-seen order; runs
-    whose metric is missing (failed) are left out."""
+    whose metric is missing (failed) or not a finite number (a tampered summary.json: Infinity) are left out."""
     groups: dict[str, Group] = {}
     for i, (label, value, seed) in enumerate(zip(labels, values, seeds)):
-        if value is None or (isinstance(value, float) and math.isnan(value)):
+        try:
+            if isinstance(value, bool) or not math.isfinite(float(value)):
+                continue
+        except (TypeError, ValueError):
             continue
         g = groups.setdefault(label, Group(label, [], []))
         g.values.append(float(value))

@@ -17,6 +17,7 @@ The folder's files are read as untrusted input: sizes bounded, overrides must be
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,10 @@ from mlrun.errors import UserError
 from mlrun.sweep.summary import DONE, SUMMARY
 
 MAX_YAML = 1 << 20                 # bytes of multirun.yaml or a job's overrides.yaml
+MAX_JOBS = 10_000                  # jobs of a grid rebuilt from multirun.yaml
+# keys a stored override may not set: each would train or write outside this sweep folder (another run's
+# checkpoints, another output root and its run cache, Hydra's own settings)
+ELSEWHERE = ("resume", "output_root", "hydra", "checkpoint")
 
 
 @dataclass
@@ -96,7 +101,22 @@ def _overrides(path: Path) -> list[str]:
     for o in data:
         if "${" in o:                  # a stored file names no resolver: its overrides are plain values
             raise UserError(f"{path}: holds an interpolation ({o!r}); refused")
-    return data
+    return _refuse_elsewhere(path, data)
+
+
+def _refuse_elsewhere(path: Path, overrides: list[str]) -> list[str]:
+    """One line for an override that would train or write outside the sweep folder (ELSEWHERE); `output_root` is
+    kept when the sweep folder lies inside it (a sweep run with output_root=...)."""
+    sweep_dir = path.parent if path.name == "multirun.yaml" else path.parents[2]
+    for o in overrides:
+        key, _, value = o.partition("=")
+        key = key.lstrip("+~").split("@", 1)[0]
+        if key == "output_root" and sweep_dir.resolve().is_relative_to(Path(value.strip("'\"")).resolve()):
+            continue
+        if key.split(".", 1)[0].split("/", 1)[0] in ELSEWHERE:
+            raise UserError(f"{path}: the override {o!r} would train or write outside this sweep folder; refused "
+                            f"(a sweep's stored overrides never set {', '.join(ELSEWHERE)})")
+    return overrides
 
 
 def _trial(path: Path) -> dict | None:
@@ -105,7 +125,8 @@ def _trial(path: Path) -> dict | None:
         return None
     data = _read_yaml(path)
     hydra = data.get("hydra") if isinstance(data, dict) else None
-    given = ((hydra or {}).get("overrides") or {}).get("hydra") if isinstance(hydra, dict) else None
+    recorded = hydra.get("overrides") if isinstance(hydra, dict) else None
+    given = recorded.get("hydra") if isinstance(recorded, dict) else None
     if not isinstance(given, list):
         return None
     from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -132,17 +153,30 @@ def _grid(multirun: Path) -> list[list[str]]:
         return []
     data = _read_yaml(multirun)
     hydra = data.get("hydra") if isinstance(data, dict) else None
-    if not isinstance(hydra, dict) or "BasicSweeper" not in str((hydra.get("sweeper") or {}).get("_target_", "")):
+    sweeper = hydra.get("sweeper") if isinstance(hydra, dict) else None
+    if not isinstance(sweeper, dict) or "BasicSweeper" not in str(sweeper.get("_target_", "")):
         return []
-    task = (hydra.get("overrides") or {}).get("task")
-    if not isinstance(task, list) or not all(isinstance(o, str) for o in task) or any("${" in o for o in task):
-        raise UserError(f"{multirun}: hydra.overrides.task is not a list of plain overrides")
+    recorded = hydra.get("overrides")
+    task = recorded.get("task") if isinstance(recorded, dict) else None
+    params = sweeper.get("params") or {}                   # the basic sweeper's own params come first
+    if not isinstance(task, list) or not all(isinstance(o, str) for o in task) or any("${" in o for o in task) \
+            or not isinstance(params, dict):
+        raise UserError(f"{multirun}: hydra.overrides.task is not a list of plain overrides (or "
+                        f"hydra.sweeper.params not a mapping)")
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
 
-    params = hydra["sweeper"].get("params") or {}          # the basic sweeper's own params come first
-    parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()] + task)
-    return [list(job) for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    try:
+        parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()] + task)
+        sizes = [len(list(o.sweep_iterator())) if o.is_sweep_override() else 1 for o in parsed]
+        if math.prod(sizes) > MAX_JOBS:
+            raise UserError(f"{multirun}: its grid has {math.prod(sizes)} jobs (more than {MAX_JOBS}); refused")
+        grid = [list(job) for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    except HydraException as e:
+        raise UserError(f"{multirun}: hydra.overrides.task cannot be read ({' '.join(str(e).split())[:200]})") \
+            from None
+    return [_refuse_elsewhere(multirun, job) for job in grid]
 
 
 def clear(sweep_dir: Path, job: Job) -> Path:

@@ -25,7 +25,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from mlrun.errors import UserError
-from mlrun.fit.trial import PRUNERS, make_pruner, open_storage, quiet_optuna, storage_url
+from mlrun.fit.trial import PRUNERS, check_storage_file, make_pruner, open_storage, quiet_optuna, storage_url
 from mlrun.sweep import space as spaces
 
 log = logging.getLogger("mlrun")
@@ -45,6 +45,7 @@ class Search:
         self.sampler_name = _choice("sampler", str(conf.get("sampler", "tpe")), SAMPLERS)
         self.pruner_name = _choice("pruner", str(conf.get("pruner", "none")), PRUNERS)
         self.storage = storage_url(conf.get("storage"))
+        check_storage_file(self.storage)
         if self.pruner_name != "none" and self.storage is None:
             raise UserError(f"hydra.sweeper.pruner={self.pruner_name}: pruning needs a storage the jobs can reach; "
                             f"set hydra.sweeper.storage (sqlite:///<path>.db or journal:<path>)")
@@ -52,6 +53,7 @@ class Search:
                                  {"maximize": 1, "minimize": 1})
         self.sweep_dir = Path(str(config.hydra.sweep.dir))
         self.job_idx, self.failures, self.told = 0, 0, 0
+        self.asked: set[int] = set()           # trial numbers asked in this invocation
         self._fixed: dict = {}                 # keys the command line fixed: the same in every trial
 
     def run(self, arguments: list[str]) -> None:
@@ -64,33 +66,62 @@ class Search:
             space.pop(key, None)
         self._fixed = fixed
         sampler = self._sampler(space)
-        try:
-            study = optuna.create_study(study_name=self.conf.get("study_name"), storage=open_storage(self.storage),
-                                        sampler=sampler, pruner=make_pruner(self.pruner_name, self._keys("pruners")),
-                                        direction=self.direction, load_if_exists=True)
-        except ValueError as e:       # e.g. an existing study of the other direction
-            raise UserError(f"hydra.sweeper.study_name={self.conf.get('study_name')}: {e}") from None
+        study = self._study(sampler)
+        if len(study.trials):         # resumed: a seeded sampler would suggest the first invocation's points again
+            study.sampler = self._sampler(space, offset=len(study.trials))
         self.sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, self.sweep_dir / "multirun.yaml")   # as Hydra's basic sweeper: rerun reads it
         log.info("study %s (%s, sampler=%s, pruner=%s): %d trials, %d at a time%s", study.study_name,
                  self.storage or "in memory", self.sampler_name, self.pruner_name, self.n_trials, self.n_jobs,
                  "" if hasattr(self.launcher, "submit") else " (in batches)")
-        ask = lambda: study.ask(fixed_distributions=space)  # noqa: E731 - the sampled params cover the space
-        if hasattr(self.launcher, "submit"):
-            self._pool(study, ask)
-        else:
-            self._batches(study, ask)
+        def ask():
+            trial = study.ask(fixed_distributions=space)    # the sampled params cover the space
+            self.asked.add(trial.number)
+            return trial
+
+        try:
+            if hasattr(self.launcher, "submit"):
+                self._pool(study, ask)
+            else:
+                self._batches(study, ask)
+        finally:                      # stopped (Ctrl-C, SIGTERM): trials asked and never told end FAIL, not RUNNING
+            for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+                if trial.number in self.asked:
+                    study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
         write_results(study, self.sweep_dir)
+
+    def _study(self, sampler):
+        """The study, created or resumed; one line for a storage that cannot be opened or a direction that differs."""
+        import optuna
+
+        name = self.conf.get("study_name")
+        try:
+            study = optuna.create_study(study_name=name, storage=open_storage(self.storage), sampler=sampler,
+                                        pruner=make_pruner(self.pruner_name, self._keys("pruners")),
+                                        direction=self.direction, load_if_exists=True)
+        except ValueError as e:
+            raise UserError(f"hydra.sweeper.study_name={name}: {' '.join(str(e).split())}") from None
+        except Exception as e:  # noqa: BLE001 - a missing database driver, a damaged or locked database file
+            raise UserError(f"hydra.sweeper.storage={self.storage}: cannot open it ({type(e).__name__}: "
+                            f"{' '.join(str(e).split())[:200]})") from None
+        if study.direction.name.lower() != self.direction:
+            raise UserError(f"hydra.sweeper.direction={self.direction}: study {study.study_name!r} in "
+                            f"{self.storage} was made to {study.direction.name.lower()}; give it another "
+                            f"hydra.sweeper.study_name, or drop the direction")
+        return study
 
     def _keys(self, group: str) -> dict:
         name = self.sampler_name if group == "samplers" else self.pruner_name
         keys = (self.conf.get(group) or {}).get(name) or {}
         return dict(OmegaConf.to_container(keys) if OmegaConf.is_config(keys) else keys)
 
-    def _sampler(self, space: dict):
+    def _sampler(self, space: dict, offset: int = 0):
+        """The sampler; `offset` (trials already in a resumed study) moves its seed so new points are suggested."""
         import optuna
 
         keys, seed = self._keys("samplers"), self.conf.get("seed")
+        if seed is not None and offset:
+            seed = int(seed) + offset
         if self.sampler_name == "grid":
             values = spaces.grid(space)
             size = math.prod(len(v) for v in values.values())
@@ -181,14 +212,14 @@ def write_results(study, sweep_dir: Path) -> None:
     OmegaConf.save(OmegaConf.create(out), sweep_dir / "optimization_results.yaml")
 
 
-def tell_rerun(ref: dict, folder: Path) -> str:
+def tell_rerun(ref: dict, folder: Path, overrides: list[str]) -> str:
     """Tell the study of a search job's trial what its rerun (`mlrun rerun`, in `folder`) gave; a line for the log.
 
     The trial the job first ran as is finished (FAIL) or was left RUNNING by a killed job (then marked FAIL now):
     Optuna never reopens a finished trial, so the rerun is added as a new trial with the same params and
     distributions, COMPLETE with the rerun's best monitored val metric (user attr `rerun_of`: the old trial's number),
     and the sweep's optimization_results.yaml is written again. The sampler sees it from the search's next invocation
-    on. A rerun that failed again adds nothing."""
+    on. A rerun that failed again adds nothing, nor one whose `overrides` do not hold the trial's params."""
     import optuna
 
     quiet_optuna()
@@ -198,13 +229,20 @@ def tell_rerun(ref: dict, folder: Path) -> str:
     except UserError:
         url = ""
     path = next((Path(url.removeprefix(p)) for p in ("journal:", "sqlite:///") if url.startswith(p)), None)
-    if path is None or not path.is_file():
+    if path is None or not path.is_file() or path.stat().st_size == 0:
         return f"study {ref['study_name']!r} not told: its storage {ref['storage']!r} is not a local file that exists"
+    try:
+        check_storage_file(url)
+    except UserError as e:
+        return f"study {ref['study_name']!r} not told: {e}"
     try:
         study = optuna.load_study(study_name=ref["study_name"], storage=open_storage(url))
         old = study._storage.get_trial(ref["trial"])      # noqa: SLF001 - the id the sweeper gave the job
     except Exception as e:  # noqa: BLE001 - no such study or trial, an unreadable file: the rerun's result stands
         return f"study {ref['study_name']!r} not told: {type(e).__name__}: {' '.join(str(e).split())[:200]}"
+    stored = spaces.overrides(old.params, {})
+    if not set(stored) <= set(overrides):                 # the job's overrides were edited: not this trial's point
+        return f"study {study.study_name!r} not told: the job's overrides are not trial {old.number}'s params"
     if old.state == State.RUNNING:                        # its job was killed: the trial never ended
         study._storage.set_trial_state_values(old._trial_id, State.FAIL)   # noqa: SLF001
     s = _read_summary(folder / "summary.json")

@@ -35,6 +35,7 @@ CASES = [
     ("unknown-group-option", "train model=nope", r"model/nope.*cnn linear logistic mf mlp"),
     ("unknown-key", "train trainer.epoch=3", r"trainer\.epoch=3: unknown key.*epochs"),
     ("unknown-top-level-key", "train seeds=1", r"seeds=1: unknown key"),
+    ("cache-not-a-bool", "train -m seed=0,1 cache=no", r"cache='no': valid choices are true, false"),
     ("unknown-command", "trian", r"unknown command 'trian'"),
     ("unparsable-override", "train model.hidden=[1,", r"cannot parse overrides"),
     # hardening (issue: API/CLI): Hydra's own groups, unresolvable values, unquoted unicode, folders not ours

@@ -51,3 +51,45 @@ def test_a_folder_that_is_not_a_sweep_is_one_line(cli, tmp_path):
     (tmp_path / "3" / ".hydra" / "overrides.yaml").write_text("a: b\n")
     out = cli("rerun", str(tmp_path), cwd=tmp_path)
     assert out.returncode == 2 and "expected a YAML list of key=value overrides" in out.stderr
+
+
+def sweep_folder(root: Path, task: list, job_overrides: list | None = None) -> Path:
+    """A hand-made grid sweep folder: multirun.yaml (basic sweeper) and, optionally, job 0's overrides."""
+    import yaml
+
+    root.mkdir()
+    (root / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {
+        "sweeper": {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper", "params": None},
+        "overrides": {"task": task}}}))
+    if job_overrides is not None:
+        (root / "0" / ".hydra").mkdir(parents=True)
+        (root / "0" / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(job_overrides))
+    return root
+
+
+@pytest.mark.parametrize("task, job, says", [
+    (["seed=0,1"], ["seed=0", "resume=/elsewhere/run"], "would train or write outside this sweep folder"),
+    (["seed=0,1"], ["seed=0", "output_root=/elsewhere"], "would train or write outside this sweep folder"),
+    (["seed=0,1", "+hydra.run.dir=/x"], None, "would train or write outside this sweep folder"),
+    (["seed=range(0,200)", "optimizer.lr=range(1,200)"], None, "its grid has 39800 jobs"),
+    (["optimizer.lr=interval(0.1"], None, "hydra.overrides.task cannot be read"),
+    ("oops", None, "is not a list of plain overrides"),
+])
+def test_a_tampered_sweep_folder_is_refused_before_anything_runs(tmp_path, task, job, says):
+    """A sweep folder is untrusted: rerun never trains into another run (resume=), another output root, or a
+    grid of unbounded size, and a damaged record is one line."""
+    from mlrun.errors import UserError
+    from mlrun.sweep.rerun import plan
+
+    sweep = sweep_folder(tmp_path / "sweep", task, job)
+    with pytest.raises(UserError, match=says):
+        plan(sweep)
+
+
+def test_output_root_that_holds_the_sweep_is_kept(tmp_path):
+    from mlrun.sweep.rerun import plan
+
+    sweep = sweep_folder(tmp_path / "sweep", ["seed=0,1"], ["seed=0", f"output_root={tmp_path}"])
+    jobs, kept = plan(sweep)
+    assert [(j.num, j.why) for j in jobs] == [(0, "unfinished"), (1, "not started")]
+    assert f"output_root={tmp_path}" in jobs[0].overrides

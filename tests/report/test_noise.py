@@ -50,3 +50,10 @@ def test_one_run_groups_cannot_be_told_and_failed_runs_are_left_out():
     assert [r["group"] for r in rows] == ["a"]
     rows = noise.verdicts(noise.seed_groups(["a", "a", "b"], [0.9, 0.91, 0.5], [0, 1, 0]), True)
     assert rows[1]["verdict"].startswith("cannot tell")
+
+
+def test_a_tampered_infinite_metric_is_left_out_of_its_group():
+    groups = noise.seed_groups(["a", "a", "a"], [0.9, float("inf"), 0.92], [0, 1, 2])
+    rows = noise.verdicts(groups, True)
+    assert rows == [{"group": "a", "n": 2, "mean": pytest.approx(0.91), "std": pytest.approx(0.01414, abs=1e-4),
+                     "verdict": "best"}]

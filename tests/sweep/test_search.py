@@ -212,17 +212,27 @@ def test_a_rerun_is_told_to_its_study_as_a_new_trial(tmp_path):
     job = tmp_path / "sweep" / "3"
     job.mkdir(parents=True)
     ref = {"study_name": "s", "storage": url, "trial": killed._trial_id}
-    assert "no finite value" in tell_rerun(ref, job)                   # the rerun failed again: nothing added
+    ran = [f"optimizer.lr={killed.params['optimizer.lr']!r}", "dataset=iris"]      # the job's stored overrides
+    assert "no finite value" in tell_rerun(ref, job, ran)               # the rerun failed again: nothing added
     (job / "summary.json").write_text(json.dumps({"status": "ok", "monitor": "val_acc", "best_val_acc": 0.9}))
-    assert "trial 0 again = 0.9" in tell_rerun(ref, job)
+    assert "not trial 0's params" in tell_rerun(ref, job, ["optimizer.lr=0.5", "dataset=iris"])   # edited
+    assert "trial 0 again = 0.9" in tell_rerun(ref, job, ran)
     old, new = optuna.load_study(study_name="s", storage=url).trials
     assert old.state.name == "FAIL" and new.state.name == "COMPLETE" and new.value == 0.9
     assert new.params == old.params and new.user_attrs == {"rerun_of": 0}
     assert OmegaConf.load(tmp_path / "sweep" / "optimization_results.yaml").best_value == 0.9
     for storage in ("postgresql://elsewhere/db", f"sqlite:///{tmp_path / 'none.db'}", "journal:/no/such/folder/j"):
-        said = tell_rerun({**ref, "storage": storage}, job)              # a stranger's folder: no connection made
+        said = tell_rerun({**ref, "storage": storage}, job, ran)         # a stranger's folder: no connection made
         assert "not a local file that exists" in said and not (tmp_path / "none.db").exists()
-    assert "not told: KeyError" in tell_rerun({**ref, "study_name": "other"}, job)
+    assert "not told: KeyError" in tell_rerun({**ref, "study_name": "other"}, job, ran)
+    import sqlite3
+
+    theirs = tmp_path / "theirs.db"                                      # someone's database: never given tables
+    with sqlite3.connect(theirs) as con:
+        con.execute("CREATE TABLE mydata (x)")
+    assert "not an Optuna SQLite database" in tell_rerun({**ref, "storage": f"sqlite:///{theirs}"}, job, ran)
+    with sqlite3.connect(theirs) as con:
+        assert [r[0] for r in con.execute("SELECT name FROM sqlite_master")] == ["mydata"]
 
 
 @pytest.mark.slow                       # a search killed mid-trial, then `mlrun rerun`: ~20 s
@@ -256,3 +266,40 @@ def test_a_killed_search_job_is_rerun_and_told(cli, tmp_path):
     summary = json.loads((sweep / "1" / "summary.json").read_text())
     assert trials[2].value == summary["best_val_acc"]
     assert OmegaConf.load(sweep / "optimization_results.yaml").trials.complete == 2
+
+
+def test_a_resumed_seeded_search_suggests_new_points_and_keeps_its_direction(tmp_path):
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    for _ in range(2):                                     # the same command twice: 3 + 3 trials, 6 distinct points
+        search(tmp_path, Pool(tmp_path), n_trials=3, storage=url).run([])
+    study = optuna.load_study(study_name="s", storage=url)
+    assert len({t.params["optimizer.lr"] for t in study.trials}) == 6
+    with pytest.raises(UserError, match="hydra.sweeper.direction=minimize: study 's' .* was made to maximize"):
+        search(tmp_path, Pool(tmp_path), n_trials=1, storage=url, direction="minimize").run([])
+    assert len(optuna.load_study(study_name="s", storage=url).trials) == 6
+
+
+@pytest.mark.parametrize("content, scheme, says", [
+    (b"hi\n", "journal:", "is not an Optuna journal file"),
+    (b'{"user": "data"}\n', "journal:", "is not an Optuna journal file"),
+    (b"hello\n", "sqlite:///", "is not an Optuna SQLite database"),
+])
+def test_a_storage_file_that_is_not_optunas_is_refused_and_left_alone(tmp_path, content, scheme, says):
+    theirs = tmp_path / "theirs.txt"
+    theirs.write_bytes(content)
+    with pytest.raises(UserError, match=says):
+        search(tmp_path, Pool(tmp_path), n_trials=1, storage=f"{scheme}{theirs}")
+    assert theirs.read_bytes() == content
+
+
+def test_a_stopped_search_leaves_no_trial_running(tmp_path):
+    from mlrun.errors import Stopped
+
+    class Interrupted(Batches):
+        def launch(self, batch, initial_job_idx):
+            raise Stopped(2, "stopped by SIGINT")
+
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    with pytest.raises(Stopped):
+        search(tmp_path, Interrupted(tmp_path), n_trials=2, storage=url).run([])
+    assert [t.state.name for t in optuna.load_study(study_name="s", storage=url).trials] == ["FAIL", "FAIL"]
