@@ -1,4 +1,5 @@
-"""`mlrun predict checkpoint=PATH input=FILE [output=FILE|-] [keep=[id,...]] [proba=false] [key=value ...]`
+"""`mlrun predict checkpoint=PATH input=FILE [output=FILE|-] [keep=[id,...]] [proba=false] [overwrite=false]
+[key=value ...]`
 
 One prediction per input row, in input order: `row`, the `keep` columns copied from the input (ids to join on),
 `prediction` (the class name for classification, the value for regression, the rating for ratings) and, with
@@ -6,7 +7,8 @@ proba=true, `p_<class>` per class. Input: a table (CSV/TSV, gzip/bz2/zip, Parque
 columns (the target column may be absent) for table models; an IDX file, a folder of PNG/JPEG/BMP/WebP files or one
 such file for image models (then a `path` column per image); `user,item` pairs for ratings models. Output: CSV or
 Parquet by extension, `-` for stdout; by default <run folder>/predictions/<input name>.csv (never the current
-folder). Nothing is written when any row fails; an output that is the input file is refused; CSV text cells starting
+folder). Nothing is written when any row fails; an output that is the input file, or a file of a run folder outside
+its predictions/ and export/, is refused; another existing file only with overwrite=true; CSV text cells starting
 with = + - @ (formulas to a spreadsheet) get a leading '. Extra key=value pairs override the stored config (e.g.
 `device=cpu`).
 
@@ -35,13 +37,15 @@ def main(argv: list[str]) -> None:
 
     if any(a in ("-h", "--help") for a in argv):
         return print_help(__doc__)
-    args, overrides = split_args("mlrun predict", argv, ("checkpoint", "input", "output", "proba", "keep"),
+    args, overrides = split_args("mlrun predict", argv, ("checkpoint", "input", "output", "proba", "keep",
+                                                           "overwrite"),
                                  required=("checkpoint", "input"))
     proba = choice("mlrun predict", "proba", args.get("proba", "false").lower(), ("true", "false")) == "true"
+    overwrite = choice("mlrun predict", "overwrite", args.get("overwrite", "false").lower(), ("true", "false"))
     output = args.get("output")
     try:
         n, where = predict_file(args["checkpoint"], args["input"], output, proba, overrides,
-                                keep=names(args.get("keep", "")))
+                                keep=names(args.get("keep", "")), overwrite=overwrite == "true")
     except UserError as e:
         fail("mlrun predict", str(e))
     if output != "-":

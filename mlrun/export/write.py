@@ -48,13 +48,14 @@ def exportable(predictor: Predictor) -> None:
 
 
 def export_checkpoint(checkpoint: str, fmt: str, output: str | None = None, overrides: list[str] = (),
-                      exporter: str = "legacy") -> Path:
-    """Write the run `checkpoint` (a run folder or .pt file) as `fmt` to `output` (default: default_output)."""
+                      exporter: str = "legacy", overwrite: bool = False) -> Path:
+    """Write the run `checkpoint` (a run folder or .pt file) as `fmt` to `output` (default: default_output); an
+    existing file outside a run's export/ or predictions/ folder only with `overwrite` (refuse_overwriting)."""
     fmt = choose({k: k for k in FORMATS}, "format", fmt)
     out = Path(output).expanduser() if output else default_output(checkpoint, fmt)
     if out.suffix.lower() not in FORMATS[fmt]:
         raise UserError(f"output={str(out)!r}: a format={fmt} file ends in {' or '.join(FORMATS[fmt])}")
-    refuse_overwriting(str(out), (checkpoint,))
+    refuse_overwriting(str(out), (checkpoint,), overwrite)
     key = f"checkpoint={str(checkpoint)!r}"
     opened = open_checkpoint(checkpoint, ["device=cpu", *overrides])
     predictor = Predictor(opened, ["device=cpu", *overrides], key=key)

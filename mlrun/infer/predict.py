@@ -191,7 +191,7 @@ def read_rows(predictor: Predictor, path: str) -> pd.DataFrame | np.ndarray:
     return read_table(str(file), None, True, "utf-8-sig", None, key="input")
 
 
-def write_rows(frame: pd.DataFrame, output: str, inputs: tuple[str, ...] = ()) -> str:
+def write_rows(frame: pd.DataFrame, output: str, inputs: tuple[str, ...] = (), overwrite: bool = False) -> str:
     """CSV or Parquet by extension, atomically (temporary file + rename); `-` = CSV on stdout. `inputs`: files this
     command reads, which the output must not be (the same path, a symlink or a hard link to it is refused). CSV cells
     that a spreadsheet would run as a formula are written with a leading single quote (spreadsheet_safe)."""
@@ -201,7 +201,7 @@ def write_rows(frame: pd.DataFrame, output: str, inputs: tuple[str, ...] = ()) -
     out = Path(output).expanduser()
     if out.suffix.lower() not in OUTPUTS:
         raise UserError(f"output={output!r}: valid choices are a .csv or .parquet file, or - for stdout")
-    refuse_overwriting(output, inputs)
+    refuse_overwriting(output, inputs, overwrite)
     tmp = temporary(out)                           # also removes `.<name>.tmp<pid>` left by a killed predict
     try:
         if out.suffix.lower() == ".parquet":
@@ -228,9 +228,17 @@ def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{c: frame[c].map(spreadsheet_safe) for c in text})
 
 
-def refuse_overwriting(output: str, inputs: tuple[str, ...]) -> None:
-    """One line when `output` is one of `inputs`: the same resolved path (relative paths, `..`, symlinks) or the same
-    file under another name (a hard link: the same device and inode)."""
+OUR_FOLDERS = ("predictions", "export")      # the subfolders of a run folder that predict and export write into
+
+
+def refuse_overwriting(output: str, inputs: tuple[str, ...], overwrite: bool = False) -> None:
+    """One line when `output` would replace a file that is not an earlier output:
+    - one of `inputs`: the same resolved path (relative paths, `..`, symlinks) or the same file under another name
+      (a hard link: the same device and inode);
+    - a file inside a run folder (a folder with summary.json or checkpoints/) other than its predictions/ and
+      export/ subfolders: a run's checkpoints, metrics and summary are never outputs, overwrite or not;
+    - any other existing file or link, unless `overwrite` (a user's data file named by mistake is never replaced
+      silently); earlier outputs in a run's predictions/ or export/ folder are replaced."""
     out = Path(output).expanduser()
     for name in inputs:
         source = Path(name).expanduser()
@@ -242,18 +250,35 @@ def refuse_overwriting(output: str, inputs: tuple[str, ...]) -> None:
         if same:
             raise UserError(f"output={output!r}: is the input file {name!r}; predictions would replace the rows "
                             f"they come from; write them to another file")
+    where = _run_folder_part(out.resolve().parent)
+    if where is not None and where[1] not in OUR_FOLDERS:
+        raise UserError(f"output={output!r}: is inside the run folder {str(where[0])!r}; a run's own files are not "
+                        f"outputs; write to {str(where[0] / OUR_FOLDERS[0])!r} or outside the run")
+    if (out.exists() or out.is_symlink()) and not overwrite and where is None:
+        raise UserError(f"output={output!r}: the file exists; pass overwrite=true to replace it, or name a new file")
+
+
+def _run_folder_part(folder: Path) -> tuple[Path, str] | None:
+    """(the run folder above `folder`, the name of its child on the way down: "" for the run folder itself), or
+    None when no folder from `folder` up is a run folder (summary.json or checkpoints/ in it)."""
+    child = ""
+    for p in (folder, *folder.parents):
+        if (p / "summary.json").is_file() or (p / "checkpoints").is_dir():
+            return p, child
+        child = p.name
+    return None
 
 
 def predict_file(checkpoint: str, input: str, output: str | None = None, proba: bool = False,  # noqa: A002
-                 overrides: list[str] = (), keep: tuple[str, ...] = ()) -> tuple[int, str]:
+                 overrides: list[str] = (), keep: tuple[str, ...] = (), overwrite: bool = False) -> tuple[int, str]:
     """(rows predicted, where they went) for `mlrun predict checkpoint=... input=... [output=...] [keep=...]`.
     output None: <run folder>/predictions/<input name>.csv (default_output); `-`: stdout. keep: input columns copied
-    into the output after `row` (ids to join on)."""
+    into the output after `row` (ids to join on). overwrite: replace an existing file (refuse_overwriting)."""
     output = default_output(checkpoint, input) if output is None else output
     if output != "-" and Path(output).suffix.lower() not in OUTPUTS:
         raise UserError(f"output={output!r}: valid choices are a .csv or .parquet file, or - for stdout")
     if output != "-":
-        refuse_overwriting(output, (input, checkpoint))
+        refuse_overwriting(output, (input, checkpoint), overwrite)
     predictor = Predictor.load(checkpoint, overrides)
     if predict_images.wants(predictor.spec, input):    # a folder or an image file: one row per image, with its path
         if keep:
@@ -268,7 +293,7 @@ def predict_file(checkpoint: str, input: str, output: str | None = None, proba: 
             frame = pd.concat([frame[["row"]], kept, frame.drop(columns="row")], axis=1)
     if output != "-":
         Path(output).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    return len(frame), write_rows(frame, output, (input, checkpoint))
+    return len(frame), write_rows(frame, output, (input, checkpoint), overwrite)
 
 
 def default_output(checkpoint: str, input: str) -> str:  # noqa: A002 - the command's key

@@ -102,3 +102,20 @@ def test_bad_requests_are_one_line(runs, tmp_path, cli):
     assert (r.returncode, r.stderr) == (2, "mlrun export: error: format='onnnx': valid choices are onnx, "
                                            "torchscript\n")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_export_never_replaces_a_runs_checkpoint_or_a_users_file(runs, tmp_path, cli):
+    """A probe replaced <run>/checkpoints/best.pt with a TorchScript file (exit 0), which broke the run."""
+    best = runs / "iris" / "checkpoints" / "best.pt"
+    before = best.read_bytes()
+    for run in ("iris", "linear"):                   # this run's checkpoint, and another run's
+        r = cli("export", f"checkpoint={runs / 'iris'}", "format=torchscript",
+                f"output={runs / run / 'checkpoints' / 'best.pt'}", "overwrite=true", cwd=tmp_path)
+        assert r.returncode == 2 and "a run's own files are not outputs" in r.stderr and r.stderr.count("\n") == 1
+    assert best.read_bytes() == before
+    theirs = tmp_path / "theirs.onnx"
+    theirs.write_text("x")
+    with pytest.raises(UserError, match="the file exists; pass overwrite=true"):
+        export_checkpoint(str(runs / "iris"), "onnx", str(theirs))
+    assert theirs.read_text() == "x"
+    assert export_checkpoint(str(runs / "iris"), "onnx", str(theirs), overwrite=True) == theirs

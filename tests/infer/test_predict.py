@@ -187,6 +187,27 @@ def test_the_command_refuses_output_equal_to_input(binary_run, tmp_path, cli):
     assert (tmp_path / "new.csv").read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["new.csv"]
 
 
+def test_an_existing_file_or_a_runs_own_file_is_never_replaced_silently(binary_run, tmp_path):
+    """A probe replaced data/train.csv and a run's metrics.csv with predictions (exit 0): an existing file needs
+    overwrite=true, and a run folder's own files (outside predictions/ and export/) are refused even then."""
+    run, source, _ = binary_run
+    theirs = tmp_path / "train.csv"
+    theirs.write_text("a,b\n1,2\n")
+    with pytest.raises(UserError, match="the file exists; pass overwrite=true"):
+        predict_file(str(run), str(source), str(theirs))
+    assert theirs.read_text() == "a,b\n1,2\n"
+    predict_file(str(run), str(source), str(theirs), overwrite=True)
+    assert theirs.read_text().startswith("row,prediction")
+    metrics = run / "metrics.csv"
+    before = metrics.read_bytes()
+    for output in (metrics, run / "checkpoints" / "best.csv", run / "notes.csv"):
+        with pytest.raises(UserError, match="is inside the run folder .*a run's own files are not outputs"):
+            predict_file(str(run), str(source), str(output), overwrite=True)
+    assert metrics.read_bytes() == before and not (run / "notes.csv").exists()
+    first = predict_file(str(run), str(source))[1]                 # <run>/predictions/<name>.csv, then replaced
+    assert predict_file(str(run), str(source))[1] == first
+
+
 @pytest.mark.parametrize("value, written", [
     ("@SUM(1+1)", "'@SUM(1+1)"), ('=HYPERLINK("http://x.example","y")', '\'=HYPERLINK("http://x.example","y")'),
     ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"), ("-2+3", "'-2+3"), ("\tx", "'\tx"), ("\rx", "'\rx"),
