@@ -11,6 +11,8 @@ projection as in training.
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
@@ -45,7 +47,13 @@ def rebuild(payload: dict, overrides: list[str] = (), key: str = "checkpoint") -
     cfg = stored_config(payload, overrides)
     with open_dict(cfg):                          # whole splits, eager, one process
         cfg.trainer.fast_dev_run, cfg.trainer.compile, cfg.trainer.strategy = False, False, "single"
-    parts = assemble(cfg)
+    log = logging.getLogger("mlrun")                # the data's warnings (an empty split, skipped files) were
+    level = log.level                               # said when it trained; a rebuild for predict/eval repeats none
+    log.setLevel(max(level, logging.ERROR))
+    try:
+        parts = assemble(cfg)
+    finally:
+        log.setLevel(level)
     stored = {k: v for k, v in payload["spec"].items() if k not in REPORT_SPEC_KEYS}
     rebuilt = {k: v for k, v in parts.spec.to_dict().items()
                if k not in REPORT_SPEC_KEYS and (k in stored or k not in NEWER_SPEC_KEYS)}

@@ -54,3 +54,16 @@ def test_cnn_trains_on_a_folder_and_predicts_a_folder_with_paths(tmp_path):
     with pytest.raises(UserError, match=r"^input='.*cut.png': not a (readable )?PNG/JPEG/BMP/WebP image"):
         predict_file(str(tmp_path / "run"), str(tmp_path / "cut.png"), str(tmp_path / "two.csv"))
     assert not (tmp_path / "two.csv").exists()
+
+
+def test_predict_repeats_no_training_warning_so_an_error_is_one_line(tmp_path, cli):
+    """A tiny folder trains with an empty test split (a warning at training); predict rebuilds the dataset for its
+    normalisation and used to print that warning again, so every predict error came out as two lines."""
+    x, y = make_images(n_per_class=3)
+    root = write_folder(tmp_path / "tiny", x, y)
+    train(make_cfg("dataset=image_folder", f"dataset.path={root}", "model=cnn", "model.arch=custom",
+                   "model.channels=[4]", "model.head=[]", "trainer.epochs=1"), tmp_path / "run")
+    (tmp_path / "empty").mkdir()
+    r = cli("predict", f"checkpoint={tmp_path / 'run'}", f"input={tmp_path / 'empty'}", cwd=tmp_path,
+            env={"MLRUN_CACHE_DIR": str(tmp_path / "cache")})
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "holds no" in r.stderr, r.stderr
