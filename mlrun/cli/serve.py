@@ -54,7 +54,7 @@ def main(argv: list[str]) -> None:
         return print_help(__doc__)
     args, overrides = split_args("mlrun serve", argv, OWN, required=("checkpoint",))
     host = args.get("host", "127.0.0.1")
-    port = integer("port", args.get("port", "8000"), 0, 65535)
+    port = integer("port", args.get("port", "8000"), 1, 65535)   # not 0 (any free port): the URL printed would lie
     workers = integer("workers", args.get("workers", "1"), 1, 64)
     max_body = integer("max_body_mb", args.get("max_body_mb", "8"), 1, 1024) * 2**20
     try:

@@ -47,6 +47,23 @@ def too_large(port: int) -> str:
         return s.recv(4096).decode().splitlines()[0]
 
 
+def chunked_too_large(port: int) -> str:
+    """The status line for a chunked body (no Content-Length) of 1 MiB + 2 bytes against max_body_mb=1."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n")
+        chunk = b"[" + b" " * (2**20) + b"]"
+        s.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n0\r\n\r\n")
+        return s.recv(4096).decode().splitlines()[0]
+
+
+def hang_up(port: int) -> None:
+    """A request announcing 1000 bytes that sends 2 and disconnects."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 1000\r\n\r\n[{")
+
+
 def started(server: subprocess.Popen, port: int, seconds: float = 90) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -116,12 +133,15 @@ def test_the_server_predicts_refuses_bad_rows_and_stops_on_sigterm(table_run, tm
         status, out = call(port, "/predict", b'{"rows": [{"a": 1}]}')
         assert status == 422 and out["detail"].startswith("body: missing column(s) 'b', 'colour'")
         assert too_large(port).startswith("HTTP/1.1 413 ")
+        assert chunked_too_large(port).startswith("HTTP/1.1 413 ")
+        hang_up(port)
         status, meta = call(port, "/metadata")
         assert status == 200 and meta["classes"] == ["no", "yes"] and meta["inputs"]["categorical"] == ["colour"]
         assert meta["provenance"]["run"] == str(run.resolve()) and len(meta["config_digest"]) == 64
         server.send_signal(signal.SIGTERM)
         _, err = server.communicate(timeout=30)
         assert server.returncode == 0 and err.strip().endswith("the requests in flight were answered")
+        assert "Traceback" not in err and "ClientDisconnect" not in err, err
     finally:
         if server.poll() is None:
             server.kill()
@@ -130,4 +150,67 @@ def test_the_server_predicts_refuses_bad_rows_and_stops_on_sigterm(table_run, tm
 
 def test_bad_arguments_are_one_line(tmp_path, cli):
     r = cli("serve", "checkpoint=nope", "port=99999", cwd=tmp_path)
-    assert (r.returncode, r.stderr) == (2, "mlrun serve: error: port='99999': must be an integer in [0, 65535]\n")
+    assert (r.returncode, r.stderr) == (2, "mlrun serve: error: port='99999': must be an integer in [1, 65535]\n")
+    r = cli("serve", "checkpoint=nope", "port=0", cwd=tmp_path)         # 0 would print a port it does not use
+    assert (r.returncode, r.stderr) == (2, "mlrun serve: error: port='0': must be an integer in [1, 65535]\n")
+
+
+def test_odd_bodies_are_one_line_422_or_413_never_500(table_run):
+    """Probe findings: nested cells, deep JSON, unknown keys, a loose ?proba=, CSV that predict refuses, a chunked
+    body over the limit; each answered in one line (raise_server_exceptions: a 500 would raise here)."""
+    from fastapi.testclient import TestClient
+
+    from mlrun.serve.app import load, make_app
+
+    run, _ = table_run
+    client = TestClient(make_app(load(str(run)), max_body=4096))
+    row = {"a": 1, "b": 2, "colour": "red"}
+
+    def detail(*args, **kwargs) -> str:
+        out = client.post(*args, **kwargs)
+        assert out.status_code == 422, out.text
+        return out.json()["detail"]
+
+    assert detail("/predict", json=[row, {**row, "colour": ["red"]}]) == (
+        "body: row 2, column colour: a list value '[\"red\"]'; table cells must be numbers, text or null")
+    assert detail("/predict", json={"rows": [{**row, "b": {"x": 1}}]}).startswith(
+        "body: row 1, column b: an object value")
+    assert detail("/predict", content=b"[" * 2000 + b"]" * 2000).startswith("body: not JSON (nested too deeply)")
+    assert detail("/predict", json={"rows": [row], "probas": True}) == (
+        "body: unknown key(s) 'probas'; valid keys: 'rows', 'proba'")
+    for value in ("maybe", "1", ""):
+        assert detail(f"/predict?proba={value}", json=[row]) == f"proba={value!r}: must be true or false"
+    assert client.post("/predict?proba=TRUE", json=[row]).json()["classes"] == ["no", "yes"]
+    assert client.post("/predict?proba=false", json=[row]).json().keys() == {"predictions"}
+    csv = {"headers": {"Content-Type": "text/csv"}}
+    assert "'a' more than once" in detail("/predict", content="a,b,colour,a\n1,2,red,3\n", **csv)
+    assert detail("/predict", content="a,b,colour\n", **csv).startswith("body: no data rows (columns a, b, colour")
+    chunked = client.post("/predict", content=iter([b"[", b" " * 5000, b"]"]))     # no Content-Length
+    assert chunked.status_code == 413 and "over the limit of 4096 bytes" in chunked.json()["detail"]
+
+
+def test_a_client_that_disconnects_mid_body_gets_no_answer_and_no_traceback(table_run, caplog):
+    """Content-Length 1000, 2 bytes, then gone: Starlette would raise ClientDisconnect from request.body()."""
+    import asyncio
+
+    from mlrun.serve.app import load, make_app
+
+    run, _ = table_run
+    app = make_app(load(str(run)))
+    messages = iter([{"type": "http.request", "body": b"[{", "more_body": True}, {"type": "http.disconnect"}])
+    sent = []
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/predict", "raw_path": b"/predict", "query_string": b"", "root_path": "",
+             "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 8000)}
+    with caplog.at_level("DEBUG"):
+        asyncio.run(app(scope, receive, send))
+    assert sent == [] and not any(r.exc_info for r in caplog.records)
+    assert len([r for r in caplog.records if "disconnected" in r.getMessage()]) <= 1
