@@ -82,7 +82,12 @@ def _refuse_timestamps(s: pd.Series, column: str, rows: Rows) -> None:
 def factorize(s: pd.Series, column: str, rows: Rows) -> tuple[np.ndarray, list[str]]:
     """(codes (N,) int64 with −1 = missing, keys: the text of each code)."""
     _refuse_timestamps(s, column, rows)
-    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    try:
+        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    except TypeError:                         # an unhashable cell (a list or dict from a Python caller)
+        position = next((i for i, v in enumerate(s.tolist()) if isinstance(v, (list, dict, set))), 0)
+        raise UserError(f"{rows.name}: {rows.at(position)}, column {column}: a {type(s.iloc[position]).__name__} "
+                        f"value {str(s.iloc[position])[:40]!r}; table cells must be numbers or text") from None
     keys = [key_of(u) for u in uniques]
     if None in keys:
         bad = keys.index(None)

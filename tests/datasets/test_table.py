@@ -850,3 +850,16 @@ def test_nested_parquet_columns_are_named(tmp_path):
             with pytest.raises(UserError) as e:
                 table(str(tmp_path / name), target="y")
             assert "column a holds nested values" in one_line(e)
+
+
+def test_a_list_or_dict_cell_from_a_python_caller_is_one_line():
+    """pd.factorize raised TypeError (unhashable) before the cell check: a list in a text column from the Python API
+    (or a JSON request) named no row or column."""
+    import pandas as pd
+
+    from mlrun.datasets._table_transform import Rows, factorize
+    from mlrun.errors import UserError
+
+    frame = pd.DataFrame({"colour": ["red", ["red"], "blue"]})
+    with pytest.raises(UserError, match=r"^rows: row 2, column colour: a list value \"\['red'\]\"; table cells"):
+        factorize(frame["colour"], "colour", Rows(frame, "rows"))
