@@ -30,6 +30,9 @@ def check_overrides(config_dir: Path, overrides: list[str], searchpath: str | No
     problem = check_yaml_files(Path(searchpath.removeprefix("file://"))) if searchpath else None
     if problem:
         return problem
+    problem = _hydra_values(overrides)
+    if problem:
+        return problem
     mine = [o for o in overrides if not o.lstrip("+~").startswith("hydra") or o.lstrip("+~").startswith("hydra/")]
     try:
         parsed = OverridesParser.create().parse_overrides(mine)
@@ -46,7 +49,10 @@ def check_overrides(config_dir: Path, overrides: list[str], searchpath: str | No
             choices.append([f"{key}={interval.start}", f"{key}={interval.end}"])
         elif o.is_sweep_override():
             key = o.get_key_element()
-            choices.append([f"{key}={v}" for v in o.sweep_string_iterator()])
+            values = list(o.sweep_string_iterator())
+            if not values:                     # range(1,1), an empty choice: Hydra would launch no job
+                return f"{text}: sweeps no value; give at least one (e.g. range(1,5) or 1,2)"
+            choices.append([f"{key}={v}" for v in values])
         else:
             choices.append([text])
     problem = _optional_groups(config_dir, parsed, searchpath)
@@ -56,6 +62,29 @@ def check_overrides(config_dir: Path, overrides: list[str], searchpath: str | No
     base = [c[0] for c in choices] + extra
     trials = [base] + [base[:i] + [v] + base[i + 1:] for i, c in enumerate(choices) for v in c[1:]]
     return _compose_all(config_dir, trials, groups, searchpath)
+
+
+# hydra.* values Hydra takes as typed but whose range only the launcher or sweeper would find, with a traceback
+HYDRA_RANGES = {
+    "hydra.launcher.n_jobs": (lambda v: isinstance(v, int) and v != 0,
+                              "an integer, not 0 (joblib: -1 = every core; pool: ≥ 1)"),
+    "hydra.sweeper.max_failure_rate": (lambda v: isinstance(v, (int, float)) and 0 <= v <= 1, "a number in [0, 1]"),
+}
+
+
+def _hydra_values(overrides: list[str]) -> str | None:
+    for text in overrides:
+        key, sep, value = text.lstrip("+~").partition("=")
+        if not sep or key not in HYDRA_RANGES:
+            continue
+        ok, what = HYDRA_RANGES[key]
+        try:
+            number = int(value) if value.strip().lstrip("-").isdigit() else float(value)
+        except ValueError:
+            return f"{key}={value!r}: must be {what}"
+        if not ok(number):
+            return f"{key}={value}: must be {what}"
+    return None
 
 
 def _compose_all(config_dir: Path, trials: list[list[str]], groups, searchpath: str | None) -> str | None:

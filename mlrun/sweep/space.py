@@ -61,6 +61,9 @@ def _range(key: str, r):
 def _interval(key: str, v):
     import optuna.distributions as d
 
+    unknown = sorted(set(v.tags) - {"log", "int"})
+    if unknown:
+        raise UserError(f"{key}: unknown tag(s) {', '.join(unknown)} in tag(...); valid tags are log, int")
     log = "log" in v.tags
     if not v.start < v.end or (log and v.start <= 0):
         raise UserError(f"{key}=interval({v.start},{v.end}): need lo < hi{' and lo > 0 on a log scale' if log else ''}")

@@ -36,6 +36,11 @@ CASES = [
     ("unknown-key", "train trainer.epoch=3", r"trainer\.epoch=3: unknown key.*epochs"),
     ("unknown-top-level-key", "train seeds=1", r"seeds=1: unknown key"),
     ("cache-not-a-bool", "train -m seed=0,1 cache=no", r"cache='no': valid choices are true, false"),
+    ("empty-range-sweep", "train -m trainer.batch_size=range(1,1)", r"range\(1,1\): sweeps no value"),
+    ("joblib-zero-jobs", "train -m seed=0,1 hydra/launcher=joblib hydra.launcher.n_jobs=0",
+     r"hydra.launcher.n_jobs=0: must be an integer, not 0"),
+    ("failure-rate-range", "train -m hparams_search=optuna hydra.sweeper.max_failure_rate=2",
+     r"max_failure_rate=2: must be a number in \[0, 1\]"),
     ("unknown-command", "trian", r"unknown command 'trian'"),
     ("unparsable-override", "train model.hidden=[1,", r"cannot parse overrides"),
     # hardening (issue: API/CLI): Hydra's own groups, unresolvable values, unquoted unicode, folders not ours

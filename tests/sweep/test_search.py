@@ -43,6 +43,7 @@ def test_the_override_grammar_becomes_distributions_and_fixed_values():
     (["optimizer.lr=interval(0.3, 0.1)"], "need lo < hi"),
     (["optimizer.lr=tag(log, interval(0, 0.1))"], "lo > 0 on a log scale"),
     (["optimizer.lr=interval(0.1"], "hydra.sweeper.params:"),
+    (["optimizer.lr=tag(lg, interval(0.1, 0.2))"], "unknown tag.s. lg in tag.*valid tags are log, int"),
 ])
 def test_a_bad_range_is_one_line(bad, says):
     with pytest.raises(UserError, match=says):
