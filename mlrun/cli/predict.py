@@ -7,8 +7,8 @@ proba=true, `p_<class>` per class. Input: a table (CSV/TSV, gzip/bz2/zip, Parque
 columns (the target column may be absent) for table models; an IDX file, a folder of PNG/JPEG/BMP/WebP files or one
 such file for image models (then a `path` column per image); `user,item` pairs for ratings models. Output: CSV or
 Parquet by extension, `-` for stdout; by default <run folder>/predictions/<input name>.csv (never the current
-folder). Nothing is written when any row fails; an output that is the input file, or a file of a run folder outside
-its predictions/ and export/, is refused; another existing file only with overwrite=true; CSV text cells starting
+folder). Nothing is written when any row fails; an output that is the input file, an existing file of a run folder
+outside its predictions/ and export/, or one in its checkpoints/, is refused; another existing file only with overwrite=true; CSV text cells starting
 with = + - @ (formulas to a spreadsheet) get a leading '. Extra key=value pairs override the stored config (e.g.
 `device=cpu`).
 

@@ -235,8 +235,9 @@ def refuse_overwriting(output: str, inputs: tuple[str, ...], overwrite: bool = F
     """One line when `output` would replace a file that is not an earlier output:
     - one of `inputs`: the same resolved path (relative paths, `..`, symlinks) or the same file under another name
       (a hard link: the same device and inode);
-    - a file inside a run folder (a folder with summary.json or checkpoints/) other than its predictions/ and
-      export/ subfolders: a run's checkpoints, metrics and summary are never outputs, overwrite or not;
+    - an existing file inside a run folder (a folder with summary.json or checkpoints/) other than in its
+      predictions/ and export/ subfolders, or anything in its checkpoints/: a run's checkpoints, metrics and
+      summary are never outputs, overwrite or not;
     - any other existing file or link, unless `overwrite` (a user's data file named by mistake is never replaced
       silently); earlier outputs in a run's predictions/ or export/ folder are replaced."""
     out = Path(output).expanduser()
@@ -251,7 +252,8 @@ def refuse_overwriting(output: str, inputs: tuple[str, ...], overwrite: bool = F
             raise UserError(f"output={output!r}: is the input file {name!r}; predictions would replace the rows "
                             f"they come from; write them to another file")
     where = _run_folder_part(out.resolve().parent)
-    if where is not None and where[1] not in OUR_FOLDERS:
+    if where is not None and where[1] not in OUR_FOLDERS and (out.exists() or out.is_symlink()
+                                                               or where[1] == "checkpoints"):
         raise UserError(f"output={output!r}: is inside the run folder {str(where[0])!r}; a run's own files are not "
                         f"outputs; write to {str(where[0] / OUR_FOLDERS[0])!r} or outside the run")
     if (out.exists() or out.is_symlink()) and not overwrite and where is None:

@@ -200,10 +200,13 @@ def test_an_existing_file_or_a_runs_own_file_is_never_replaced_silently(binary_r
     assert theirs.read_text().startswith("row,prediction")
     metrics = run / "metrics.csv"
     before = metrics.read_bytes()
-    for output in (metrics, run / "checkpoints" / "best.csv", run / "notes.csv"):
+    for output in (metrics, run / "checkpoints" / "best.csv"):
         with pytest.raises(UserError, match="is inside the run folder .*a run's own files are not outputs"):
             predict_file(str(run), str(source), str(output), overwrite=True)
-    assert metrics.read_bytes() == before and not (run / "notes.csv").exists()
+    assert metrics.read_bytes() == before and not (run / "checkpoints" / "best.csv").exists()
+    predict_file(str(run), str(source), str(run / "notes.csv"))   # a new file beside the run's files: allowed
+    with pytest.raises(UserError, match="is inside the run folder"):
+        predict_file(str(run), str(source), str(run / "notes.csv"), overwrite=True)   # ... but never replaced
     first = predict_file(str(run), str(source))[1]                 # <run>/predictions/<name>.csv, then replaced
     assert predict_file(str(run), str(source))[1] == first
 
