@@ -39,13 +39,16 @@ def compression(file: Path | None = None, start: bytes | None = None) -> str | N
     return next((codec for magic, codec in COMPRESSION.items() if start.startswith(magic)), None)
 
 
-def shown(value, n: int = SHOWN) -> str:
-    """repr of a value from a file for a one-line message: whole when short, else its first `n` characters, '…'
-    and its length (a 300 MB cell must not become a 300 MB message)."""
-    text = str(value)
+def shown(value, n: int = SHOWN, quote: bool = True) -> str:
+    """A value from a file for a one-line message (its repr, or its text when not `quote`): whole when short, else
+    its first `n` characters, '…' and its length (a 300 MB cell must not become a 300 MB message)."""
+    if not isinstance(value, str):                 # a number or other object: its repr, unquoted (inf, 1e+07)
+        value, quote = repr(value), False
+    text = value
+    form = repr if quote else str
     if len(text) <= n:
-        return repr(text)
-    return f"{text[:n]!r}… ({len(text):,} characters)"
+        return form(text)
+    return f"{form(text[:n])}… ({len(text):,} characters)"
 
 
 class Bounded(io.RawIOBase):

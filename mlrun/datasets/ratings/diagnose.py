@@ -78,7 +78,7 @@ def _pick_columns(df, columns: list, header: bool, file: Path) -> list:
             number(f"dataset.{role}_col", col, 0, integer=True)
             names.append(df.columns[col] if col < df.shape[1] else None)
         else:
-            listed = ", ".join(source.shown(c) for c in df.columns[:10]) + (", ..." if df.shape[1] > 10 else "")
+            listed = ", ".join(source.shown(c, quote=False) for c in df.columns[:10]) + (", ..." if df.shape[1] > 10 else "")
             check(header and col in df.columns, f"dataset.{role}_col", col,
                   f"not a column of {file.name}; columns are {listed}" if header else
                   "a column name needs dataset.header=true; use a 0-based index")

@@ -44,7 +44,7 @@ def _pick(frame, column, name: str):
         return frame.iloc[:, column]
     if column not in frame.columns:
         raise UserError(f"dataset.timestamp_col={column!r}: not a column of {name} (columns: "
-                        f"{', '.join(source.shown(c) for c in frame.columns[:10])})")
+                        f"{', '.join(source.shown(c, quote=False) for c in frame.columns[:10])})")
     return frame[column]
 
 
