@@ -30,6 +30,7 @@ SAMPLE = 1 << 16                     # bytes of (decompressed) text the separato
 SOURCE = "mlrun_source"              # frame.attrs key: {"first_line": line of data row 0, or None = rows}
 MAX_COLUMNS = 20_000                 # columns a file may have (dataset.max_columns): counted from the first line or
                                      # the schema before parsing; a 1,000,000-column CSV took 537 s and 3 GB to read
+LINE_LIMIT = 16 << 20                # bytes of one line of compressed text (MAX_COLUMNS cells of ~800 bytes)
 
 
 def read_table(path, sep: str | None = None, header: bool = True, encoding: str = "utf-8-sig",
@@ -126,7 +127,7 @@ def _open_text_stream(file: Path, name: str, compression: str | None):
     """The file's decompressed bytes as a bounded binary stream (the plain file when not compressed)."""
     if compression is None:
         return contextlib.nullcontext(str(file))          # a path: pandas' C parser reads the file itself
-    return open_decompressed(file, name, compression, "table file")
+    return open_decompressed(file, name, compression, "table file", LINE_LIMIT)
 
 
 def _sniff(text: str) -> str:

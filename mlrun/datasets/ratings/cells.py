@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlrun.datasets._source import shown
+
 RATING_LIMIT = 1e6                     # |rating| above this is refused at load (float32 normal equations stay safe)
 PLAIN_INTEGER = r"0|-?[1-9][0-9]*"     # ids written like this (all of a column, within int64) are held as int64
 
@@ -20,7 +22,7 @@ def in_range(ratings: np.ndarray) -> np.ndarray:
 
 
 def range_message(value) -> str:
-    return f"rating {value!r} is out of range (ratings must be finite numbers with |r| ≤ {RATING_LIMIT:g})"
+    return f"rating {shown(value)} is out of range (ratings must be finite numbers with |r| ≤ {RATING_LIMIT:g})"
 
 
 class IdColumn:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from mlrun.datasets.ratings.split import SPLITS_BY, split_by_time, split_ratings
+from mlrun.datasets.ratings.split import SPLITS_BY, check_held_out, split_by_time, split_ratings
 from mlrun.datasets.ratings.times import parse_cut
 from mlrun.datasets.spec import Data, DataSpec, Split
 from mlrun.errors import UserError, check, choose, number
@@ -90,6 +90,8 @@ def ratings_data(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, *, n
     else:
         tr, va, te = _split(user_codes, split, leave_out, folds, fold, seed, fixed_test)
     check(len(tr) > 0, "dataset.split", split, "leaves no train ratings")
+    pool = user_codes if fixed_test is None else user_codes[np.concatenate([tr, va])]    # the ratings split
+    check_held_out(pool, va, te, split, leave_out, fixed_test is not None, cut)
     user_index, user_ids = _train_index(user_codes[tr], user_labels)
     item_index, item_ids = _train_index(item_codes[tr], item_labels)
     ratings32 = ratings.astype(np.float32)                      # the splits' y (float32 like every Split)
@@ -102,10 +104,12 @@ def ratings_data(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, *, n
     spec = DataSpec(input_shape=(2,), n_outputs=1, task="ratings", name=name, n_users=len(user_ids),
                     n_items=len(item_ids), n_train=len(tr), rating_range=[float(ratings.min()), float(ratings.max())],
                     metric=metric)
-    asked = "@" in metric or ranking["per_epoch"]             # else ranking is a summary extra (k ≤ catalogue kept)
+    # a k larger than the catalogue is one line, unless it is the default [10] and ranking is only a summary extra
+    # (then a tiny catalogue leaves it out, said in the log)
+    asked = "@" in metric or ranking["per_epoch"] or ranking["k"] != RANKING_DEFAULTS["k"]
     if asked and max(ranking["k"]) > len(item_ids):
         raise UserError(f"dataset.ranking.k={ranking['k']}: k={max(ranking['k'])} is larger than the catalogue "
-                        f"({len(item_ids)} items with a train rating)")
+                        f"({len(item_ids)} items with a train rating); set each k ≤ {len(item_ids)}")
     return RatingsData(part(tr), part(va), part(te), spec, user_ids=user_ids, item_ids=item_ids, titles=titles or {},
                        codes=(user_codes, item_codes), labels=(user_labels, item_labels), ranking=ranking)
 

@@ -78,8 +78,9 @@ def _pick_columns(df, columns: list, header: bool, file: Path) -> list:
             number(f"dataset.{role}_col", col, 0, integer=True)
             names.append(df.columns[col] if col < df.shape[1] else None)
         else:
+            listed = ", ".join(source.shown(c, quote=False) for c in df.columns[:10]) + (", ..." if df.shape[1] > 10 else "")
             check(header and col in df.columns, f"dataset.{role}_col", col,
-                  f"not a column of {file.name}; columns are {', '.join(map(str, df.columns))}" if header else
+                  f"not a column of {file.name}; columns are {listed}" if header else
                   "a column name needs dataset.header=true; use a 0-based index")
             names.append(col)
     return names
@@ -104,9 +105,9 @@ def _check_rows(df, names: list, columns: list, sep: str, file: Path, name: str,
         line = raw_line(file, row + first_line, codec, name) or sep.join(str(v) for v in df.iloc[row].fillna("").tolist())
         column = names[2] if header else columns[2]
         why = (f"missing user, item or rating column (needs columns {columns} separated by {sep!r})" if missing[row]
-               else f"rating {cells[2].iloc[row]!r} is not a number" if unparsed[row]
+               else f"rating {source.shown(cells[2].iloc[row])} is not a number" if unparsed[row]
                else f"{range_message(cells[2].iloc[row])} in column {column!r}")
-        raise UserError(f"{name}: line {row + first_line}: {why}: {line[:80]!r}")
+        raise UserError(f"{name}: line {row + first_line}: {why}: {source.shown(line, 80)}")
     keep = ~blank
     return cells[0].to_numpy()[keep], cells[1].to_numpy()[keep], rating[keep]
 

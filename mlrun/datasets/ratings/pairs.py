@@ -51,7 +51,7 @@ def read_pairs(path, key: str = "input", user_ids=()):
         raise UserError(f"{name}: no rows; give one `user,item` pair per line")
     sep = next((s for s in SEPARATORS if s in first), None)
     if sep is None:
-        raise UserError(f"{name}: the first line {first[:80]!r} has one column; needs two, user and item (raw ids "
+        raise UserError(f"{name}: the first line {source.shown(first, 80)} has one column; needs two, user and item (raw ids "
                         f"as in the ratings file), separated by a tab , ; or |")
     header = _is_header(first.split(sep)[0].strip(), set(map(str, user_ids)))
     try:
@@ -79,7 +79,7 @@ def _ids_only(frame, name: str, first_line: int, sep: str):
         row = int(np.flatnonzero(missing)[0])
         role = "user" if cells.iloc[row, 0] == "" else "item"
         shown = sep.join(frame.iloc[row].tolist())
-        raise UserError(f"{name}: line {first_line + row}: missing {role} id ({shown[:80]!r}); every row needs a "
+        raise UserError(f"{name}: line {first_line + row}: missing {role} id ({source.shown(shown, 80)}); every row needs a "
                         f"user and an item ({int(missing.sum()):,} such row(s))")
     return cells[~blank].reset_index(drop=True)
 

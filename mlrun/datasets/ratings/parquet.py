@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlrun.datasets._source import shown
 from mlrun.datasets.ratings.cells import IdColumn, in_range, range_message
 from mlrun.errors import UserError, check, number
 from mlrun.runtime.memory import physical_bytes
@@ -81,7 +82,7 @@ def _ratings(column, role: str, column_name: str, name: str) -> np.ndarray:
         unparsed = np.isnan(values) & ~cells.str.lower().isin(["nan", "+nan", "-nan"]).to_numpy()
         if unparsed.any():
             row = int(np.flatnonzero(unparsed)[0])
-            raise UserError(f"{name}: row {row + 1}: rating {cells[row]!r} in column {column_name!r} is not a number")
+            raise UserError(f"{name}: row {row + 1}: rating {shown(cells[row])} in column {column_name!r} is not a number")
     elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         values = pc.cast(column, pa.float64()).to_numpy()
     else:

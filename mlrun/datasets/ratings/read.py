@@ -3,7 +3,8 @@
 
 Text: one typed pass of pyarrow's multithreaded CSV reader (ids as text, ratings as float64). Only when that pass
 fails, or finds a rating out of range, does the row-by-row pass (diagnose.py) run to say which line is bad and why
-(a file it accepts anyway, e.g. with lines of spaces, is read by that pass). Compressed files (gzip, bz2, xz, a zip
+(a file it accepts anyway, e.g. with lines of spaces, is read by that pass). A line longer than 1 MiB
+(source.LINE_LIMIT) is refused while the bytes stream, before any parser sees it. Compressed files (gzip, bz2, xz, a zip
 of one file) are recognised by their first bytes, whatever their name. Encoding: UTF-8 by default, a leading
 byte-order mark skipped; `encoding` names another (latin-1, cp1252, utf-16, ...). Ids and ratings follow the rules
 of cells.py: ids are text (plain integers held as int64), ratings finite with |r| ≤ 1e6.
@@ -52,8 +53,8 @@ def _opener(file: Path, sep: str, codec: str, name: str):
 
     if len(sep) == 1 and source.ascii_compatible(codec):
         arrow_codec = "utf8" if codec == "utf-8-sig" else codec
-        if source.compression(file) is None:
-            return (lambda: pa.OSFile(str(file))), arrow_codec, sep
+        # plain files too go through the line-bounded stream (a line over 1 MiB is refused): +15% read time
+        # against pa.OSFile (0.46 s vs 0.40 s for 3M rows, 40 MB; 2-core shared machine, 2026-12-05)
         return (lambda: source.open_binary(file, name)), arrow_codec, sep
     text = source.read_bytes(file, name).decode(codec)         # "::" or utf-16: the text in memory
     if UNIT in text:

@@ -1,5 +1,6 @@
 """The bytes and text of a ratings file: compression found by magic bytes (never by the file's name), the
-decompressed size bounded, text encodings checked.
+decompressed size bounded, no line longer than 1 MiB (source.LINE_LIMIT: a ratings row is a few dozen bytes),
+text encodings checked.
 
 A gzip file named `ratings.csv` is read as gzip, and a plain file named `ratings.csv.gz` as plain text.
 """
@@ -12,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 from mlrun.datasets._checks import memory_limit
-from mlrun.datasets._source import compression, head, open_decompressed  # noqa: F401 - head: used as source.head by the ratings readers
+from mlrun.datasets._source import LINE_LIMIT, compression, head, open_decompressed, open_plain, shown  # noqa: F401 - head, shown, LINE_LIMIT: used as source.* by the ratings readers
 from mlrun.errors import UserError
 
 PARQUET_MAGIC = b"PAR1"
@@ -20,11 +21,11 @@ STREAM_ERRORS = (OSError, EOFError, lzma.LZMAError, zipfile.BadZipFile)   # a co
 
 
 def open_binary(file: Path, name: str):
-    """The file's decompressed bytes as a buffered binary stream (plain files: the file itself). `name` is how
-    messages name the file, e.g. "dataset.path='r.csv'"."""
+    """The file's decompressed bytes as a buffered binary stream that refuses a line longer than LINE_LIMIT (1 MiB)
+    bytes in one line naming it. `name` is how messages name the file, e.g. "dataset.path='r.csv'"."""
     kind = compression(file)
     if kind is None:
-        return open(file, "rb")
+        return open_plain(file, name)
     return open_decompressed(file, name, kind, "ratings file")
 
 

@@ -6,7 +6,8 @@
     test, k more to val when split.val > 0, the rest to train;
   - else a random holdout by the fractions split.train / split.val / split.test.
 Each rating lands in exactly one split; data.py first keeps one rating per (user, item) pair, so a pair is never
-in two splits either.
+in two splits either. check_held_out refuses, in one line naming the key to change, a val or test split that the
+settings ask for but that came out empty (no user with more than leave_out ratings, a tiny file).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlrun.datasets.splits import check_fractions, split_indices
-from mlrun.errors import check, number
+from mlrun.errors import UserError, check, number
 
 
 def split_ratings(users: np.ndarray, split: dict, leave_out: int, folds: int, fold: int, seed: int):
@@ -97,3 +98,31 @@ def split_by_time(users: np.ndarray, times: np.ndarray, split: dict, leave_out: 
     n_train = min(int(round(fractions[0] * n)), n - n_test - n_val)
     cut = n - n_test - n_val
     return (np.sort(order[cut - n_train:cut]), np.sort(order[cut:cut + n_val]), np.sort(order[cut + n_val:]))
+
+
+def check_held_out(users: np.ndarray, val: np.ndarray, test: np.ndarray, split: dict, leave_out: int,
+                   fixed_test: bool, cut=None) -> None:
+    """One UserError line naming the key to change when a held-out split the settings ask for came out empty (a
+    run scored on nothing reports NaN metrics). `users`: the user of every rating that was split (not those of a
+    separate test file, `fixed_test`). A split set to 0 (split.val=0, split.test=0) is the user's choice."""
+    fractions = check_fractions(split)
+    if leave_out > 0:
+        with_val = fractions[1] > 0
+        if (fixed_test or len(test)) and (not with_val or len(val)):
+            return
+        n_out = 2 * leave_out if with_val else leave_out
+        most = int(np.unique(users, return_counts=True)[1].max()) if len(users) else 0
+        best = (most - 1) // 2 if with_val else most - 1          # the largest k that leaves someone eligible
+        fix = f"set dataset.leave_out ≤ {best}" if best > 0 else "set dataset.leave_out=0 (a random split)"
+        why = " (2 × leave_out: k to test and k to val with split.val > 0)" if with_val else ""
+        raise UserError(f"dataset.leave_out={leave_out}: no user has more than {n_out} ratings{why}, so the held-out "
+                        f"splits are empty; the most any user has is {most}: {fix}")
+    for name, part, fraction in (("test", test, fractions[2]), ("val", val, fractions[1])):
+        if len(part) or fraction == 0 or (name == "test" and fixed_test):
+            continue
+        if cut is not None:                                     # test is non-empty (the cut is checked first)
+            raise UserError(f"dataset.cut={cut!r}: leaves {len(users) - len(test)} rating(s) before it, none for "
+                            f"the val split (split.val={fraction:g}); move dataset.cut later or set "
+                            f"dataset.split.val=0")
+        raise UserError(f"dataset.split.{name}={fraction:g}: the {name} split is empty ({len(users):,} ratings × "
+                        f"{fraction:g} rounds to 0); raise dataset.split.{name} or use a larger file")

@@ -44,7 +44,7 @@ def _pick(frame, column, name: str):
         return frame.iloc[:, column]
     if column not in frame.columns:
         raise UserError(f"dataset.timestamp_col={column!r}: not a column of {name} (columns: "
-                        f"{', '.join(map(str, frame.columns[:10]))})")
+                        f"{', '.join(source.shown(c, quote=False) for c in frame.columns[:10])})")
     return frame[column]
 
 
@@ -59,7 +59,7 @@ def _parse(cells, name: str, first_line: int) -> np.ndarray:
     bad = dates.isna().to_numpy()
     if bad.any():
         row = int(np.argmax(bad))
-        raise UserError(f"{name}: line {row + first_line}: timestamp {cells.iloc[row]!r} is neither a number nor a "
+        raise UserError(f"{name}: line {row + first_line}: timestamp {source.shown(cells.iloc[row])} is neither a number nor a "
                         f"date/time (e.g. 1997-12-04 15:55:49)")
     epoch = pd.Timestamp(0, tz="UTC")
     return (dates - epoch).dt.total_seconds().to_numpy(dtype=np.float64)   # seconds since 1970, as Unix timestamps
