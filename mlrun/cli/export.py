@@ -6,9 +6,9 @@ ratings runs (model=mf) text user/item ids (unknown ids → the cold-start predi
 name and the probabilities, regression the value in the target's units. Class names, feature names, the target's
 scale, the config digest and where the run came from travel in the file (ONNX metadata_props; TorchScript extra
 file mlrun.json). Default output: <run folder>/export/model.onnx | model.torchscript (replaced on a second export);
-an existing file of a run folder outside its export/ and predictions/, or one in its checkpoints/, is refused, another existing file replaced only with
-overwrite=true. Needs the `export` extra
-(onnx; onnxruntime to run the file). A neural ODE exports with a fixed-grid solver only (model.solver=rk4 ...).
+an existing file of a run folder outside its export/ and predictions/, or one in its checkpoints/, is refused;
+another existing file is replaced only with overwrite=true. Needs the `export` extra (onnx; onnxruntime to run the
+file). A neural ODE exports with a fixed-grid solver only (model.solver=rk4 ...).
 exporter=legacy|dynamo picks torch's ONNX exporter (legacy: TorchScript-based, the default; dynamo: torch.export,
 needs onnxscript). docs/export.md shows how to run the files.
 
