@@ -33,7 +33,7 @@ def run(tmp_path_factory):
 
 def _predict(run, name: str, content: bytes) -> np.ndarray:
     (run / name).write_bytes(content)
-    predict_file(str(run / "run"), str(run / name), str(run / "p.csv"))
+    predict_file(str(run / "run"), str(run / name), str(run / "p.csv"), overwrite=True)   # one output, replaced
     return pd.read_csv(run / "p.csv")["prediction"].to_numpy()
 
 
