@@ -61,6 +61,8 @@ class MF(Model):
         check(isinstance(clip, bool), "model.clip", clip, "must be true or false")
         check(isinstance(implicit, bool), "model.implicit", implicit, "must be true or false")
         number("model.alpha", alpha, 0)
+        check(implicit or alpha == 1.0, "model.alpha", alpha, "applies to model.implicit=true only (the confidence "
+              "c = 1 + α·r of implicit feedback; explicit ratings have none)")
         if threshold is not None:
             number("model.threshold", threshold)
             check(implicit, "model.threshold", threshold, "applies to model.implicit=true only (explicit ratings "
