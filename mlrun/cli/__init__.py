@@ -109,8 +109,8 @@ def _stop(signum, frame) -> None:
 def _install_early_handlers() -> None:
     """From the first instant: SIGINT/SIGTERM raise `Stopped` (exit 130/143, one line, nothing half-made) instead
     of killing the process or raising KeyboardInterrupt inside an import (one that arrives during an import is
-    sent again once it is over: an exception raised inside torch's C++ init aborts the process). A signal ignored on purpose (nohup,
-    `cmd &`) stays ignored. Warnings go to stdout, so stderr holds only the one error line."""
+    sent again once it is over: an exception raised inside torch's C++ init aborts the process). A signal ignored
+    on purpose (nohup, `cmd &`) stays ignored. Warnings go to stdout, so stderr holds only the one error line."""
     import logging
     import signal
 

@@ -8,9 +8,9 @@ columns (the target column may be absent) for table models; an IDX file, a folde
 such file for image models (then a `path` column per image); `user,item` pairs for ratings models. Output: CSV or
 Parquet by extension, `-` for stdout; by default <run folder>/predictions/<input name>.csv (never the current
 folder). Nothing is written when any row fails; an output that is the input file, an existing file of a run folder
-outside its predictions/ and export/, or one in its checkpoints/, is refused; another existing file only with overwrite=true; CSV text cells starting
-with = + - @ (formulas to a spreadsheet) get a leading '. Extra key=value pairs override the stored config (e.g.
-`device=cpu`).
+outside its predictions/ and export/, or one in its checkpoints/, is refused; another existing file is replaced only
+with overwrite=true. CSV text cells starting with = + - @ (formulas to a spreadsheet) get a leading '. Extra
+key=value pairs override the stored config (e.g. `device=cpu`).
 
     mlrun predict checkpoint=outputs/<run>/checkpoints/best.pt input=new.csv output=predictions.csv
     mlrun predict checkpoint=<run> input=new.csv keep=[id] output=- proba=true

@@ -8,7 +8,8 @@ own stored overrides (<job>/.hydra/overrides.yaml) are trained into its own fold
 and its row of sweep_summary.csv is replaced; in an Optuna search, its result is added to the study as a new trial
 with the same params (a rerun trains its whole budget: no pruning). Jobs with status ok, pruned or cached stay. The
 jobs run one after the other in this process, whatever launcher the sweep used. Then the sweep's table is printed
-(all its jobs, best first). Exit 0 when no job is left failed, 1 when some failed again, 2 for a folder that is not a sweep.
+(all its jobs, best first). Exit 0 when no job is left failed, 1 when some failed again, 2 for a folder that is
+not a sweep.
 Full guide: docs/sweeps.md (Rerun what failed).
 """
 

@@ -69,15 +69,23 @@ def storage_url(spec: str | None) -> str | None:
     return spec
 
 
+def storage_path(url: str | None) -> Path | None:
+    """The local file of a `journal:` or `sqlite:///` storage URL (storage_url); None for any other storage."""
+    for prefix in ("journal:", "sqlite:///"):
+        if url and url.startswith(prefix):
+            return Path(url.removeprefix(prefix))
+    return None
+
+
 def check_storage_file(url: str | None, key: str = "hydra.sweeper.storage") -> None:
     """One line unless the storage's file is new, empty, or already Optuna's own: an existing SQLite file must hold
     Optuna's `studies` and `trials` tables (read in read-only mode), a journal file must start with an Optuna
     journal record. Optuna would otherwise add its tables to someone's database, or append to any text file."""
     import sqlite3
 
-    if url is None or not (url.startswith("journal:") or url.startswith("sqlite:///")):
+    path = storage_path(url)
+    if path is None:
         return
-    path = Path(url.removeprefix("journal:").removeprefix("sqlite:///"))
     if not path.exists() or (path.is_file() and path.stat().st_size == 0):
         return
     if not path.is_file():

@@ -14,9 +14,10 @@ of its feature values; image runs rows of pixel values (each row an image, neste
 rows with user and item ids. A bad row is HTTP 422 with one line naming the row and column (mlrun's own message:
 `body: row 2, column a: non-numeric value 'x' in a numeric column`); a body over the limit is HTTP 413 before it is
 read whole, whether it announces its length or comes chunked. A worker computes one request at a time, in its
-event loop (no thread hand-offs: on 2 cores they cost more than a small request's work); a 100,000-row request holds the worker ≈ 2 s, so big batches belong in
-`mlrun predict` or a second worker (`workers=2`). The model is opened as `mlrun predict` opens it
-(mlrun.infer.validate: weights_only, the registry allowlist, every stored value checked).
+event loop (no thread hand-offs: on 2 cores they cost more than a small request's work); a 100,000-row request
+holds the worker ≈ 2 s, so big batches belong in `mlrun predict` or a second worker (`workers=2`). The model is
+opened as `mlrun predict` opens it (mlrun.infer.validate: weights_only, the registry allowlist, every stored value
+checked).
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from mlrun.errors import UserError
-from mlrun.fit.trial import PRUNERS, check_storage_file, make_pruner, open_storage, quiet_optuna, storage_url
+from mlrun.fit.trial import (PRUNERS, check_storage_file, make_pruner, open_storage, quiet_optuna, storage_path,
+                             storage_url)
 from mlrun.sweep import space as spaces
 
 log = logging.getLogger("mlrun")
@@ -228,7 +229,7 @@ def tell_rerun(ref: dict, folder: Path, overrides: list[str]) -> str:
         url = storage_url(ref["storage"]) or ""
     except UserError:
         url = ""
-    path = next((Path(url.removeprefix(p)) for p in ("journal:", "sqlite:///") if url.startswith(p)), None)
+    path = storage_path(url)
     if path is None or not path.is_file() or path.stat().st_size == 0:
         return f"study {ref['study_name']!r} not told: its storage {ref['storage']!r} is not a local file that exists"
     try:

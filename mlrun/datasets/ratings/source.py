@@ -13,7 +13,8 @@ import zipfile
 from pathlib import Path
 
 from mlrun.datasets._checks import memory_limit
-from mlrun.datasets._source import LINE_LIMIT, compression, head, open_decompressed, open_plain, shown  # noqa: F401 - head, shown, LINE_LIMIT: used as source.* by the ratings readers
+# head, shown, LINE_LIMIT: used as source.* by the ratings readers
+from mlrun.datasets._source import LINE_LIMIT, compression, head, open_decompressed, open_plain, shown  # noqa: F401
 from mlrun.errors import UserError
 
 PARQUET_MAGIC = b"PAR1"

@@ -107,8 +107,8 @@ def split_by_time(users: np.ndarray, times: np.ndarray, split: dict, leave_out: 
 def check_held_out(users: np.ndarray, val: np.ndarray, test: np.ndarray, split: dict, leave_out: int,
                    fixed_test: bool, cut=None) -> None:
     """One UserError line naming the key to change when leave_out or a cut leaves a held-out split the settings ask
-    for empty (a run scored on nothing reports NaN metrics); a warning when a fraction rounds to 0 on a tiny file. `users`: the user of every rating that was split (not those of a
-    separate test file, `fixed_test`). A split set to 0 (split.val=0, split.test=0) is the user's choice."""
+    for empty (a run scored on nothing reports NaN metrics); a warning when a fraction rounds to 0 on a tiny file.
+    `users`: the user of every rating that was split (not those of a separate test file, `fixed_test`). A split set to 0 (split.val=0, split.test=0) is the user's choice."""
     fractions = check_fractions(split)
     if leave_out > 0:
         with_val = fractions[1] > 0
