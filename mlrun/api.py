@@ -114,6 +114,7 @@ def run(argv: list[str]) -> Launch | None:
     (None for those flags). Typed errors, see the module docstring; a folder this command claimed and did not
     train in is removed first."""
     with _ONE_AT_A_TIME:
+        Stopped.received = None                    # a stop of an earlier run in this process (a notebook) is not ours
         sweep.register_resolvers()
         missing = sweep.missing_plugin(argv)
         if missing:
@@ -132,11 +133,16 @@ def run(argv: list[str]) -> Launch | None:
                 argv = launch.argv if launch is not None else argv
             _hydra(argv, launch)
         except (Stopped, KeyboardInterrupt) as e:  # before the training loop took over: nothing worth keeping
-            drop_unfinished(launch)
-            raise RunStopped(f"{_stop_text(e)}; nothing was saved", getattr(e, "code", 130)) from None
+            _stopped(e, launch)
         except OSError as e:                       # e.g. the disk was full before the run could write .hydra/
+            if Stopped.received is not None:
+                _stopped(Stopped.received, launch)
             drop_unfinished(launch)
             raise RunFailed(f"cannot write the run folder: {e.strerror or e} ({e.filename or ''})") from None
+        except Exception as e:                     # a library's cleanup failed while Stopped unwound through it
+            if Stopped.received is not None and not isinstance(e, RunStopped):   # (Hydra's config reader)
+                _stopped(Stopped.received, launch)
+            raise
         finally:
             if launch is not None:
                 launch.release()
@@ -188,6 +194,12 @@ def _report_failed_jobs(launch: Launch) -> None:
         first = next((e for e in failed.values() if e), "")
         raise RunFailed(f"{len(failed)} sweep job(s) failed{f' (first: {first})' if first else ''}; "
                         f"see error.txt in {', '.join(sorted(failed))}")
+
+
+def _stopped(e: BaseException, launch: Launch | None):
+    """A stop before the training loop took over: the claimed folder goes, RunStopped (exit 128 + signal)."""
+    drop_unfinished(launch)
+    raise RunStopped(f"{_stop_text(e)}; nothing was saved", getattr(e, "code", 130)) from None
 
 
 def _stop_text(e: BaseException) -> str:

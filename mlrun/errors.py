@@ -46,9 +46,13 @@ class Stopped(BaseException):
     """SIGINT/SIGTERM ended the command; exit 128 + signal. A BaseException, so that no `except Exception` on the
     way (Hydra's instantiate, a dataset reader) turns a stop into an error blamed on a config group."""
 
+    received: Stopped | None = None      # the first stop since the process (or mlrun.api.run) began: `fail` says it
+
     def __init__(self, signum: int, message: str):
         super().__init__(message)
         self.code = 128 + signum
+        if Stopped.received is None:
+            Stopped.received = self
 
 
 def stop_later_if_importing(signum: int, frame) -> bool:

@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     except Stopped as e:                     # SIGINT/SIGTERM outside a training loop (which handles its own)
         fail(f"mlrun {command}", str(e), e.code)
+    except Exception:                        # a library's cleanup failed while Stopped unwound through it: the stop
+        if Stopped.received is None:         # is the answer (fail says it)
+            raise
+        fail(f"mlrun {command}", str(Stopped.received), Stopped.received.code)
 
 
 def complete(argv: list[str]) -> None:

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import sys
 
+from mlrun.errors import Stopped
+
 
 def fail(prog: str, message: str, code: int = 2):
-    """Print one error line to stderr and exit non-zero."""
+    """Print one error line to stderr and exit non-zero. After a SIGINT/SIGTERM the line is the stop's: a library
+    whose cleanup fails while `Stopped` unwinds replaces it with its own error (Hydra's config reader runs
+    `f.close()` in a `finally` before `f` exists: "cannot access local variable 'f'", exit 2)."""
+    stop = Stopped.received
+    if stop is not None and code != stop.code:
+        message, code = str(stop), stop.code
     print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
     sys.exit(code)
 

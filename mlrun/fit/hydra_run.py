@@ -116,6 +116,8 @@ def run_task(cfg, launch) -> float:
     except Stopped as e:                 # exit 130 (SIGINT) / 143 (SIGTERM)
         raise Escape(_stopped(e, run_dir, launch, mine)) from None
     except Exception as e:  # noqa: BLE001 - in a sweep any failure is recorded and the other jobs go on
+        if Stopped.received is not None and not isinstance(e, RunStopped):   # a cleanup failed as the stop unwound
+            raise Escape(_stopped(Stopped.received, run_dir, launch, mine)) from None
         if not multirun and not isinstance(e, (UserError, OSError)):
             raise
         line = _line(e, run_dir)
