@@ -17,6 +17,20 @@ BUNDLED = {"load_digits": "digits.csv.gz", "load_iris": "iris.csv", "load_breast
            "load_wine": "wine_data.csv"}
 # diabetes stays with sklearn.datasets: its bundled file holds the raw features, load_diabetes() the scaled ones
 
+# The feature names scikit-learn's loaders give (`load_iris().feature_names`, ...), kept in the spec so that
+# `mlrun predict` takes a file's columns by name (a frame of `load_iris(as_frame=True)` in any column order).
+_CANCER = ["radius", "texture", "perimeter", "area", "smoothness", "compactness", "concavity", "concave points",
+           "symmetry", "fractal dimension"]
+FEATURES = {
+    "load_iris": ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"],
+    "load_wine": ["alcohol", "malic_acid", "ash", "alcalinity_of_ash", "magnesium", "total_phenols", "flavanoids",
+                  "nonflavanoid_phenols", "proanthocyanins", "color_intensity", "hue", "od280/od315_of_diluted_wines",
+                  "proline"],
+    "load_breast_cancer": [f"mean {c}" for c in _CANCER] + [f"{c} error" for c in _CANCER]
+                          + [f"worst {c}" for c in _CANCER],
+    "load_digits": [f"pixel_{r}_{c}" for r in range(8) for c in range(8)],
+}
+
 
 def bundled(loader: str) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
     """(x, y, class names) from the CSV inside the installed scikit-learn, without importing it; None when the
@@ -41,6 +55,7 @@ def sklearn_table(name: str, loader: str, task: str, split: dict, scaling: str, 
                   target_scaling: str = "none") -> Data:
     """A bundled table split by `split`; target_scaling: see mlrun.datasets.splits.tabular (regression only)."""
     found = bundled(loader)
+    features = FEATURES.get(loader, [])
     if found is not None:
         x, y, names = found
     else:
@@ -49,8 +64,10 @@ def sklearn_table(name: str, loader: str, task: str, split: dict, scaling: str, 
         bunch = getattr(sklearn.datasets, loader)()
         x, y = bunch.data, np.asarray(bunch.target)
         names = [str(c) for c in getattr(bunch, "target_names", [])]
+        features = [str(c) for c in getattr(bunch, "feature_names", features)]
     x = np.asarray(x, dtype=np.float64)
     classes = names if task != "regression" else []
     n_outputs = {"regression": 1, "binary": 1, "multiclass": len(np.unique(y))}[task]
-    spec = DataSpec(input_shape=(x.shape[1],), n_outputs=n_outputs, task=task, name=name, classes=classes)
+    spec = DataSpec(input_shape=(x.shape[1],), n_outputs=n_outputs, task=task, name=name, classes=classes,
+                    features=features if len(features) == x.shape[1] else [])
     return tabular(x, y, spec, split, scaling, seed, target_scaling)

@@ -33,12 +33,13 @@ MAX_COLUMNS = 20_000                 # columns a file may have (dataset.max_colu
 LINE_LIMIT = 16 << 20                # bytes of one line of compressed text (MAX_COLUMNS cells of ~800 bytes)
 
 
-def read_table(path, sep: str | None = None, header: bool = True, encoding: str = "utf-8-sig",
+def read_table(path, sep: str | None = None, header: bool | str = True, encoding: str = "utf-8-sig",
                na_values=None, *, key: str = "dataset.path", max_columns: int = MAX_COLUMNS) -> pd.DataFrame:
     """The rows of `path` as a DataFrame with string column names ("0", "1", ... when `header` is false).
 
     sep: the CSV field separator; None = sniffed from the first lines among tab ; , | ("\\t" or "tab" = a tab).
-    header: the first line names the columns (CSV only). encoding: of CSV text; the default reads UTF-8 with or
+    header: the first line names the columns (CSV only); "auto" (not a user value: `mlrun predict` of a built-in
+    table, all numbers): only when one of its cells is not a number, else it is a row. encoding: of CSV text; the default reads UTF-8 with or
     without a byte-order mark. na_values: extra cell texts meaning "missing" besides pandas' (empty, NA, NaN, ...).
     key: how messages name the file, e.g. "dataset.test_path". max_columns: more columns are refused before parsing.
     Column names are stripped of surrounding spaces ("a, b" names a column "b"). Every problem (missing or empty
@@ -46,7 +47,7 @@ def read_table(path, sep: str | None = None, header: bool = True, encoding: str 
     frame.attrs["mlrun_source"]["first_line"] is the file line of data row 0 (None for Parquet/Feather: rows).
     """
     name = f"{key}={str(path)!r}" if key else repr(str(path))
-    if not isinstance(header, bool):
+    if not isinstance(header, bool) and header != "auto":
         raise UserError(f"{_option(key, 'header')}={header!r}: must be true (the first line names the columns) "
                         f"or false")
     file = check_data_file(path, name)                    # a FIFO, /dev/zero, a symlink loop: one line, not a hang
@@ -61,8 +62,8 @@ def read_table(path, sep: str | None = None, header: bool = True, encoding: str 
         frame, first_line = _read_feather(file, name, width, v1=head[:4] == b"FEA1"), None
     else:
         compression = detect_compression(start=head)
-        frame = _read_csv(file, name, compression, _separator(sep, key), header, _encoding(encoding, key),
-                          _na_values(na_values, key), key, width)
+        frame, header = _read_csv(file, name, compression, _separator(sep, key), header, _encoding(encoding, key),
+                                  _na_values(na_values, key), key, width)
         first_line = 2 if header else 1
     frame.columns = [str(c).strip() for c in frame.columns]     # "a, b" headers: the name is "b", not " b"
     check_unique_columns(frame.columns, name)
@@ -168,8 +169,9 @@ def _check_width(file: Path, name: str, compression, sep: str, encoding: str, wi
                     return
 
 
-def _read_csv(file: Path, name: str, compression, sep, header: bool, encoding: str, na_values,
-              key: str, width: _Width) -> pd.DataFrame:
+def _read_csv(file: Path, name: str, compression, sep, header: bool | str, encoding: str, na_values,
+              key: str, width: _Width) -> tuple[pd.DataFrame, bool]:
+    """The frame, and whether the first line named its columns (`header`, resolved when "auto")."""
     errors = (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile)
     engine = {}
     try:
@@ -191,7 +193,12 @@ def _read_csv(file: Path, name: str, compression, sep, header: bool, encoding: s
         if header:                 # duplicated names first: the main read would rename the copy 'a' → 'a.1'
             with _open_text_stream(file, name, compression) as stream:
                 first = pd.read_csv(stream, header=None, nrows=1, dtype=str, keep_default_na=False, **engine)
-            check_unique_columns([str(c).strip() for c in first.iloc[0]] if len(first) else [], name)
+            cells = [str(c).strip() for c in first.iloc[0]] if len(first) else []
+            if header == "auto":
+                numbers = pd.to_numeric(pd.Series(cells, dtype=object), errors="coerce").notna()
+                header = not cells or not all(n or c == "" for n, c in zip(numbers, cells))   # "" = a missing value
+            if header:
+                check_unique_columns(cells, name)
         with _open_text_stream(file, name, compression) as stream, warnings.catch_warnings():
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)     # mixed chunks are re-read below
             frame = pd.read_csv(stream, header=0 if header else None, na_values=na_values, **engine)
@@ -205,7 +212,7 @@ def _read_csv(file: Path, name: str, compression, sep, header: bool, encoding: s
                                    dtype=str, **engine)
             for i, column in zip(mixed, text.columns):
                 frame[frame.columns[i]] = text[column]
-        return frame
+        return frame, header
     except UserError:
         raise
     except pd.errors.EmptyDataError:

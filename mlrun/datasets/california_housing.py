@@ -39,7 +39,8 @@ def california_housing(path: str, split: dict, scaling: str = "standardize", see
     else:
         raise UserError(f"dataset.path={str(file)!r}: file not found; put housing.csv there, set MLRUN_DATA_DIR "
                         f"to a folder with california_housing/housing.csv, or pass dataset.download=true")
-    spec = DataSpec(input_shape=(x.shape[1],), n_outputs=1, task="regression", name="california_housing")
+    spec = DataSpec(input_shape=(x.shape[1],), n_outputs=1, task="regression", name="california_housing",
+                    features=list(map(str, names)))
     return tabular(x, y / target_scale, spec, split, scaling, seed, target_scaling)
 
 

@@ -189,8 +189,8 @@ def _data(parts: dict, fitted: list[dict], target_spec: dict, scaling: str, abou
     return Data(*splits, spec=spec)
 
 
-def read_table(path, sep: str | None = None, header: bool = True, encoding: str = "utf-8-sig", na_values=None, *,
-               key: str = "dataset.path"):
+def read_table(path, sep: str | None = None, header: bool | str = True, encoding: str = "utf-8-sig",
+               na_values=None, *, key: str = "dataset.path"):
     """The rows of a CSV/TSV/compressed CSV/Parquet/Feather file as a pandas DataFrame with string column names,
     read exactly as `dataset=table` reads its files (see `mlrun.datasets._table_read.read_table`); `key` names the
     file in messages, e.g. "input". Every problem is one UserError line naming the file."""

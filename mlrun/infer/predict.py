@@ -26,6 +26,7 @@ the names as they are.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -45,6 +46,7 @@ from mlrun.infer.validate import Opened, open_checkpoint
 from mlrun.runtime.outputs import spreadsheet_safe, temporary
 
 OUTPUTS = (".csv", ".parquet")
+log = logging.getLogger("mlrun")
 
 
 class Predictor:
@@ -98,8 +100,7 @@ class Predictor:
         (x − shift) / scale with the train statistics (mlrun.datasets.splits.array_transform)."""
         t = self.transform
         if isinstance(rows, pd.DataFrame):
-            named = [f for f in self.spec.features if f in rows.columns]
-            frame = rows[named] if self.spec.features and len(named) == len(self.spec.features) else rows
+            frame = self._feature_columns(rows, name)
             try:
                 x = frame.to_numpy(dtype=np.float64)
             except (TypeError, ValueError) as e:
@@ -119,6 +120,25 @@ class Predictor:
         if t["shift"] is not None:
             x = (x - np.asarray(t["shift"])) / np.asarray(t["scale"])
         return torch.as_tensor(x.astype(np.float32))
+
+    def _feature_columns(self, rows: pd.DataFrame, name: str) -> pd.DataFrame:
+        """A built-in table's features in `rows`: by name when every one is there (any order, other columns such
+        as the target ignored); some of them only → one line naming the missing ones; none → by position: silently
+        for positional names (0, 1, ...: a headerless file, an array's frame), else with a warning naming both."""
+        features, columns = [str(f) for f in self.spec.features], [str(c) for c in rows.columns]
+        rows = rows.set_axis(columns, axis=1)
+        named = [f for f in features if f in columns]
+        if features and len(named) == len(features):
+            return rows[features]
+        if named:
+            missing = [f for f in features if f not in columns]
+            raise UserError(f"{name}: missing column(s) {', '.join(map(repr, missing[:10]))} of dataset="
+                            f"{self.spec.name}; the rows have {', '.join(map(repr, columns[:20]))}")
+        if features and columns != [str(i) for i in range(len(columns))]:
+            log.warning("%s: no column is named as dataset=%s's features (%s); the %d columns are taken in that "
+                        "order", name, self.spec.name, ", ".join(features[:6]) + (", ..." if len(features) > 6 else ""),
+                        len(columns))
+        return rows
 
     def _pairs(self, rows: pd.DataFrame, name: str) -> torch.Tensor:
         """(N, 2) int64 (user index, item index) for raw ids (text); −1 where an id was not in training."""
@@ -188,7 +208,8 @@ def read_rows(predictor: Predictor, path: str) -> pd.DataFrame | np.ndarray:
         return read_idx(file)
     if predictor.spec.task == "ratings":
         return read_pairs(file, "input", predictor.source.user_ids)
-    return read_table(str(file), None, True, "utf-8-sig", None, key="input")
+    header = "auto" if predictor.transform.get("kind") == "array" else True    # built-in tables: all numbers
+    return read_table(str(file), None, header, "utf-8-sig", None, key="input")
 
 
 def write_rows(frame: pd.DataFrame, output: str, inputs: tuple[str, ...] = (), overwrite: bool = False) -> str:

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from mlrun.datasets._sklearn import BUNDLED, bundled
+from mlrun.datasets._sklearn import BUNDLED, FEATURES, bundled
 
 
 @pytest.mark.parametrize("loader", sorted(BUNDLED))
@@ -18,6 +18,7 @@ def test_bundled_equals_sklearn(loader):
     np.testing.assert_array_equal(x, bunch.data)
     np.testing.assert_array_equal(y, bunch.target)
     assert names == [str(c) for c in bunch.target_names]
+    assert FEATURES[loader] == [str(c) for c in bunch.feature_names]      # the spec's names: predict reads by name
 
 
 def test_digits_builds_without_importing_sklearn_datasets():

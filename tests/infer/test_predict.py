@@ -101,6 +101,34 @@ def test_raw_rows_of_a_built_in_table_get_the_training_scaling(tmp_path):
                        atol=1e-6)
 
 
+def test_built_in_table_columns_go_by_name_and_a_headerless_file_keeps_its_first_row(tmp_path, caplog):
+    """iris rows in a file: the feature names in any order (the target column beside them) predict as the ordered
+    array; a file without a header line keeps its first row (it became column names before: one row short); some
+    names only → one line; other names → by position, said in a warning."""
+    train(make_cfg("dataset=iris", "model=logistic", "trainer.epochs=1"), tmp_path / "run")
+    p = Predictor.load(tmp_path / "run")
+    from mlrun.fit.build import dataset
+
+    raw = dataset(make_cfg("dataset=iris", "dataset.scaling=none")).test.x.double().numpy()
+    expected = p.predict(raw, proba=True)
+    named = pd.DataFrame(raw, columns=list(p.spec.features))
+    shuffled = named[list(reversed(p.spec.features))].assign(target="setosa")
+    assert p.predict(shuffled, proba=True).equals(expected)
+    pd.DataFrame(raw).to_csv(tmp_path / "bare.csv", index=False, header=False)
+    n, _ = predict_file(str(tmp_path / "run"), str(tmp_path / "bare.csv"), str(tmp_path / "bare_out.csv"), proba=True)
+    assert n == len(raw)
+    assert np.allclose(pd.read_csv(tmp_path / "bare_out.csv").iloc[:, 2:].to_numpy(), expected.iloc[:, 2:].to_numpy(),
+                       atol=1e-6)
+    shuffled.to_csv(tmp_path / "shuffled.csv", index=False)
+    predict_file(str(tmp_path / "run"), str(tmp_path / "shuffled.csv"), str(tmp_path / "shuffled_out.csv"))
+    assert (pd.read_csv(tmp_path / "shuffled_out.csv")["prediction"] == expected["prediction"]).all()
+    with pytest.raises(UserError, match=r"^rows: missing column\(s\) 'petal width \(cm\)' of dataset=iris"):
+        p.predict(named.iloc[:, :3].assign(extra=1.0))
+    with caplog.at_level("WARNING", logger="mlrun"):
+        out = p.predict(named.set_axis(["a", "b", "c", "d"], axis=1))
+    assert out.equals(p.predict(raw)) and "no column is named as dataset=iris's features" in caplog.text
+
+
 def test_table_round_trip_reproduces_eval_and_writes_parquet(tmp_path):
     """dataset=table with test_path: predicting the test file gives eval's test accuracy exactly; class names and
     probabilities come out per row; a missing column is one line and writes nothing."""
