@@ -60,7 +60,7 @@ def problem(entry, listing: Listing, size) -> str | None:
     if y.dtype != torch.int64 or part.dtype != torch.int8 or y.shape != (len(x),) or part.shape != (len(x),):
         return "y must be int64 (N,) and part int8 (N,)"
     if len(y) and (int(y.min()) < 0 or int(y.max()) >= len(listing.classes) or int(part.min()) < 0
-                   or int(part.max()) > 1):
+                   or int(part.max()) > 2):
         return "labels or parts out of range"
     if entry.get("classes") != listing.classes:
         return "its class names differ from the folder's"

@@ -43,7 +43,7 @@ class Listing:
     classes: list[str]              # class folder names, sorted; a file's label is its class's index here
     files: list[Path]               # every non-hidden regular file under a class folder (images or not)
     labels: np.ndarray              # (N,) int64 class index per file
-    part: np.ndarray                # (N,) int8: 0 = train (or the one set to carve), 1 = test (train/ + test/ layout)
+    part: np.ndarray                # (N,) int8: 0 = train (or the one set to carve), 1 = test, 2 = val (split folders)
 
     def name(self, i: int) -> str:
         """File i relative to the root, for messages."""
@@ -82,9 +82,31 @@ def class_folders(root: Path, key: str) -> dict[str, list[Path]]:
     return found
 
 
+SPLIT_NAMES = {"train": 0, "test": 1, "val": 2, "valid": 2, "validation": 2}   # folder name (any case) → part
+
+
+def split_roots(subs: list[str], path: str, key: str) -> dict[int, str] | None:
+    """{part: folder} when `subs` are split folders (train/ + test/, and optionally val/), None when they are
+    class folders. A layout that looks like splits but is not complete is refused: read as classes, a train/ +
+    val/ folder would train a classifier to tell the two folders apart."""
+    named = {d: SPLIT_NAMES[d.lower()] for d in subs if d.lower() in SPLIT_NAMES}
+    if not any(p == 0 for p in named.values()):
+        return None
+    parts = sorted(named.values())
+    if len(named) < len(subs) or len(set(parts)) < len(parts) or 1 not in parts:
+        others = [d for d in subs if d not in named]
+        why = (f"beside other folders ({', '.join(map(repr, others[:SHOWN]))})" if others else
+               "with two folders for one split" if len(set(parts)) < len(parts) else "without a test/ folder")
+        raise UserError(f"{key}={path!r}: holds {', '.join(d + '/' for d in subs[:SHOWN])} — train/ {why}; give "
+                        f"train/ + test/ (+ val/), each with one subfolder per class, or point {key} at the folder "
+                        f"of class subfolders (e.g. {key}={path.rstrip('/')}/{next(iter(named))} to carve every split "
+                        f"from it)")
+    return {p: d for d, p in named.items()}
+
+
 def list_folder(path, key: str = "dataset.path") -> Listing:
     """The files of an image folder: `<path>/<class>/...`, or `<path>/train/<class>/...` + `<path>/test/<class>/...`
-    when the only subfolders are `train` and `test` (test classes must be train classes)."""
+    (+ `<path>/val/<class>/...`) when the subfolders are those split folders (their classes must be train's)."""
     if path is None or path == "":
         raise UserError(f"{key}={'null' if path is None else repr(path)}: required; put each class's images in its own subfolder and give the "
                         f"folder above them, e.g. {key}=~/pets for pets/cat/*.jpg and pets/dog/*.jpg")
@@ -93,18 +115,18 @@ def list_folder(path, key: str = "dataset.path") -> Listing:
         raise UserError(f"{key}={str(path)!r}: folder not found")
     if not root.is_dir():
         raise UserError(f"{key}={str(path)!r}: is a file; give the folder that holds one subfolder per class")
-    subs = [d for d in visible(os.listdir(root)) if (root / d).is_dir()]
-    if subs == ["test", "train"]:                  # two roots: train/<class>/ and test/<class>/
-        parts = {"train": class_folders(root / "train", key), "test": class_folders(root / "test", key)}
-        unknown = sorted(set(parts["test"]) - set(parts["train"]))
+    subs = sorted(d for d in visible(os.listdir(root)) if (root / d).is_dir())
+    roots = split_roots(subs, str(path), key)
+    parts = {p: class_folders(root / d, key) for p, d in roots.items()} if roots else {0: class_folders(root, key)}
+    for p in (1, 2):
+        unknown = sorted(set(parts.get(p, ())) - set(parts[0]))
         if unknown:
-            raise UserError(f"{key}={str(path)!r}: test/ has class folder(s) {', '.join(map(repr, unknown[:SHOWN]))} "
-                            f"that train/ lacks; a model cannot learn a class it never sees")
-    else:
-        parts = {"train": class_folders(root, key)}
-    classes = sorted(parts["train"])
+            raise UserError(f"{key}={str(path)!r}: {roots[p]}/ has class folder(s) "
+                            f"{', '.join(map(repr, unknown[:SHOWN]))} that {roots[0]}/ lacks; a model cannot learn a "
+                            f"class it never sees")
+    classes = sorted(parts[0])
     files, labels, part = [], [], []
-    for p, found in enumerate(parts.values()):
+    for p, found in parts.items():
         for c in sorted(found):
             files += found[c]
             labels += [classes.index(c)] * len(found[c])

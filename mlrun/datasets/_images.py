@@ -92,12 +92,13 @@ def _per_channel(key: str, value, channels: int) -> list[float] | None:
 
 
 def image_data(name: str, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray] | None, *,
-               val_fraction: float = 0.1, split: dict | None = None, limit_train: int | None = None,
+               val: tuple[np.ndarray, np.ndarray] | None = None, val_fraction: float = 0.1, split: dict | None = None, limit_train: int | None = None,
                mean=None, std=None, augment: bool = False, pad: int = 2, flip: bool = False,
                classes: list | None = None, seed: int = 0) -> Data:
     """Train/val/test `Data` of uint8 images (N, C, H, W) and int64 labels, with an `ImagePreprocess`.
 
-    `test` given: `val_fraction` of `train` is held out for validation (seeded, stratified by class).
+    `test` given: `val_fraction` of `train` is held out for validation (seeded, stratified by class), or `val`
+    (images, labels) is the validation split when given (a val/ folder).
     `test` None: the one set is carved into `split` fractions {train, val, test} (seeded, stratified).
     `limit_train`: keep the first N train examples (they are already in random order).
     `mean`/`std`: per-channel normalisation on the [0, 1] scale; None = measured on the train split.
@@ -120,17 +121,23 @@ def image_data(name: str, train: tuple[np.ndarray, np.ndarray], test: tuple[np.n
         parts = [(x, y, tr), (x, y, va), (x, y, te)]
         check_sizes({"train": len(tr), "val": len(va), "test": len(te)}, len(y), fraction_settings(fractions))
     else:
-        va = split_indices(y, (val_fraction, 0.0, 0.0), seed, stratify=True)[0]   # round(v·n) of each class
-        rest = np.ones(len(y), dtype=bool)
-        rest[va] = False
-        tr = np.random.default_rng(seed).permutation(np.flatnonzero(rest))      # every other example trains
-        parts = [(x, y, tr), (x, y, va), (test[0], test[1], np.arange(len(test[1])))]
-        held = f"dataset.val_fraction={val_fraction:g}"
+        if val is None:
+            va = split_indices(y, (val_fraction, 0.0, 0.0), seed, stratify=True)[0]   # round(v·n) of each class
+            rest = np.ones(len(y), dtype=bool)
+            rest[va] = False
+            tr = np.random.default_rng(seed).permutation(np.flatnonzero(rest))      # every other example trains
+            parts = [(x, y, tr), (x, y, va), (test[0], test[1], np.arange(len(test[1])))]
+            held = f"dataset.val_fraction={val_fraction:g}"
+        else:                                                # a val/ folder: every train example trains
+            tr, va = np.random.default_rng(seed).permutation(len(y)), np.arange(len(val[1]))
+            parts = [(x, y, tr), (val[0], val[1], va), (test[0], test[1], np.arange(len(test[1])))]
+            held = f"dataset={name}: the val files"
         check_sizes({"train": len(tr), "val": len(va), "test": len(test[1])}, len(y),
                     {"train": held, "val": held, "test": f"dataset={name}: the test files"})
-        if test[0].shape[1:] != x.shape[1:]:
-            raise UserError(f"dataset={name}: test images are {'×'.join(map(str, test[0].shape[1:]))}, train images "
-                            f"{'×'.join(map(str, x.shape[1:]))}; a train/test pair must share one shape")
+        for what, other in (("test", test), ("val", val)):
+            if other is not None and other[0].shape[1:] != x.shape[1:]:
+                raise UserError(f"dataset={name}: {what} images are {'×'.join(map(str, other[0].shape[1:]))}, train "
+                                f"images {'×'.join(map(str, x.shape[1:]))}; the split folders must share one shape")
     if limit_train is not None:
         parts[0] = (x, y, tr[:limit_train])
     splits = [Split(torch.from_numpy(np.ascontiguousarray(a[i])), torch.from_numpy(b[i].astype(np.int64)))

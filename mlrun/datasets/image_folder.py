@@ -5,8 +5,10 @@
     mlrun predict checkpoint=<run> input=~/new_pets output=<run>/pets.csv                     # a row per image
 
 Layouts: `<path>/<class>/**/*.png` (the one set is carved into `split` fractions, seeded, stratified by class), or
-`<path>/train/<class>/...` + `<path>/test/<class>/...` when those are the only two subfolders (`val_fraction` of
-train is held out for validation). Classes are the folder names in sorted order; files directly in `<path>` and
+`<path>/train/<class>/...` + `<path>/test/<class>/...` when those are the subfolders (`val_fraction` of train is
+held out for validation), + `<path>/val/<class>/...` (or valid/, validation/) as the validation split. A root
+with train/ that is not such a layout (train/ alone, train/ + val/, train/ beside class folders) is refused in one
+line: read as classes it would teach the model which folder an image sits in. Classes are the folder names in sorted order; files directly in `<path>` and
 hidden files/folders are ignored. PNG, JPEG, BMP and WebP are decoded with Pillow (by content, not extension);
 `size=[H,W]` resizes every image (bilinear), `size=null` keeps the images' own size, which must then be one size.
 Channels: `grayscale=true` → 1; otherwise 1 when every image is grey, else 3 (RGB; alpha dropped).
@@ -61,8 +63,10 @@ def image_folder(path: str | None = None, size: list | None = None, grayscale: b
                         f"readable train image once the bad files are skipped")
     train = (x[part == 0], y[part == 0])
     test = (x[part == 1], y[part == 1]) if (listing.part == 1).any() else None
-    return image_data("image_folder", train, test, val_fraction=val_fraction, split=split, limit_train=limit_train,
-                      mean=mean, std=std, augment=augment, pad=pad, flip=flip, classes=listing.classes, seed=seed)
+    val = (x[part == 2], y[part == 2]) if (listing.part == 2).any() else None
+    return image_data("image_folder", train, test, val=val, val_fraction=val_fraction, split=split,
+                      limit_train=limit_train, mean=mean, std=std, augment=augment, pad=pad, flip=flip,
+                      classes=listing.classes, seed=seed)
 
 
 def check_settings(size, grayscale, strict, cache) -> tuple[int, int] | None:

@@ -152,6 +152,28 @@ def test_one_line_errors(tmp_path, monkeypatch):
         image_folder(str(root), size=[64, 64], cache=False)
 
 
+def test_a_val_folder_is_the_validation_split(tmp_path):
+    x, y = make_images()
+    for part, rows in (("train", slice(0, None, 2)), ("Val", slice(1, None, 4)), ("test", slice(3, None, 4))):
+        write_folder(tmp_path / "p" / part, x[rows], y[rows])
+    data = image_folder(str(tmp_path / "p"), val_fraction=0.5)            # val/ given: nothing carved from train
+    assert (len(data.train), len(data.val), len(data.test)) == (len(y[::2]), len(y[1::4]), len(y[3::4]))
+    assert sorted(data.val.y.tolist()) == sorted(y[1::4].tolist()) and data.spec.classes == ["cat", "dog", "owl"]
+
+
+@pytest.mark.parametrize("folders, why", [(["train"], "without a test/ folder"),
+                                          (["train", "val"], "without a test/ folder"),
+                                          (["train", "test", "extra"], r"beside other folders \('extra'\)"),
+                                          (["train", "val", "valid", "test"], "with two folders for one split")])
+def test_a_split_layout_that_is_not_complete_is_refused_not_read_as_classes(tmp_path, folders, why):
+    """Before: train/ + val/ was read as two classes named 'train' and 'val' (the model learnt the folder)."""
+    x, y = make_images()
+    for part in folders:
+        write_folder(tmp_path / "p" / part, x, y)
+    with pytest.raises(UserError, match=rf"holds .*train/ {why}; give train/ \+ test/ \(\+ val/\)"):
+        image_folder(str(tmp_path / "p"))
+
+
 def test_train_and_test_roots_must_share_classes(tmp_path):
     x, y = make_images()
     write_folder(tmp_path / "p" / "train", x[y < 2], y[y < 2])
