@@ -106,6 +106,8 @@ def test_run_end_to_end_with_ranking(tmp_path):
     (["optimizer=adam", "dataset.ranking.per_epoch=true"], "per-sweep ranking needs optimizer=als"),
     (["model.threshold=4"], "model.threshold=4: applies to model.implicit=true only"),
     (["model.alpha=7"], "model.alpha=7: applies to model.implicit=true only"),
+    (["model.implicit=true", "dataset.metric=ndcg@10", "dataset.ranking.threshold=100"],   # was "training diverged"
+     "dataset.metric=ndcg@10: no val rating of a known user and item reaches dataset.ranking.threshold=100"),
 ])
 def test_one_line_errors(tmp_path, overrides, message):
     cfg = make_cfg("model=mf", "optimizer=als", "dataset=synthetic_ratings", "dataset.n_users=50",

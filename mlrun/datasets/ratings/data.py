@@ -110,8 +110,22 @@ def ratings_data(users: np.ndarray, items: np.ndarray, ratings: np.ndarray, *, n
     if asked and max(ranking["k"]) > len(item_ids):
         raise UserError(f"dataset.ranking.k={ranking['k']}: k={max(ranking['k'])} is larger than the catalogue "
                         f"({len(item_ids)} items with a train rating); set each k ≤ {len(item_ids)}")
-    return RatingsData(part(tr), part(va), part(te), spec, user_ids=user_ids, item_ids=item_ids, titles=titles or {},
+    train, val, test = part(tr), part(va), part(te)
+    if "@" in metric:
+        _check_rankable(val, metric, ranking["threshold"])
+    return RatingsData(train, val, test, spec, user_ids=user_ids, item_ids=item_ids, titles=titles or {},
                        codes=(user_codes, item_codes), labels=(user_labels, item_labels), ranking=ranking)
+
+
+def _check_rankable(val: Split, metric: str, threshold: float) -> None:
+    """A monitored top-k metric needs a val user with a relevant item (known user and item, value ≥ threshold):
+    without one it is undefined (NaN) in every epoch, which the loop reported as a diverged training."""
+    known = (val.x >= 0).all(1)
+    if not bool((known & (val.y >= threshold)).any()):
+        seen = f" (its values run {float(val.y.min()):g}–{float(val.y.max()):g})" if len(val.y) else " (it is empty)"
+        raise UserError(f"dataset.metric={metric}: no val rating of a known user and item reaches "
+                        f"dataset.ranking.threshold={threshold:g}{seen}, so {metric} is undefined in every epoch; "
+                        f"lower dataset.ranking.threshold or give the val split more rows")
 
 
 def check_ranking(ranking, metric: str) -> dict:
