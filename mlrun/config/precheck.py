@@ -61,7 +61,8 @@ def check_overrides(config_dir: Path, overrides: list[str], searchpath: str | No
     extra = [f"hydra.searchpath=[{searchpath}]"] if searchpath else []
     base = [c[0] for c in choices] + extra
     trials = [base] + [base[:i] + [v] + base[i + 1:] for i, c in enumerate(choices) for v in c[1:]]
-    return _compose_all(config_dir, trials, groups, searchpath)
+    plugin_keys = [o for o in overrides if re.match(r"hydra\.(sweeper|launcher)\.[^=]+=", o)]
+    return _compose_all(config_dir, trials, groups, searchpath, plugin_keys)
 
 
 # hydra.* values Hydra takes as typed but whose range only the launcher or sweeper would find, with a traceback
@@ -87,7 +88,8 @@ def _hydra_values(overrides: list[str]) -> str | None:
     return None
 
 
-def _compose_all(config_dir: Path, trials: list[list[str]], groups, searchpath: str | None) -> str | None:
+def _compose_all(config_dir: Path, trials: list[list[str]], groups, searchpath: str | None,
+                 plugin_keys: list[str] = ()) -> str | None:
     """Compose each trial (one value per swept key); the first failure as one line."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
@@ -114,6 +116,7 @@ def _compose_all(config_dir: Path, trials: list[list[str]], groups, searchpath: 
                     guess = did_you_mean(leaf, [str(n) for n in names], f"{parent}." if parent else "", f"={value}")
                     return (f"{bad}={value}: unknown key{guess}; valid keys of {parent or 'the config'}: "
                             f"{', '.join(map(str, names)) or '(none)'} (prefix + to add a key)")
+            problem = problem or _plugin_keys(plugin_keys, groups, trials[0])
     finally:
         GlobalHydra.instance().clear()
     return problem
@@ -186,6 +189,31 @@ def _unparsable(overrides: list[str], e: Exception) -> str:
                         f"the shell)")
             break
     return f"cannot parse overrides: {one_line(e)}"
+
+
+def _plugin_keys(keys: list[str], groups, base: list[str]) -> str | None:
+    """`hydra.sweeper.<key>=` / `hydra.launcher.<key>=` that the chosen plugin lacks: one line with its valid keys
+    (Hydra says "Could not override ..." over several lines without them). `base`: the first trial (composes)."""
+    from hydra import compose
+
+    if not keys:
+        return None
+    chosen = [f"{o.get_key_element().lstrip('+~')}="
+              f"{(list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.value()])[0]}"
+              for o in groups if not o.is_delete()]
+    hydra_cfg = compose(config_name="config", overrides=base + chosen, return_hydra_config=True).hydra   # the
+    # job's overrides too: hparams_search=optuna chooses the sweeper in its defaults
+    for text in keys:
+        key, _, value = text.partition("=")
+        plugin, name = key.split(".")[1], key.split(".")[2]
+        names = [str(n) for n in hydra_cfg[plugin].keys()]
+        if name not in names:
+            which = hydra_cfg.runtime.choices.get(f"hydra/{plugin}", "?")
+            valid = [n for n in names if n != "_target_"]
+            return (f"{key}={value}: unknown key{did_you_mean(name, valid, f'hydra.{plugin}.', f'={value}')}; "
+                    + (f"valid keys of hydra/{plugin}={which}: {', '.join(valid)}" if valid else
+                       f"hydra/{plugin}={which} takes no keys"))
+    return None
 
 
 def _hydra_groups(parsed, searchpath: str | None) -> str | None:

@@ -41,6 +41,11 @@ CASES = [
      r"hydra.launcher.n_jobs=0: must be an integer, not 0"),
     ("failure-rate-range", "train -m hparams_search=optuna hydra.sweeper.max_failure_rate=2",
      r"max_failure_rate=2: must be a number in \[0, 1\]"),
+    ("sweeper-unknown-key", "train -m hparams_search=optuna hydra.sweeper.n_trial=2",
+     r"hydra\.sweeper\.n_trial=2: unknown key \(did you mean hydra\.sweeper\.n_trials=2\?\); valid keys of "
+     r"hydra/sweeper=mlrun_optuna: direction, .*n_trials"),
+    ("launcher-unknown-key", "train -m seed=0,1 hydra.launcher.n_job=2",
+     r"hydra\.launcher\.n_job=2: unknown key; hydra/launcher=mlrun_basic takes no keys"),
     ("unknown-command", "trian", r"unknown command 'trian'"),
     ("unparsable-override", "train model.hidden=[1,", r"cannot parse overrides"),
     # hardening (issue: API/CLI): Hydra's own groups, unresolvable values, unquoted unicode, folders not ours
