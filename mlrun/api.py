@@ -134,14 +134,12 @@ def run(argv: list[str]) -> Launch | None:
             _hydra(argv, launch)
         except (Stopped, KeyboardInterrupt) as e:  # before the training loop took over: nothing worth keeping
             _stopped(e, launch)
-        except OSError as e:                       # e.g. the disk was full before the run could write .hydra/
-            if Stopped.received is not None:
-                _stopped(Stopped.received, launch)
-            drop_unfinished(launch)
-            raise RunFailed(f"cannot write the run folder: {e.strerror or e} ({e.filename or ''})") from None
-        except Exception as e:                     # a library's cleanup failed while Stopped unwound through it
-            if Stopped.received is not None and not isinstance(e, RunStopped):   # (Hydra's config reader)
-                _stopped(Stopped.received, launch)
+        except Exception as e:
+            if Stopped.received is not None and not isinstance(e, RunStopped):   # a library's cleanup failed as
+                _stopped(Stopped.received, launch)                               # the stop unwound (Hydra's reader)
+            if isinstance(e, OSError):             # e.g. the disk was full before the run could write .hydra/
+                drop_unfinished(launch)
+                raise RunFailed(f"cannot write the run folder: {e.strerror or e} ({e.filename or ''})") from None
             raise
         finally:
             if launch is not None:

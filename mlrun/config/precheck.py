@@ -198,9 +198,7 @@ def _plugin_keys(keys: list[str], groups, base: list[str]) -> str | None:
 
     if not keys:
         return None
-    chosen = [f"{o.get_key_element().lstrip('+~')}="
-              f"{(list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.value()])[0]}"
-              for o in groups if not o.is_delete()]
+    chosen = [f"{o.get_key_element().lstrip('+~')}={_values(o)[0]}" for o in groups if not o.is_delete()]
     hydra_cfg = compose(config_name="config", overrides=base + chosen, return_hydra_config=True).hydra   # the
     # job's overrides too: hparams_search=optuna chooses the sweeper in its defaults
     for text in keys:
@@ -216,6 +214,11 @@ def _plugin_keys(keys: list[str], groups, base: list[str]) -> str | None:
     return None
 
 
+def _values(o) -> list[str]:
+    """The option(s) of a parsed `hydra/<group>=` override: one, or each of a sweep's."""
+    return list(o.sweep_string_iterator()) if o.is_sweep_override() else [str(o.value())]
+
+
 def _hydra_groups(parsed, searchpath: str | None) -> str | None:
     """`hydra/launcher=nonexistent`: name the valid options (Hydra would print its search path over many lines)."""
     from hydra.core.global_hydra import GlobalHydra
@@ -225,7 +228,7 @@ def _hydra_groups(parsed, searchpath: str | None) -> str | None:
         group = o.get_key_element().lstrip("+~")
         if o.is_delete():
             continue
-        values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [str(o.value())]
+        values = _values(o)
         options = set(loader.get_group_options(group))
         if searchpath:
             options |= {p.stem for p in (Path(searchpath.removeprefix("file://")) / group).glob("*.yaml")}

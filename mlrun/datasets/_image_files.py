@@ -90,7 +90,8 @@ def split_roots(subs: list[str], path: str, key: str) -> dict[int, str] | None:
     class folders. A layout that looks like splits but is not complete is refused: read as classes, a train/ +
     val/ folder would train a classifier to tell the two folders apart."""
     named = {d: SPLIT_NAMES[d.lower()] for d in subs if d.lower() in SPLIT_NAMES}
-    if not any(p == 0 for p in named.values()):
+    train = next((d for d, p in named.items() if p == 0), None)
+    if train is None:
         return None
     parts = sorted(named.values())
     if len(named) < len(subs) or len(set(parts)) < len(parts) or 1 not in parts:
@@ -99,8 +100,7 @@ def split_roots(subs: list[str], path: str, key: str) -> dict[int, str] | None:
                "with two folders for one split" if len(set(parts)) < len(parts) else "without a test/ folder")
         raise UserError(f"{key}={path!r}: holds {', '.join(d + '/' for d in subs[:SHOWN])} — train/ {why}; give "
                         f"train/ + test/ (+ val/), each with one subfolder per class, or point {key} at the folder "
-                        f"of class subfolders (e.g. {key}={path.rstrip('/')}/{next(iter(named))} to carve every split "
-                        f"from it)")
+                        f"of class subfolders (e.g. {key}={path.rstrip('/')}/{train} to carve every split from it)")
     return {p: d for d, p in named.items()}
 
 

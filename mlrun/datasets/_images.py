@@ -92,7 +92,8 @@ def _per_channel(key: str, value, channels: int) -> list[float] | None:
 
 
 def image_data(name: str, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray] | None, *,
-               val: tuple[np.ndarray, np.ndarray] | None = None, val_fraction: float = 0.1, split: dict | None = None, limit_train: int | None = None,
+               val: tuple[np.ndarray, np.ndarray] | None = None, val_fraction: float = 0.1,
+               split: dict | None = None, limit_train: int | None = None,
                mean=None, std=None, augment: bool = False, pad: int = 2, flip: bool = False,
                classes: list | None = None, seed: int = 0) -> Data:
     """Train/val/test `Data` of uint8 images (N, C, H, W) and int64 labels, with an `ImagePreprocess`.

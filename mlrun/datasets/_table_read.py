@@ -39,8 +39,9 @@ def read_table(path, sep: str | None = None, header: bool | str = True, encoding
 
     sep: the CSV field separator; None = sniffed from the first lines among tab ; , | ("\\t" or "tab" = a tab).
     header: the first line names the columns (CSV only); "auto" (not a user value: `mlrun predict` of a built-in
-    table, all numbers): only when one of its cells is not a number, else it is a row. encoding: of CSV text; the default reads UTF-8 with or
-    without a byte-order mark. na_values: extra cell texts meaning "missing" besides pandas' (empty, NA, NaN, ...).
+    table, all numbers): only when one of its cells is not a number, else it is a row.
+    encoding: of CSV text; the default reads UTF-8 with or without a byte-order mark. na_values: extra cell texts
+    meaning "missing" besides pandas' (empty, NA, NaN, ...).
     key: how messages name the file, e.g. "dataset.test_path". max_columns: more columns are refused before parsing.
     Column names are stripped of surrounding spaces ("a, b" names a column "b"). Every problem (missing or empty
     file, unreadable text, duplicated column names, too large) is one UserError.

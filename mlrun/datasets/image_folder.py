@@ -8,7 +8,8 @@ Layouts: `<path>/<class>/**/*.png` (the one set is carved into `split` fractions
 `<path>/train/<class>/...` + `<path>/test/<class>/...` when those are the subfolders (`val_fraction` of train is
 held out for validation), + `<path>/val/<class>/...` (or valid/, validation/) as the validation split. A root
 with train/ that is not such a layout (train/ alone, train/ + val/, train/ beside class folders) is refused in one
-line: read as classes it would teach the model which folder an image sits in. Classes are the folder names in sorted order; files directly in `<path>` and
+line: read as classes it would teach the model which folder an image sits in. Classes are the folder names in
+sorted order; files directly in `<path>` and
 hidden files/folders are ignored. PNG, JPEG, BMP and WebP are decoded with Pillow (by content, not extension);
 `size=[H,W]` resizes every image (bilinear), `size=null` keeps the images' own size, which must then be one size.
 Channels: `grayscale=true` → 1; otherwise 1 when every image is grey, else 3 (RGB; alpha dropped).
